@@ -1,0 +1,275 @@
+"""The ``fairpanel`` command: the same engine as the dashboard, headless.
+
+Every subcommand has ``--help``. Exit codes: 0 success, 1 a check failed (e.g. a broken
+log chain), 2 bad usage or bad input (the message names what is wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from typing import TextIO
+
+from audits.datasets import BUNDLED, list_datasets, load_dataset, read_card
+from audits.roles import Actor, PermissionDenied, Role
+from audits.schema import DataValidationError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.database_url:
+        os.environ["FAIRPANEL_DATABASE_URL"] = args.database_url
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except (DataValidationError, ValueError, LookupError, PermissionDenied) as exc:
+        print(f"fairpanel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fairpanel",
+        description="Bias auditing and human evaluation: audits, reviewer panels, reports.",
+    )
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL of the store (default: FAIRPANEL_DATABASE_URL, "
+                             "else a SQLite file in the user data directory)")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="prepare the bundled default and open the dashboard",
+                          description="Prepare the bundled default (dataset, default model, "
+                                      "a first audit run, demo personas), then start the "
+                                      "dashboard in demo mode.")
+    demo.add_argument("--dataset", choices=list(BUNDLED), default=None,
+                      help="bundled dataset (default: FAIRPANEL_DEMO_DATASET or adult)")
+    demo.add_argument("--no-serve", action="store_true",
+                      help="only prepare; do not start the dashboard")
+    _serve_options(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    serve = sub.add_parser("serve", help="start the dashboard",
+                           description="Start the Streamlit dashboard on this store.")
+    _serve_options(serve)
+    serve.add_argument("--auth", choices=["demo", "local"], default=None,
+                       help="sign-in mode (default: FAIRPANEL_AUTH, else demo; OIDC is used "
+                            "when Streamlit auth is configured in secrets.toml)")
+    serve.set_defaults(func=_cmd_serve)
+
+    _users_parser(sub)
+    _datasets_parser(sub)
+    _log_parser(sub)
+    return parser
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--browser", action="store_true", help="open a web browser")
+
+
+def _users_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = sub.add_parser("users", help="manage local accounts",
+                           description="Manage local accounts (argon2-hashed passwords).")
+    usub = users.add_subparsers(title="users commands", metavar="ACTION")
+    add = usub.add_parser("add", help="add a user", description="Add a local user. The "
+                          "password is prompted for, or read from stdin with --password-stdin;"
+                          " it is never taken from the command line.")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--display-name", default=None)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    add.add_argument("--no-password", action="store_true",
+                     help="no local password (for OIDC sign-in)")
+    add.set_defaults(func=_cmd_users_add)
+    lst = usub.add_parser("list", help="list users", description="List users.")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.set_defaults(func=_cmd_users_list)
+    users.set_defaults(func=lambda a: _help(users))
+
+
+def _datasets_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ds = sub.add_parser("datasets", help="list or show bundled datasets",
+                        description="Bundled datasets and their cards.")
+    dsub = ds.add_subparsers(title="datasets commands", metavar="ACTION")
+    lst = dsub.add_parser("list", help="list bundled datasets with row counts",
+                          description="List bundled datasets with row counts.")
+    lst.add_argument("--json", action="store_true", help="print JSON (see README)")
+    lst.set_defaults(func=_cmd_datasets_list)
+    show = dsub.add_parser("show", help="print a dataset's card and roles",
+                           description="Print a dataset's card and column roles.")
+    show.add_argument("name", choices=list(BUNDLED))
+    show.set_defaults(func=_cmd_datasets_show)
+    ds.set_defaults(func=lambda a: _help(ds))
+
+
+def _log_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    log = sub.add_parser("log", help="the hash-chained audit log",
+                         description="Inspect and verify the tamper-evident audit log.")
+    lsub = log.add_subparsers(title="log commands", metavar="ACTION")
+    verify = lsub.add_parser("verify", help="recompute the hash chain; exit 1 if broken",
+                             description="Recompute every entry's hash and link; exit 0 "
+                                         "when intact, 1 when any entry was altered, "
+                                         "removed or reordered.")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.set_defaults(func=_cmd_log_verify)
+    show = lsub.add_parser("show", help="print the newest entries",
+                           description="Print the newest log entries.")
+    show.add_argument("--limit", type=int, default=20)
+    show.set_defaults(func=_cmd_log_show)
+    log.set_defaults(func=lambda a: _help(log))
+
+
+def _help(p: argparse.ArgumentParser) -> int:
+    p.print_help()
+    return EXIT_USAGE
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from audits.store import Store
+
+    return Store()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from audits.demo import ensure_demo
+
+    state = ensure_demo(_store(), dataset=args.dataset, progress=ProgressBar(sys.stderr))
+    print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
+          f"sha256 {state.dataset.sha256[:16]}")
+    if state.model is not None:
+        print(f"model {state.model.kind}: sha256 {state.model.sha256[:16]}")
+    print(f"audit run {state.audit_run.id}: {state.audit_run.status}")
+    if args.no_serve:
+        return EXIT_OK
+    return _serve(args, auth="demo")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(args, auth=args.auth)
+
+
+def _serve(args: argparse.Namespace, *, auth: str | None) -> int:
+    script = resources.files("app").joinpath("streamlit_app.py")
+    env = dict(os.environ)
+    if auth:
+        env["FAIRPANEL_AUTH"] = auth
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script),
+           "--server.port", str(args.port), "--server.address", args.host,
+           "--server.headless", "false" if args.browser else "true",
+           "--browser.gatherUsageStats", "false"]
+    print(f"fairpanel dashboard: http://{args.host}:{args.port}", file=sys.stderr)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _cmd_users_add(args: argparse.Namespace) -> int:
+    password: str | None = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not args.no_password:
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            print("fairpanel: error: the passwords differ", file=sys.stderr)
+            return EXIT_USAGE
+    if password is not None and len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+    user = _store().add_user(Actor.system(), args.username, Role.parse(args.role),
+                             password=password, display_name=args.display_name)
+    print(f"added {user.username} ({user.role})")
+    return EXIT_OK
+
+
+def _cmd_users_list(args: argparse.Namespace) -> int:
+    users = _store().list_users()
+    rows = [{"username": u.username, "display_name": u.display_name, "role": str(u.role),
+             "has_password": u.has_password, "active": u.active} for u in users]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['username']:<28} {r['role']:<20} "
+                  f"{'password' if r['has_password'] else '-':<9} "
+                  f"{'active' if r['active'] else 'inactive'}")
+    return EXIT_OK
+
+
+def _cmd_datasets_list(args: argparse.Namespace) -> int:
+    rows = [{"name": d.name, "title": d.title, "rows": d.n_rows,
+             "target": d.roles.target, "sensitive_features": list(d.roles.sensitive_features),
+             "prediction": d.roles.prediction, "score": d.roles.score}
+            for d in list_datasets()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    print(f"{'name':<15} {'rows':>7}  {'target':<17} sensitive features")
+    for r in rows:
+        print(f"{r['name']:<15} {r['rows']:>7}  {r['target']:<17} "
+              f"{', '.join(r['sensitive_features'])}")
+    return EXIT_OK
+
+
+def _cmd_datasets_show(args: argparse.Namespace) -> int:
+    loaded = load_dataset(args.name)
+    print(read_card(args.name))
+    print("## Loaded\n")
+    print(f"- rows: {len(loaded.frame)}")
+    print(f"- content sha256: {loaded.sha256}")
+    print(f"- roles: {json.dumps(loaded.roles.as_dict())}")
+    return EXIT_OK
+
+
+def _cmd_log_verify(args: argparse.Namespace) -> int:
+    result = _store().verify_log()
+    if args.json:
+        print(json.dumps({"ok": result.ok, "n_entries": result.n_entries,
+                          "first_bad_id": result.first_bad_id, "reason": result.reason}))
+    elif result.ok:
+        print(f"log intact: {result.n_entries} entries, chain verified")
+    else:
+        print(f"log BROKEN at entry {result.first_bad_id}: {result.reason}")
+    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
+def _cmd_log_show(args: argparse.Namespace) -> int:
+    for e in _store().log_entries(limit=args.limit):
+        print(f"{e.id:>6}  {e.ts}  {e.actor:<24} {e.action:<22} {e.entity}:{e.entity_id}  "
+              f"{e.hash[:12]}")
+    return EXIT_OK
+
+
+class ProgressBar:
+    """A one-line text progress bar for long work at the command line."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+
+    def __call__(self, fraction: float, message: str) -> None:
+        """Redraw the bar at ``fraction`` (0..1) with ``message``."""
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = int(round(self.width * fraction))
+        bar = "#" * filled + "." * (self.width - filled)
+        end = "\n" if fraction >= 1.0 else ""
+        self.stream.write(f"\r[{bar}] {fraction:4.0%} {message[:60]:<60}{end}")
+        self.stream.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
