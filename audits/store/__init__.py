@@ -1,0 +1,32 @@
+"""fairpanel's storage: users, provenance and a tamper-evident audit log.
+
+Use :class:`Store`; everything else here is for tools and tests.
+"""
+
+from __future__ import annotations
+
+from audits.store.db import data_dir, default_database_url, make_engine, upgrade
+from audits.store.log import LogVerification, verify_log
+from audits.store.records import (
+    AuditRunRecord,
+    DatasetRecord,
+    LogEntryRecord,
+    ModelRecord,
+    UserRecord,
+)
+from audits.store.repository import Store
+
+__all__ = [
+    "AuditRunRecord",
+    "DatasetRecord",
+    "LogEntryRecord",
+    "LogVerification",
+    "ModelRecord",
+    "Store",
+    "UserRecord",
+    "data_dir",
+    "default_database_url",
+    "make_engine",
+    "upgrade",
+    "verify_log",
+]

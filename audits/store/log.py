@@ -1,0 +1,260 @@
+"""The hash-chained audit log: append inside a write transaction, verify the chain.
+
+Entry ``n`` stores ``hash = sha256(prev_hash + canonical_json(body))`` where ``body`` is
+``{id, ts, actor, action, entity, entity_id, payload}`` and ``prev_hash`` is the hash of
+entry ``n - 1`` (64 zeros for the first). The single-row ``log_head`` table names the
+last entry; every append locks it, so appends are serialised and the chain cannot fork,
+and deleting entries at the tail leaves a head that no longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session
+
+from audits.store.db import SQLITE_BEGIN_OPTION
+from audits.store.tables import AuditLog, LogHead, utcnow
+
+__all__ = [
+    "GENESIS_HASH",
+    "LogVerification",
+    "append_entry",
+    "canonical_json",
+    "entry_hash",
+    "lock_head",
+    "verify_log",
+]
+
+GENESIS_HASH = "0" * 64
+
+MSG_NOT_JSON = "log payload is not JSON-serialisable: {error}"
+MSG_NO_HEAD = "log_head row is missing; the audit log cannot be verified"
+MSG_OK = "{n} entries checked; the chain is intact"
+MSG_FIRST_ID = "entry {id}: the log must start at entry 1"
+MSG_MISSING = "entry {id} is missing (the next entry is {next})"
+MSG_PREV_LINK = "entry {id}: prev_hash does not match the hash of entry {prev}"
+MSG_HASH = "entry {id}: stored hash does not match its contents (edited after it was written)"
+MSG_HEAD_MISSING_TAIL = (
+    "entry {id} is missing: log_head records {last_id} entries but the log ends at {end}"
+)
+MSG_HEAD_HASH = "entry {id}: log_head records a different last hash"
+MSG_HEAD_BEHIND = "entry {id}: written after the last entry that log_head records ({last_id})"
+
+
+@dataclass(frozen=True)
+class LogVerification:
+    """The outcome of :func:`verify_log`.
+
+    Attributes
+    ----------
+    ok : bool
+        True when every hash, link and the head agree.
+    n_entries : int
+        How many entries were found intact (before the first bad one, if any).
+    first_bad_id : int or None
+        The id of the first entry found edited, missing or out of place.
+    reason : str
+        What was found, naming the entry id; a summary when ``ok``.
+
+    Examples
+    --------
+    >>> LogVerification(ok=True, n_entries=0, first_bad_id=None, reason="").ok
+    True
+    """
+
+    ok: bool
+    n_entries: int
+    first_bad_id: int | None
+    reason: str
+
+
+def canonical_json(value: Any) -> str:
+    """Return the canonical JSON text of ``value`` (sorted keys, no spaces, ASCII).
+
+    Raises
+    ------
+    ValueError
+        When ``value`` holds something JSON cannot represent (NaN, sets, objects).
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": [1.5, None]})
+    '{"a":[1.5,null],"b":1}'
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(MSG_NOT_JSON.format(error=error)) from None
+
+
+def entry_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    """Return the sha256 hex digest of ``prev_hash`` followed by ``canonical_json(body)``.
+
+    Examples
+    --------
+    >>> len(entry_hash(GENESIS_HASH, {"id": 1}))
+    64
+    """
+    return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
+
+
+def lock_head(session: Session) -> LogHead:
+    """Lock and return the ``log_head`` row; call first in every write transaction.
+
+    On PostgreSQL ``SELECT ... FOR UPDATE`` makes concurrent writers wait here, so each
+    sees the data committed by the one before; on SQLite ``BEGIN IMMEDIATE`` already
+    holds the database's write lock.
+    """
+    head = session.scalars(select(LogHead).where(LogHead.id == 1).with_for_update()).one_or_none()
+    if head is None:
+        raise RuntimeError(MSG_NO_HEAD)
+    return head
+
+
+def append_entry(
+    session: Session,
+    head: LogHead,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | int | None,
+    payload: Mapping[str, Any],
+) -> AuditLog:
+    """Add the next log entry to ``session`` and advance the locked ``head``.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        The write transaction that makes the change being logged.
+    head : LogHead
+        The row returned by :func:`lock_head` in the same transaction.
+    actor, action, entity : str
+        Who did what to which kind of thing.
+    entity_id : str, int or None
+        Which thing (stored as text).
+    payload : mapping
+        What changed; must be JSON-serialisable.
+
+    Examples
+    --------
+    >>> from sqlalchemy.orm import Session
+    >>> from audits.store import Store
+    >>> with Store("sqlite://") as store, Session(store.engine) as session, session.begin():
+    ...     head = lock_head(session)
+    ...     entry = append_entry(session, head, actor="ada", action="note", entity="demo",
+    ...                          entity_id=None, payload={"text": "hello"})
+    ...     entry.id, entry.prev_hash == GENESIS_HASH
+    (1, True)
+    """
+    body = {
+        "id": head.last_id + 1,
+        "ts": utcnow().isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "payload": json.loads(canonical_json(dict(payload))),
+    }
+    digest = entry_hash(head.last_hash, body)
+    entry = AuditLog(
+        id=body["id"],
+        ts=body["ts"],
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=body["entity_id"],
+        payload_json=body["payload"],
+        prev_hash=head.last_hash,
+        hash=digest,
+    )
+    session.add(entry)
+    head.last_id, head.last_hash = entry.id, digest
+    session.flush()
+    return entry
+
+
+def verify_log(bind: Session | Connection | Engine) -> LogVerification:
+    """Recompute the whole chain and report the first entry that does not fit.
+
+    Checks that ids run 1, 2, 3... without gaps, that each ``prev_hash`` is the hash of
+    the entry before, that each stored hash matches its contents, and that ``log_head``
+    names the last entry (so deleting the tail is detected).
+
+    Parameters
+    ----------
+    bind : Session, Connection or Engine
+        Where to read. An engine is read in one consistent snapshot.
+
+    Returns
+    -------
+    LogVerification
+
+    Examples
+    --------
+    >>> from audits.store import Store
+    >>> with Store("sqlite://") as store:
+    ...     verify_log(store.engine).ok
+    True
+    """
+    if isinstance(bind, Engine):
+        with _snapshot(bind) as conn:
+            return _verify(conn)
+    if isinstance(bind, Session):
+        return _verify(bind.connection())
+    return _verify(bind)
+
+
+def _snapshot(engine: Engine) -> Connection:
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    return engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+
+
+def _verify(conn: Connection) -> LogVerification:
+    head = conn.execute(select(LogHead.last_id, LogHead.last_hash).where(LogHead.id == 1)).first()
+    if head is None:
+        return LogVerification(False, 0, None, MSG_NO_HEAD)
+    n, prev_id, prev_hash = 0, 0, GENESIS_HASH
+    stmt = select(AuditLog.__table__).order_by(AuditLog.id).execution_options(yield_per=1000)
+    with conn.execute(stmt) as rows:
+        for row in rows:
+            problem = _check_entry(row, prev_id, prev_hash, head.last_id)
+            if problem is not None:
+                return LogVerification(False, n, problem[0], problem[1])
+            n, prev_id, prev_hash = n + 1, row.id, row.hash
+    if head.last_id != prev_id:
+        reason = MSG_HEAD_MISSING_TAIL.format(id=prev_id + 1, last_id=head.last_id, end=prev_id)
+        return LogVerification(False, n, prev_id + 1, reason)
+    if head.last_hash != prev_hash:
+        return LogVerification(False, n, prev_id, MSG_HEAD_HASH.format(id=prev_id))
+    return LogVerification(True, n, None, MSG_OK.format(n=n))
+
+
+def _check_entry(row: Any, prev_id: int, prev_hash: str, last_id: int) -> tuple[int, str] | None:
+    if row.id != prev_id + 1:
+        if prev_id == 0 and row.id < 1:
+            return row.id, MSG_FIRST_ID.format(id=row.id)
+        return prev_id + 1, MSG_MISSING.format(id=prev_id + 1, next=row.id)
+    if row.id > last_id:
+        return row.id, MSG_HEAD_BEHIND.format(id=row.id, last_id=last_id)
+    if row.prev_hash != prev_hash:
+        return row.id, MSG_PREV_LINK.format(id=row.id, prev=prev_id)
+    body = {
+        "id": row.id,
+        "ts": row.ts,
+        "actor": row.actor,
+        "action": row.action,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "payload": row.payload_json,
+    }
+    if entry_hash(prev_hash, body) != row.hash:
+        return row.id, MSG_HASH.format(id=row.id)
+    return None

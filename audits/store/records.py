@@ -1,0 +1,191 @@
+"""Frozen records returned by the store, and their conversion from ORM rows.
+
+Records are plain values, detached from any session: safe to cache, compare and pass
+to the dashboard. JSON columns come back as fresh dicts and lists.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from audits.roles import Actor, Role
+from audits.store.tables import AuditLog, AuditRun, Dataset, Model, User
+
+__all__ = [
+    "AuditRunRecord",
+    "DatasetRecord",
+    "LogEntryRecord",
+    "ModelRecord",
+    "UserRecord",
+]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as the dashboard sees it (the password hash never leaves the store).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> u = UserRecord(1, "ada", "Ada", Role.ADMIN, True, False, datetime.now(UTC))
+    >>> u.actor
+    Actor(username='ada', role=<Role.ADMIN: 'admin'>)
+    """
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    has_password: bool
+    created_at: datetime
+
+    @property
+    def actor(self) -> Actor:
+        """The :class:`~audits.roles.Actor` this user acts as."""
+        return Actor(self.username, self.role)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A registered data set: name, origin, content hash, size, column roles and card."""
+
+    id: int
+    name: str
+    source: str
+    sha256: str
+    n_rows: int
+    roles: dict[str, Any]
+    card: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model with its training parameters, metrics and split."""
+
+    id: int
+    dataset_id: int
+    kind: str
+    sha256: str
+    path: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    feature_names: tuple[str, ...]
+    split: dict[str, Any]
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class AuditRunRecord:
+    """One audit run; ``results`` is None until it is finished."""
+
+    id: int
+    dataset_id: int
+    model_id: int | None
+    config: dict[str, Any]
+    results: dict[str, Any] | None
+    status: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LogEntryRecord:
+    """One audit-log entry; ``ts`` is the ISO-8601 UTC text that was hashed."""
+
+    id: int
+    ts: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    @property
+    def timestamp(self) -> datetime:
+        """``ts`` parsed as an aware datetime."""
+        return datetime.fromisoformat(self.ts)
+
+
+def user_record(row: User) -> UserRecord:
+    """Convert an ORM user."""
+    return UserRecord(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=Role(row.role),
+        active=row.active,
+        has_password=row.password_hash is not None,
+        created_at=row.created_at,
+    )
+
+
+def dataset_record(row: Dataset) -> DatasetRecord:
+    """Convert an ORM dataset."""
+    return DatasetRecord(
+        id=row.id,
+        name=row.name,
+        source=row.source,
+        sha256=row.sha256,
+        n_rows=row.n_rows,
+        roles=copy.deepcopy(row.roles_json),
+        card=row.card,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def model_record(row: Model) -> ModelRecord:
+    """Convert an ORM model."""
+    return ModelRecord(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        kind=row.kind,
+        sha256=row.sha256,
+        path=row.path,
+        params=copy.deepcopy(row.params_json),
+        metrics=copy.deepcopy(row.metrics_json),
+        feature_names=tuple(row.feature_names_json),
+        split=copy.deepcopy(row.split_json),
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def audit_run_record(row: AuditRun) -> AuditRunRecord:
+    """Convert an ORM audit run."""
+    return AuditRunRecord(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        model_id=row.model_id,
+        config=copy.deepcopy(row.config_json),
+        results=copy.deepcopy(row.results_json),
+        status=row.status,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def log_entry_record(row: AuditLog) -> LogEntryRecord:
+    """Convert an ORM log entry."""
+    return LogEntryRecord(
+        id=row.id,
+        ts=row.ts,
+        actor=row.actor,
+        action=row.action,
+        entity=row.entity,
+        entity_id=row.entity_id,
+        payload=copy.deepcopy(row.payload_json),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

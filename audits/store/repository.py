@@ -1,0 +1,46 @@
+"""The :class:`Store`: the one public way into fairpanel's database."""
+
+from __future__ import annotations
+
+from audits.store.provenance import ProvenanceOps
+from audits.store.users import UserOps
+
+__all__ = ["Store"]
+
+
+class Store(UserOps, ProvenanceOps):
+    """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
+
+    Opening a store migrates its database to the newest schema (nothing happens when it
+    is up to date). Every state-changing method takes the acting
+    :class:`~audits.roles.Actor`, checks its role, validates its input before touching
+    the database, and appends exactly one audit-log entry in the same transaction as
+    its change. Methods return frozen records, never ORM objects.
+
+    Parameters
+    ----------
+    url : str or None, default None
+        A ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB`` URL; None uses
+        :func:`~audits.store.db.default_database_url`.
+    engine : sqlalchemy.Engine or None, default None
+        Use this engine instead (a SQLite one must come from
+        :func:`~audits.store.db.make_engine`); the caller disposes it.
+    password_hasher : argon2.PasswordHasher or None, default None
+        Defaults to argon2-cffi's recommended parameters.
+
+    Attributes
+    ----------
+    url : str
+        The URL with its password redacted.
+    engine : sqlalchemy.Engine
+    dialect : str
+        ``"sqlite"`` or ``"postgresql"``.
+
+    Examples
+    --------
+    >>> from audits.roles import Actor
+    >>> with Store("sqlite://") as store:
+    ...     ada = store.add_user(Actor.system(), "ada", "admin")
+    ...     [e.action for e in store.log_entries()], store.verify_log().ok
+    (['add_user'], True)
+    """
