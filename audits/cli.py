@@ -14,11 +14,14 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from importlib import resources
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from audits.datasets import BUNDLED, list_datasets, load_dataset, read_card
 from audits.roles import Actor, PermissionDenied, Role
 from audits.schema import DataValidationError
+
+if TYPE_CHECKING:
+    from audits.store import Store
 
 __all__ = ["main"]
 
@@ -140,8 +143,8 @@ def _help(p: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _store():  # type: ignore[no-untyped-def]
-    from audits.store import Store
+def _store() -> Store:
+    from audits.store import Store  # imported late: `--help` need not load SQLAlchemy
 
     return Store()
 
@@ -149,7 +152,8 @@ def _store():  # type: ignore[no-untyped-def]
 def _cmd_demo(args: argparse.Namespace) -> int:
     from audits.demo import ensure_demo
 
-    state = ensure_demo(_store(), dataset=args.dataset, progress=ProgressBar(sys.stderr))
+    with _store() as store:
+        state = ensure_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
     print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
           f"sha256 {state.dataset.sha256[:16]}")
     if state.model is not None:
@@ -189,16 +193,16 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
         if password != getpass.getpass("again: "):
             print("fairpanel: error: the passwords differ", file=sys.stderr)
             return EXIT_USAGE
-    if password is not None and len(password) < 8:
-        raise ValueError("password must have at least 8 characters")
-    user = _store().add_user(Actor.system(), args.username, Role.parse(args.role),
-                             password=password, display_name=args.display_name)
+    with _store() as store:
+        user = store.add_user(Actor.system(), args.username, Role.parse(args.role),
+                              password=password, display_name=args.display_name)
     print(f"added {user.username} ({user.role})")
     return EXIT_OK
 
 
 def _cmd_users_list(args: argparse.Namespace) -> int:
-    users = _store().list_users()
+    with _store() as store:
+        users = store.list_users()
     rows = [{"username": u.username, "display_name": u.display_name, "role": str(u.role),
              "has_password": u.has_password, "active": u.active} for u in users]
     if args.json:
@@ -212,7 +216,7 @@ def _cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_datasets_list(args: argparse.Namespace) -> int:
-    rows = [{"name": d.name, "title": d.title, "rows": d.n_rows,
+    rows: list[dict[str, Any]] = [{"name": d.name, "title": d.title, "rows": d.n_rows,
              "target": d.roles.target, "sensitive_features": list(d.roles.sensitive_features),
              "prediction": d.roles.prediction, "score": d.roles.score}
             for d in list_datasets()]
@@ -237,7 +241,8 @@ def _cmd_datasets_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_log_verify(args: argparse.Namespace) -> int:
-    result = _store().verify_log()
+    with _store() as store:
+        result = store.verify_log()
     if args.json:
         print(json.dumps({"ok": result.ok, "n_entries": result.n_entries,
                           "first_bad_id": result.first_bad_id, "reason": result.reason}))
@@ -249,7 +254,9 @@ def _cmd_log_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_log_show(args: argparse.Namespace) -> int:
-    for e in _store().log_entries(limit=args.limit):
+    with _store() as store:
+        entries = store.log_entries(limit=args.limit)
+    for e in entries:
         print(f"{e.id:>6}  {e.ts}  {e.actor:<24} {e.action:<22} {e.entity}:{e.entity_id}  "
               f"{e.hash[:12]}")
     return EXIT_OK
@@ -266,8 +273,11 @@ class ProgressBar:
         fraction = min(max(fraction, 0.0), 1.0)
         filled = int(round(self.width * fraction))
         bar = "#" * filled + "." * (self.width - filled)
-        end = "\n" if fraction >= 1.0 else ""
-        self.stream.write(f"\r[{bar}] {fraction:4.0%} {message[:60]:<60}{end}")
+        if not self.stream.isatty():  # a log file: one line per step, no carriage returns
+            self.stream.write(f"[{bar}] {fraction:4.0%} {message}\n")
+        else:
+            end = "\n" if fraction >= 1.0 else ""
+            self.stream.write(f"\r[{bar}] {fraction:4.0%} {message[:60]:<60}{end}")
         self.stream.flush()
 
 

@@ -150,4 +150,5 @@ def _regions(rng: np.random.Generator, is_b: np.ndarray, strength: float) -> np.
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out

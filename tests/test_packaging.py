@@ -58,3 +58,12 @@ def test_ruff_is_clean() -> None:
     result = subprocess.run([ruff, "check", "audits", "app", "tests", "scripts"],
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("mypy") is None and not (Path(sys.executable).parent / "mypy")
+                    .exists(), reason="mypy is installed by the test extra")
+def test_engine_is_mypy_strict_clean() -> None:
+    mypy = shutil.which("mypy") or str(Path(sys.executable).parent / "mypy")
+    result = subprocess.run([mypy, "audits"], cwd=ROOT, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -8,18 +8,11 @@ Alembic's version table live there, and dropped with CASCADE afterwards.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-try:
-    import audits  # noqa: F401
-except ModuleNotFoundError:  # bare `pytest` without an install: import from the work tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from store_support import Database, postgres_schema, postgres_url_or_skip
+from db_support import Database, postgres_schema, postgres_url_or_skip
 
 from audits.store import Store
 

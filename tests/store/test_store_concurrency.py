@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from store_support import SCIENTIST, SHA_A, Database, row_counts
+from db_support import SCIENTIST, SHA_A, Database, row_counts
 
 from audits.store import Store
 

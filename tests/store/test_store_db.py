@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from db_support import FAST_HASHER, MSG_PG_UNSET, Database, postgres_url_or_skip
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from store_support import FAST_HASHER, MSG_PG_UNSET, Database, postgres_url_or_skip
 
 from audits.store import Store
 from audits.store.base import MSG_FOREIGN_SQLITE_ENGINE, MSG_URL_AND_ENGINE

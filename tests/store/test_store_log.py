@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from db_support import ADMIN, SCIENTIST, SHA_A, SHA_B, add_dataset, row_counts
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
-from store_support import ADMIN, SCIENTIST, SHA_A, SHA_B, add_dataset, row_counts
 
 from audits.store import Store
 from audits.store import provenance as provenance_module

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from store_support import (
+from db_support import (
     ADMIN,
     REVIEWER,
     SCIENTIST,

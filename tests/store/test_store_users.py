@@ -6,8 +6,8 @@ from dataclasses import fields
 
 import pytest
 from argon2 import PasswordHasher
+from db_support import ADMIN, REVIEWER, Database, row_counts
 from sqlalchemy import select
-from store_support import ADMIN, REVIEWER, Database, row_counts
 
 from audits.roles import MSG_DENIED, MSG_UNKNOWN_ROLE, Actor, PermissionDenied, Role
 from audits.store import Store, UserRecord
