@@ -1,0 +1,49 @@
+"""My account: who you are, what your role may do, and signing out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import auth
+from app.navigation import pages_for
+from audits.roles import PERMISSIONS, Role
+
+PAGE = "app_pages/account.py"
+MODE_LABELS = {"demo": "demo persona (no password)", "local": "local account",
+               "oidc": "single sign-on"}
+ROLE_DUTIES = {
+    Role.DATA_SCIENTIST: "Loads decisions and models, chooses sensitive features, explores "
+                         "per-group metrics and explanations, tunes the review policy.",
+    Role.REVIEWER: "Works a personal queue of flagged decisions, blind to other reviewers; "
+                   "decides, says how sure they are and why.",
+    Role.PANEL_LEAD: "Registers reviewers, sets overlap and diversity rules, adjudicates "
+                     "cases the panel disagrees on.",
+    Role.COMPLIANCE_OFFICER: "Reads the audit report and the audit log, signs off or sends "
+                             "back, exports the report.",
+    Role.ADMIN: "Manages users and the deployment.",
+}
+
+
+def render() -> None:
+    """Draw the page."""
+    user = auth.require_page(PAGE)
+    st.title("My account")
+    st.table(pd.DataFrame([
+        ("Name", user.display_name),
+        ("Username", user.username),
+        ("Role", user.role.label),
+        ("Signed in with", MODE_LABELS.get(user.mode, user.mode)),
+    ], columns=["", "you"]), hide_index=True, width="content")
+    st.subheader("What your role does")
+    st.write(ROLE_DUTIES[user.role])
+    pages = ", ".join(p.title for p in pages_for(user.role))
+    st.markdown(f"**Pages:** {pages}")
+    allowed = sorted(action for action, roles in PERMISSIONS.items() if user.role in roles)
+    st.markdown("**May change:** " + (", ".join(allowed) if allowed else "nothing (read only)"))
+    label = "Switch persona" if user.mode == "demo" else "Sign out"
+    if st.button(label, key="account.sign_out", icon=":material/logout:"):
+        auth.sign_out(user)
+
+
+render()

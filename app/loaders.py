@@ -1,0 +1,87 @@
+"""The only module with ``st.cache_resource`` / ``st.cache_data``.
+
+- the :class:`~audits.store.Store`, one per database URL for the whole server process
+  (it owns a connection pool; every session shares it);
+- the demo preparation, serialised by a process-wide lock so two first visitors do not
+  prepare it twice.
+
+Cached functions never create elements or widgets, and nothing private to one user is
+cached: records are read from the store on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import streamlit as st
+
+from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState, ensure_demo
+from audits.store import Store
+from audits.store.db import default_database_url
+
+__all__ = ["close_stores", "database_url", "demo_is_prepared", "get_store", "prepare_demo"]
+
+# The stores _store() opened, so close_stores() can release their connections.
+_OPENED: list[Store] = []
+_OPENED_LOCK = threading.Lock()
+
+
+def database_url() -> str:
+    """Return the database URL the dashboard uses (``FAIRPANEL_DATABASE_URL`` or default)."""
+    return default_database_url()
+
+
+def get_store(url: str | None = None) -> Store:
+    """Return the shared store for ``url`` (default: :func:`database_url`)."""
+    return _store(url if url is not None else database_url())
+
+
+def prepare_demo(
+    store: Store, *, progress: Callable[[float, str], None] | None = None
+) -> DemoState:
+    """Prepare the bundled demo in ``store`` (idempotent), one caller at a time.
+
+    ``progress(fraction, message)`` is forwarded to :func:`audits.demo.ensure_demo`;
+    the caller owns whatever element shows it.
+    """
+    with _demo_lock(store.url):
+        return ensure_demo(store, progress=progress)
+
+
+def demo_is_prepared(store: Store) -> bool:
+    """Return True when the personas and a completed demo run of the configured dataset exist.
+
+    A cheap check (a few queries, no data loaded), so the sign-in page can decide
+    whether to show the preparation progress bar.
+    """
+    if any(store.get_user(p.username) is None for p in DEMO_PERSONAS):
+        return False
+    name = os.environ.get("FAIRPANEL_DEMO_DATASET") or DEFAULT_DATASET
+    return any(
+        run.status == "completed" and run.config.get("demo") and run.config.get("dataset") == name
+        for run in store.list_audit_runs()
+    )
+
+
+def close_stores() -> None:
+    """Close every cached store and forget it (tests, and a clean shutdown)."""
+    with _OPENED_LOCK:
+        opened, _OPENED[:] = list(_OPENED), []
+    _store.clear()
+    for store in opened:
+        store.close()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    store = Store(url)
+    with _OPENED_LOCK:
+        _OPENED.append(store)
+    return store
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_lock(url: str) -> threading.Lock:
+    return threading.Lock()

@@ -1,0 +1,69 @@
+"""Which pages exist and which roles see them: the registry the entry script reads.
+
+Kept apart from the entry script so tests can enumerate role x page, and so the one
+place that decides what a role may open is easy to find. Hiding a page is a courtesy;
+the engine's write paths refuse a wrong role on their own (:mod:`audits.roles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audits.roles import Role
+
+__all__ = ["PAGES", "SIGN_IN", "PageSpec", "pages_for"]
+
+_ALL = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page of the dashboard.
+
+    Attributes
+    ----------
+    path : str
+        The page file, relative to ``app/`` (the entry script's folder).
+    title, icon : str
+        What the navigation shows (``icon`` is a Material Symbols name).
+    url_path : str
+        The page's URL path.
+    roles : frozenset of Role
+        Who sees the page.
+    """
+
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    roles: frozenset[Role]
+
+
+#: Shown instead of the navigation until someone signs in.
+SIGN_IN = PageSpec("app_pages/sign_in.py", "Sign in", ":material/login:", "sign-in", _ALL)
+
+#: Every page after sign-in, in menu order; the first one a role sees is its home page.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("app_pages/overview.py", "Dataset & model", ":material/dataset:", "overview",
+             _ALL),
+    PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
+    PageSpec("app_pages/audit_log.py", "Audit log", ":material/receipt_long:", "audit-log",
+             frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})),
+    PageSpec("app_pages/users.py", "Users", ":material/group:", "users",
+             frozenset({Role.ADMIN})),
+    PageSpec("app_pages/account.py", "My account", ":material/account_circle:", "account",
+             _ALL),
+)
+
+
+def pages_for(role: Role) -> tuple[PageSpec, ...]:
+    """Return the pages ``role`` sees, in menu order.
+
+    Examples
+    --------
+    >>> [p.title for p in pages_for(Role.REVIEWER)]
+    ['Dataset & model', 'My account']
+    """
+    return tuple(p for p in PAGES if role in p.roles)
