@@ -176,7 +176,7 @@ def _serve(args: argparse.Namespace, *, auth: str | None) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(script),
            "--server.port", str(args.port), "--server.address", args.host,
            "--server.headless", "false" if args.browser else "true",
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"fairpanel dashboard: http://{args.host}:{args.port}", file=sys.stderr)
     try:
         return subprocess.call(cmd, env=env)

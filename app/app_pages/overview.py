@@ -108,16 +108,17 @@ def _model_section(model: ModelRecord | None) -> None:
         return
     st.subheader(model.kind.replace("_", " ").capitalize())
     split = model.split
-    a, b, c, d = st.columns(4)
+    # Three tiles, not four: a 34,189-row count must fit a narrow half-page column.
+    a, b, c = st.columns([2, 2, 1])
     a.metric("Training rows", count(split.get("n_train")))
     b.metric("Held-out rows", count(split.get("n_test")))
     c.metric("Seed", str(split.get("random_state", "-")))
-    d.metric("Threshold", str(model.params.get("threshold", "-")))
     st.markdown("**Model sha256** (the saved skops file)")
     st.code(model.sha256, language=None, wrap_lines=True)
     share = split.get("test_size")
     held_out = f", {share:.0%} held out" if isinstance(share, float) else ""
-    st.markdown(f"**Split** {split.get('method', '-')}{held_out} · **trained** "
+    st.markdown(f"**Split** {split.get('method', '-')}{held_out} · **threshold** "
+                f"{model.params.get('threshold', '-')} · **trained** "
                 f"{when(model.created_at)} by `{model.created_by}`")
     items = metric_items(model.metrics)
     if items:
