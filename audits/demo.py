@@ -15,7 +15,7 @@ from typing import Any
 
 from audits.counts import group_counts
 from audits.datasets import BUNDLED, LoadedDataset, load_dataset
-from audits.models import TrainedModel, predict_decisions, save_model, train_default_model
+from audits.models import TrainedModel, held_out_decisions, save_model, train_default_model
 from audits.roles import Actor, Role
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store, data_dir
 
@@ -187,10 +187,7 @@ def _split(trained: TrainedModel) -> dict[str, Any]:
 
 
 def _model_results(loaded: LoadedDataset, trained: TrainedModel) -> dict[str, Any]:
-    held_out = loaded.frame.iloc[trained.test_rows].reset_index(drop=True)
-    decisions = predict_decisions(trained.pipeline, held_out, features=trained.features,
-                                  threshold=trained.threshold)
-    held_out = held_out.assign(y_pred=decisions["y_pred"].to_numpy())
+    held_out = held_out_decisions(loaded.frame, trained)
     counts = group_counts(held_out, y_true=loaded.roles.target, y_pred="y_pred",
                           sensitive_features=loaded.roles.sensitive_features)
     return {"n_decisions": len(held_out), "held_out_metrics": dict(trained.metrics),

@@ -50,6 +50,7 @@ __all__ = [
     "UnsafeModelError",
     "file_sha256",
     "load_model",
+    "held_out_decisions",
     "predict_decisions",
     "save_model",
     "train_default_model",
@@ -269,6 +270,39 @@ def predict_decisions(
 
 
 # --- training helpers -------------------------------------------------------------
+
+
+def held_out_decisions(frame: pd.DataFrame, trained: TrainedModel) -> pd.DataFrame:
+    """Return the held-out rows of ``frame`` with the model's ``y_score`` and ``y_pred``.
+
+    Audits of fairpanel's own model use these decisions only: rows the model never saw.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The frame ``trained`` was fitted on (same rows, same order).
+    trained : TrainedModel
+        From :func:`train_default_model`.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (len(trained.test_rows), n_columns + 2)
+        Index reset; ``y_score`` and ``y_pred`` appended.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [0, 1] * 20, "sex": ["f", "m"] * 20,
+    ...                    "age": range(40)})
+    >>> roles = ColumnRoles(target="y", sensitive_features=("sex",), features=("age",))
+    >>> model = train_default_model(df, roles, kind="logistic_regression")
+    >>> held_out_decisions(df, model).shape
+    (12, 5)
+    """
+    held_out = frame.iloc[trained.test_rows].reset_index(drop=True)
+    decisions = predict_decisions(trained.pipeline, held_out, features=trained.features,
+                                  threshold=trained.threshold)
+    return held_out.assign(y_score=decisions["y_score"].to_numpy(),
+                           y_pred=decisions["y_pred"].to_numpy())
 
 
 def _no_progress(fraction: float, message: str) -> None:
