@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TextIO
 
+from audits.cli_audit import add_audit_parser
 from audits.datasets import BUNDLED, list_datasets, load_dataset, read_card
 from audits.roles import Actor, PermissionDenied, Role
 from audits.schema import DataValidationError
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                             "when Streamlit auth is configured in secrets.toml)")
     serve.set_defaults(func=_cmd_serve)
 
+    add_audit_parser(sub)
     _users_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)

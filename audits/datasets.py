@@ -30,6 +30,7 @@ __all__ = [
     "load_dataset",
     "load_file",
     "make_synthetic_loans",
+    "read_table",
 ]
 
 MSG_UNKNOWN_DATASET = "unknown dataset {name!r}; bundled datasets: {choices}"
@@ -269,7 +270,7 @@ def load_file(
         a non-numeric score, or a missing value in a sensitive feature.
     """
     file = Path(path)
-    raw = _read_table(file)
+    raw = read_table(file)
     if positive_label is not None:
         raw = _binarise_target(raw, target, positive_label)
     others = {target, prediction, score, *sensitive_features}
@@ -306,7 +307,14 @@ def _with_extras(raw: pd.DataFrame, roles: ColumnRoles, extras: Sequence[str]) -
     return frame
 
 
-def _read_table(file: Path) -> pd.DataFrame:
+def read_table(file: Path) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file as it is, refusing empty files.
+
+    Raises
+    ------
+    DataValidationError
+        A missing, empty, unreadable file or an unknown suffix, naming the file.
+    """
     if not file.exists():
         raise DataValidationError(MSG_NO_FILE.format(path=file))
     if file.stat().st_size == 0:

@@ -53,6 +53,7 @@ __all__ = [
     "held_out_decisions",
     "predict_decisions",
     "save_model",
+    "split_rows",
     "train_default_model",
 ]
 
@@ -183,7 +184,8 @@ def train_default_model(
     features = _check_training_inputs(frame, roles, kind, test_size, random_state)
     notify = progress if progress is not None else _no_progress
     y = frame[roles.target].to_numpy()
-    train_rows, test_rows = _split(y, roles.target, test_size, random_state)
+    train_rows, test_rows = split_rows(y, target=roles.target, test_size=test_size,
+                                       random_state=random_state)
     notify(0.1, f"split {len(y)} rows: {len(train_rows)} train, {len(test_rows)} held out")
     numeric, categorical = _split_columns(frame, features)
     pipeline = _build_pipeline(kind, numeric, categorical, random_state)
@@ -334,9 +336,21 @@ def _check_training_inputs(
     return features
 
 
-def _split(
-    y: npt.NDArray[Any], target: str, test_size: float, random_state: int
+def split_rows(
+    y: npt.NDArray[Any], *, target: str, test_size: float, random_state: int
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Return the sorted train and held-out row positions of the default model's split.
+
+    Stratified by ``y`` and seeded, so a stored model's held-out rows can be recovered
+    from the data, ``test_size`` and ``random_state`` alone.
+
+    Examples
+    --------
+    >>> train, test = split_rows(np.array([0, 1] * 10), target="y", test_size=0.3,
+    ...                          random_state=0)
+    >>> len(train), len(test)
+    (14, 6)
+    """
     positions = np.arange(len(y), dtype=np.intp)
     present = sorted(set(y.tolist()))
     if len(present) < 2:

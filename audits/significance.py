@@ -1,0 +1,133 @@
+"""Significance of disparities and the power of each comparison, from counts.
+
+A disparity in a proportion metric (selection rate, TPR, precision, ...) between a group
+and its reference group is tested with a two-sided two-proportion z-test, or with
+Fisher's exact test when any expected cell of the 2x2 table is below 5. The p-values of
+the whole family of disparities are adjusted together with Benjamini-Hochberg.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "MIN_EXPECTED",
+    "benjamini_hochberg",
+    "min_detectable_difference",
+    "two_proportion_test",
+]
+
+#: Below this expected count in any cell of the 2x2 table, Fisher's exact test is used.
+MIN_EXPECTED = 5.0
+
+
+def two_proportion_test(
+    x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray,
+    *, min_expected: float = MIN_EXPECTED,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test whether two proportions differ (two-sided), choosing the test per pair.
+
+    Parameters
+    ----------
+    x1, n1, x2, n2 : ndarray of int
+        Successes and trials of each pair of groups.
+    min_expected : float, default 5
+        Pairs whose 2x2 table has an expected count below this get Fisher's exact test;
+        the others the pooled two-proportion z-test.
+
+    Returns
+    -------
+    p_value : ndarray of float
+        NaN where either group has no trials.
+    method : ndarray of str
+        ``"z"``, ``"fisher"`` or ``""`` (no test).
+
+    Examples
+    --------
+    >>> p, how = two_proportion_test(np.array([30, 1]), np.array([100, 10]),
+    ...                              np.array([50, 6]), np.array([100, 10]))
+    >>> how.tolist(), bool(p[0] < 0.01)
+    (['z', 'fisher'], True)
+    """
+    x1, n1, x2, n2 = (np.asarray(a, dtype=np.float64) for a in (x1, n1, x2, n2))
+    testable = (n1 > 0) & (n2 > 0)
+    total, hits = n1 + n2, x1 + x2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.stack([n1 * hits, n1 * (total - hits), n2 * hits,
+                             n2 * (total - hits)]) / total
+        pooled = hits / total
+        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+        z = (x1 / n1 - x2 / n2) / se
+    fisher = testable & (expected.min(axis=0) < min_expected)
+    p = np.where(se > 0, 2.0 * stats.norm.sf(np.abs(np.nan_to_num(z))), 1.0)
+    cache: dict[tuple[int, int, int, int], float] = {}
+    for i in np.flatnonzero(fisher):
+        key = (int(x1[i]), int(n1[i] - x1[i]), int(x2[i]), int(n2[i] - x2[i]))
+        if key not in cache:
+            cache[key] = float(stats.fisher_exact([key[:2], key[2:]]).pvalue)
+        p[i] = cache[key]
+    p = np.where(testable, np.clip(p, 0.0, 1.0), np.nan)
+    method = np.where(fisher, "fisher", np.where(testable, "z", ""))
+    return p, method
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Adjust p-values for the false discovery rate (Benjamini-Hochberg); NaN stays NaN.
+
+    The family is every non-NaN p-value given. Equal to
+    ``scipy.stats.false_discovery_control(p, method="bh")`` on the non-NaN values.
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
+    [0.03, 0.04, nan, 0.04]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    values = p[ok]
+    order = np.argsort(values, kind="stable")
+    scaled = values[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    result = np.empty(m)
+    result[order] = np.clip(adjusted, 0.0, 1.0)
+    out[ok] = result
+    return out
+
+
+def min_detectable_difference(
+    n1: np.ndarray, n2: np.ndarray, p0: np.ndarray, *, alpha: float = 0.05,
+    power: float = 0.8,
+) -> np.ndarray:
+    """Smallest difference in a proportion that a two-sided z-test detects with this power.
+
+    Normal approximation with the reference proportion's variance in both groups:
+    ``(z[1 - alpha/2] + z[power]) * sqrt(p0 (1 - p0) (1/n1 + 1/n2))``. Where the
+    reference proportion is 0 or 1 (no variance to go by), ``p0 = 0.5`` is used, which
+    gives the largest (most cautious) figure.
+
+    Parameters
+    ----------
+    n1, n2 : ndarray of int
+        Trials (the metric's denominator) in the group and in its reference group.
+    p0 : ndarray of float
+        The reference group's proportion.
+
+    Examples
+    --------
+    >>> round(float(min_detectable_difference(np.array(500), np.array(500),
+    ...                                       np.array(0.5))), 4)
+    0.0886
+    """
+    n1 = np.asarray(n1, dtype=np.float64)
+    n2 = np.asarray(n2, dtype=np.float64)
+    p = np.asarray(p0, dtype=np.float64)
+    p = np.where((p > 0) & (p < 1), p, 0.5)
+    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mdd = z * np.sqrt(p * (1.0 - p) * (1.0 / n1 + 1.0 / n2))
+    return np.asarray(np.where((n1 > 0) & (n2 > 0), mdd, np.nan), dtype=np.float64)
