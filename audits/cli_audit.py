@@ -64,7 +64,8 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="smallest group that gets a pass/fail verdict (30)")
     p.add_argument("--positive-is-adverse", action="store_true",
                    help="a positive decision is unfavourable (e.g. 'high risk'): the best-off "
-                        "group is the one with the lowest rates")
+                        "group is the one with the lowest rates (bundled datasets know "
+                        "this already)")
     p.add_argument("--json", metavar="PATH|-", help="write the JSON result ('-' for stdout)")
     p.add_argument("--fail-on", action="append", metavar="RULE", default=[],
                    help="gate, e.g. 'impact_ratio<0.8' or "
@@ -88,7 +89,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         sensitive_features=columns["sensitive"], pos_label=args.positive_label,
         intersections=not args.no_intersections, reference=_reference(args.reference),
         n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
-        positive_is_favourable=not args.positive_is_adverse,
+        positive_is_favourable=columns["favourable"] and not args.positive_is_adverse,
         progress=lambda f, m: progress(0.3 + 0.7 * f, m),
     )
     result = audit.to_dict()
@@ -114,7 +115,7 @@ def _decisions(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, d
         raise ValueError(MSG_NEED_DECISIONS.format(data=args.data))
     return frame, {"target": args.target, "prediction": args.prediction,
                    "score": args.score, "threshold": args.threshold,
-                   "sensitive": list(args.sensitive)}
+                   "sensitive": list(args.sensitive), "favourable": True}
 
 
 def _bundled(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -126,6 +127,7 @@ def _bundled(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dic
         "target": args.target or roles.target,
         "prediction": args.prediction, "score": args.score, "threshold": args.threshold,
         "sensitive": list(args.sensitive or roles.sensitive_features),
+        "favourable": BUNDLED[args.data].positive_is_favourable,
     }
     if args.prediction is None and args.threshold is None:
         if roles.prediction is not None:

@@ -47,7 +47,10 @@ MSG_POSITIVE_LABEL = (
 class DatasetInfo:
     """A bundled dataset's registry entry.
 
-    ``n_rows`` is the number of rows :func:`load_dataset` returns by default.
+    ``n_rows`` is the number of rows :func:`load_dataset` returns by default;
+    ``positive_is_favourable`` says whether a positive decision is good for the person
+    (an approval) or adverse (a "high risk" label), which decides the best-off group and
+    the direction of the impact ratio.
     """
 
     name: str
@@ -57,6 +60,7 @@ class DatasetInfo:
     n_rows: int
     source_sha256: dict[str, str]
     description: str
+    positive_is_favourable: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ BUNDLED: dict[str, DatasetInfo] = {
                 "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d",
         },
         description="Broward County risk scores of a deployed system, with 2-year outcomes.",
+        positive_is_favourable=False,  # high_risk = 1 is the adverse decision
     ),
     "german_credit": DatasetInfo(
         name="german_credit",

@@ -139,6 +139,8 @@ def run_fairness_audit(
                "model_sha256": model.sha256 if model else None,
                "sensitive_features": chosen, "intersections": intersections,
                "reference": reference, "rule": f"ratio within [{tau}, {1 / tau:.4g}]",
+               "favourable": BUNDLED[dataset.name].positive_is_favourable
+               if dataset.name in BUNDLED else True,
                "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
     key = _key(options)
     for run in store.list_audit_runs():
@@ -168,7 +170,7 @@ def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
         intersections=bool(options["intersections"]), reference=options["reference"],
         rules=[ratio_rule(float(options["tau"]))],
         n_boot=int(options["n_boot"]), random_state=int(options["random_state"]),
-        min_n=int(options["min_n"]),
+        min_n=int(options["min_n"]), positive_is_favourable=bool(options["favourable"]),
         progress=lambda f, m: report(0.05 + 0.85 * f, m),
     )
     results = audit.to_dict()

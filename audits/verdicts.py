@@ -30,6 +30,10 @@ import pandas as pd
 from audits.disparities import NAMED_SUMMARIES
 from audits.metrics import METRIC_NAMES
 
+#: Reported but never judged by a rule that names no metrics: prevalence (the base rate)
+#: describes the data, not the decisions, so a gap in it is context, not a violation.
+UNJUDGED_METRICS = frozenset({"prevalence"})
+
 if TYPE_CHECKING:
     from audits.fairness import FairnessAudit
 
@@ -102,7 +106,11 @@ class Rule:
 
     def applies_to(self, metric: str) -> bool:
         """Whether the rule judges disparities of ``metric``."""
-        return self.summary is None and (self.metrics is None or metric in self.metrics)
+        if self.summary is not None:
+            return False
+        if self.metrics is None:  # every metric of the decisions; prevalence is the data's
+            return metric not in UNJUDGED_METRICS
+        return metric in self.metrics
 
     def as_dict(self) -> dict[str, object]:
         """Return a JSON-ready description (infinite bounds become null)."""

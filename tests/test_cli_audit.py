@@ -66,10 +66,12 @@ def test_json_contract_keys(capsys: pytest.CaptureFixture[str]) -> None:
                  "false_negative_rate", "true_negative_rate", "precision", "accuracy",
                  "balanced_accuracy", "roc_auc"):
         assert name in group["metrics"], name
-    d = result["disparities"][0]
+    d = next(x for x in result["disparities"] if x["metric"] == "selection_rate")
     assert set(d) >= {"metric", "attributes", "reference", "difference", "ratio", "p_value",
                       "p_adjusted", "verdict"}
     assert d["verdict"] in {"pass", "fail", "insufficient_evidence"}
+    prevalence = [x for x in result["disparities"] if x["metric"] == "prevalence"]
+    assert prevalence and all(x["verdict"] is None for x in prevalence)
     assert any(len(g["attributes"]) == 3 for g in result["groups"])  # intersections
 
 
