@@ -177,9 +177,11 @@ def _print_summary(result: dict[str, Any], out: TextIO) -> None:
         label = ", ".join(f"{k}={v}" for k, v in g["attributes"].items())
         cells = "  ".join(f"{_estimate(g['metrics'].get(m)):>22}" for m in SHOWN_METRICS)
         out.write(f"{label[:42]:<42} {g['n']:>7}  {cells}\n")
+    verdicts = [d["verdict"] for d in result["disparities"]]
     failing = [d for d in result["disparities"] if d["verdict"] == "fail"]
-    out.write(f"\n{len(failing)} of {len(result['disparities'])} disparities fail their rule")
-    out.write(":\n" if failing else "\n")
+    out.write(f"\ndisparities: {verdicts.count('fail')} fail, {verdicts.count('pass')} pass, "
+              f"{verdicts.count('insufficient_evidence')} insufficient evidence, "
+              f"{verdicts.count(None)} not judged (prevalence, or no rule)\n")
     for d in failing[:20]:
         label = ", ".join(f"{k}={v}" for k, v in d["attributes"].items())
         out.write(f"  {d['metric']:<26} {label:<36} ratio {_estimate(d['ratio'])}  "
