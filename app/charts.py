@@ -1,21 +1,42 @@
 """Plotly figures built from what the engine stored (no statistics are computed here).
 
 Each function takes plain records (a metrics mapping, the tidy ``group_counts`` rows an
-audit run stores) and returns a :class:`plotly.graph_objects.Figure`; pages only
-display them, so the figures can be tested without Streamlit.
+audit run stores, a fairness run's ``results``) and returns a
+:class:`plotly.graph_objects.Figure`, or a display table; pages only display them, so
+figures and tables can be tested without Streamlit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.fairness_tables import (
+    NOT_JUDGED,
+    REFERENCE_COLOUR,
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    fairness_groups,
+    fairness_slices,
+    interval_text,
+    nearest_threshold,
+    none_if_nan,
+)
 from app.formatting import LOWER_IS_BETTER, metric_items, metric_label
 
-__all__ = ["CELL_LABELS", "group_counts_figure", "metrics_figure"]
+__all__ = [
+    "CELL_LABELS",
+    "fairness_metric_figure",
+    "group_counts_figure",
+    "metrics_figure",
+    "threshold_figure",
+]
 
 #: The confusion cells of ``group_counts`` and how the legend names them.
 CELL_LABELS: dict[str, str] = {
@@ -105,3 +126,140 @@ def group_counts_figure(
                               "xanchor": "left", "x": 0.0},
                       margin={"l": 10, "r": 10, "t": 70, "b": 60})
     return fig
+
+
+def fairness_metric_figure(
+    results: Mapping[str, Any],
+    metric: str,
+    *,
+    slices: Sequence[str] | None = None,
+    title: bool = True,
+) -> go.Figure:
+    """Return one metric per group with its interval, a panel per slice.
+
+    Points are coloured by the verdict of the group's disparity (pass green, fail red,
+    insufficient evidence grey); the reference group is a blue diamond with a dotted
+    line at its value. Groups keep the audit's order within each panel.
+
+    Parameters
+    ----------
+    results : mapping
+        A fairness run's results.
+    metric : str
+        A metric name of the run (``"selection_rate"`` ...).
+    slices : sequence of str or None, default None
+        Slice labels to draw (default: every slice).
+    title : bool, default True
+        Whether the figure names the metric (a page may name it itself).
+
+    Examples
+    --------
+    >>> results = {"config": {"sensitive_features": ["s"], "slices": [["s"]], "min_n": 1},
+    ...     "groups": [{"attributes": {"s": v}, "n": 10, "metrics": {"selection_rate":
+    ...         {"value": x, "ci_low": x - 0.1, "ci_high": x + 0.1}}}
+    ...         for v, x in (("a", 0.5), ("b", 0.3))],
+    ...     "disparities": [{"metric": "selection_rate", "attributes": {"s": "b"},
+    ...                      "reference": {"s": "a"}, "verdict": "fail"}]}
+    >>> [t.name for t in fairness_metric_figure(results, "selection_rate").data]
+    ['reference', 'fail']
+    """
+    frame = fairness_groups(results)
+    frame = frame[frame["metric"] == metric]
+    order = [s for s in fairness_slices(results) if slices is None or s in slices]
+    order = [s for s in order if (frame["slice"] == s).any()] or order[:1]
+    sizes = [max(int((frame["slice"] == s).sum()), 1) for s in order]
+    fig = make_subplots(rows=len(order), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[n / sum(sizes) for n in sizes], subplot_titles=order)
+    legend: set[str] = set()
+    for row, label in enumerate(order, start=1):
+        part = frame[frame["slice"] == label]
+        for category, rows in _by_category(part):
+            fig.add_trace(_interval_trace(rows, category, show=category not in legend),
+                          row=row, col=1)
+            legend.add(category)
+        reference = part[part["reference"]]
+        if len(reference) and not math.isnan(reference["value"].iloc[0]):
+            fig.add_vline(x=float(reference["value"].iloc[0]), row=row, col=1,
+                          line={"color": REFERENCE_COLOUR, "dash": "dot", "width": 1})
+        fig.update_yaxes(type="category", categoryorder="array",
+                         categoryarray=part["group"].tolist(), autorange="reversed",
+                         row=row, col=1)
+    # Slice names above each panel, left-aligned over the group labels.
+    fig.update_annotations(x=0.0, xanchor="left", font={"size": 13, "color": "#444444"})
+    finite = frame[["ci_low", "ci_high", "value"]].stack().dropna()
+    if len(finite) and finite.between(0.0, 1.0).all():
+        fig.update_xaxes(range=[-0.02, 1.02])
+    top, bottom = (60 if title else 30), 60
+    plot = 30 * sum(sizes) + 40 * len(order)
+    fig.update_layout(title=metric_label(metric) if title else None,
+                      height=top + plot + bottom,
+                      # Below the x-axis tick labels, whatever the figure's height.
+                      legend={"orientation": "h", "yanchor": "top", "y": -28 / plot,
+                              "xanchor": "left", "x": 0.0},
+                      margin={"l": 10, "r": 10, "t": top, "b": bottom})
+    return fig
+
+
+def threshold_figure(
+    curves: pd.DataFrame,
+    metric: str,
+    *,
+    slices: Sequence[str] | None = None,
+    threshold: float | None = None,
+) -> go.Figure:
+    """Return ``metric`` against the decision threshold, a line per group.
+
+    A dashed vertical line marks ``threshold`` (moved to the nearest tabulated one).
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({"group_id": [0, 0], "slice": ["s", "s"],
+    ...     "name": ["s=a", "s=a"], "threshold": [0.2, 0.6], "metric": ["precision"] * 2,
+    ...     "value": [0.5, 0.7], "difference": [0.0, 0.0]})
+    >>> threshold_figure(curves, "precision", threshold=0.5).data[0].name
+    's=a'
+    """
+    part = curves[(curves["metric"] == metric) & np.isfinite(curves["threshold"])]
+    if slices is not None:
+        part = part[part["slice"].isin(list(slices))]
+    fig = go.Figure()
+    for name, rows in part.groupby("name", sort=False):
+        fig.add_trace(go.Scatter(
+            x=rows["threshold"], y=rows["value"], mode="lines", name=str(name),
+            hovertemplate=(f"{name}<br>threshold %{{x:.3f}}<br>{metric_label(metric)} "
+                           "%{y:.3f}<extra></extra>")))
+    if threshold is not None and len(part):
+        fig.add_vline(x=nearest_threshold(part, threshold),
+                      line={"color": "#444444", "dash": "dash", "width": 1})
+    fig.update_xaxes(title="decision threshold (score >= threshold is positive)")
+    fig.update_yaxes(title=metric_label(metric))
+    fig.update_layout(title=f"{metric_label(metric)} against the threshold", height=_HEIGHT + 80,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def _by_category(part: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    category = np.where(part["reference"], "reference", part["verdict"].fillna(NOT_JUDGED))
+    order = ["reference", *VERDICT_LABELS, NOT_JUDGED]
+    return [(c, part[category == c]) for c in order if (category == c).any()]
+
+
+def _interval_trace(rows: pd.DataFrame, category: str, *, show: bool) -> go.Scatter:
+    value = rows["value"].to_numpy()
+    plus = np.nan_to_num(rows["ci_high"].to_numpy() - value)
+    minus = np.nan_to_num(value - rows["ci_low"].to_numpy())
+    is_ref = category == "reference"
+    colour = REFERENCE_COLOUR if is_ref else VERDICT_COLOURS.get(category, "#bdbdbd")
+    texts = [interval_text({"value": none_if_nan(v), "ci_low": none_if_nan(lo),
+                            "ci_high": none_if_nan(hi)})
+             for v, lo, hi in zip(value, rows["ci_low"], rows["ci_high"], strict=True)]
+    return go.Scatter(
+        x=value, y=rows["group"].to_numpy(), mode="markers", name=VERDICT_LABELS.get(
+            category, category), legendgroup=category, showlegend=show,
+        marker={"color": colour, "size": 11 if is_ref else 9,
+                "symbol": "diamond" if is_ref else "circle"},
+        error_x={"type": "data", "array": plus, "arrayminus": minus, "color": colour,
+                 "thickness": 1.5, "width": 4},
+        customdata=np.column_stack([rows["n"].to_numpy(), texts]),
+        hovertemplate=("%{y}: %{customdata[1]}<br>n = %{customdata[0]}"
+                       f"<br>{VERDICT_LABELS.get(category, category)}<extra></extra>"))

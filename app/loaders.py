@@ -3,7 +3,9 @@
 - the :class:`~audits.store.Store`, one per database URL for the whole server process
   (it owns a connection pool; every session shares it);
 - the demo preparation, serialised by a process-wide lock so two first visitors do not
-  prepare it twice.
+  prepare it twice;
+- the values of a bundled dataset's sensitive features (public data, keyed on the
+  dataset's name and content hash), which the fairness page offers as reference groups.
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -17,11 +19,19 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from audits.datasets import BUNDLED, load_dataset
 from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState, ensure_demo
 from audits.store import Store
 from audits.store.db import default_database_url
 
-__all__ = ["close_stores", "database_url", "demo_is_prepared", "get_store", "prepare_demo"]
+__all__ = [
+    "close_stores",
+    "database_url",
+    "demo_is_prepared",
+    "get_store",
+    "prepare_demo",
+    "sensitive_values",
+]
 
 # The stores _store() opened, so close_stores() can release their connections.
 _OPENED: list[Store] = []
@@ -65,6 +75,17 @@ def demo_is_prepared(store: Store) -> bool:
     )
 
 
+def sensitive_values(name: str, sha256: str) -> dict[str, list[str]]:
+    """Return the values of each sensitive feature of a bundled dataset, as the audit names them.
+
+    ``sha256`` is the registered content hash: it keys the cache, and a dataset whose
+    bundled file no longer matches it gets ``{}`` (the audit would refuse it anyway).
+    Datasets that are not bundled also get ``{}``. Missing values are the group
+    ``"<missing>"``, as in :func:`audits.counts.count_groups`.
+    """
+    return _sensitive_values(name, sha256)
+
+
 def close_stores() -> None:
     """Close every cached store and forget it (tests, and a clean shutdown)."""
     with _OPENED_LOCK:
@@ -85,3 +106,19 @@ def _store(url: str) -> Store:
 @st.cache_resource(show_spinner=False)
 def _demo_lock(url: str) -> threading.Lock:
     return threading.Lock()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sensitive_values(name: str, sha256: str) -> dict[str, list[str]]:
+    if name not in BUNDLED:
+        return {}
+    loaded = load_dataset(name)
+    if loaded.sha256 != sha256:
+        return {}
+    out = {}
+    for column in loaded.roles.sensitive_features:
+        values = loaded.frame[column]
+        out[column] = sorted({str(v) for v in values.dropna().unique()})
+        if values.isna().any():
+            out[column].append("<missing>")
+    return out

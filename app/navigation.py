@@ -46,6 +46,11 @@ SIGN_IN = PageSpec("app_pages/sign_in.py", "Sign in", ":material/login:", "sign-
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/overview.py", "Dataset & model", ":material/dataset:", "overview",
              _ALL),
+    # Panel leads and compliance officers read stored fairness runs; running one is for
+    # data scientists and admins (the page hides the form; the store refuses anyone else).
+    PageSpec("app_pages/fairness.py", "Fairness audit", ":material/balance:", "fairness",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),

@@ -9,7 +9,9 @@ once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -21,6 +23,8 @@ __all__ = [
     "SignedInUser",
     "current_actor",
     "current_user",
+    "keep_choice",
+    "preselect",
     "sign_in",
     "sign_out",
 ]
@@ -86,3 +90,23 @@ def current_actor() -> Actor | None:
     """Return the signed-in user as an :class:`~audits.roles.Actor`, or None."""
     user = current_user()
     return None if user is None else user.actor
+
+
+def preselect(key: str, value: Any) -> None:
+    """Make the widget ``key`` show ``value`` on this run; call before drawing it.
+
+    E.g. the fairness page selects the run it has just stored. The widget must then be
+    drawn without a default of its own (Streamlit warns when both are given).
+    """
+    st.session_state[key] = value
+
+
+def keep_choice(key: str, options: Sequence[Any], default: Any) -> None:
+    """Start the widget ``key`` at ``default`` unless it already holds one of ``options``.
+
+    Call before drawing a keyed selectbox without a default: its first value is
+    ``default``, and a value that is no longer an option (a run of another dataset, a
+    deleted record) falls back to ``default`` instead of raising.
+    """
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default

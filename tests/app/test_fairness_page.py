@@ -8,6 +8,7 @@ are checked on a hand-written ``results`` mapping.
 
 from __future__ import annotations
 
+import doctest
 import math
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import charts, loaders
+from app import charts, fairness_tables, loaders
 from app.navigation import pages_for
 from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
 from audits.roles import Actor, PermissionDenied, Role
@@ -156,15 +157,17 @@ def check_results(at: AppTest, run: AuditRunRecord) -> None:
     single = [g for g in results["groups"] if len(g["attributes"]) == 1]
     assert len(groups) == len(single)
     assert groups["n"].tolist() == [g["n"] for g in single]
-    small = [f"{charts.group_name(g['attributes'], features)} (n={g['n']})"
+    small = [f"{fairness_tables.group_name(g['attributes'], features)} (n={g['n']})"
              for g in results["groups"] if g["n"] < results["config"]["min_n"]]
     warnings = [w.value for w in at.warning if "fewer than" in w.value]
     assert len(warnings) == (1 if small else 0)
     assert all(s in warnings[0] for s in small)
     disparities = frame(at, {"difference", "ratio", "verdict"})
-    assert set(disparities["verdict"]) <= {"pass", "fail", "insufficient evidence"}
+    # Prevalence describes the data, not the decisions: reported, not judged.
+    assert set(disparities["verdict"]) <= {"pass", "fail", "insufficient evidence",
+                                           "not judged"}
     assert len(disparities) == sum(len(d["attributes"]) == 1 for d in results["disparities"])
-    n_charts = len(charts.FAIRNESS_METRICS) + ("threshold_curves" in results)
+    n_charts = len(fairness_tables.FAIRNESS_METRICS) + ("threshold_curves" in results)
     assert len(at.get("plotly_chart")) == n_charts
     codes = [c.value for c in at.code]
     assert run.config["config_sha256"] in codes
@@ -251,7 +254,7 @@ def test_disparities_filter_by_verdict_and_metric(app_env: FairnessEnv) -> None:
         ["selection_rate", "precision"]).run()
     table = frame(at, {"difference", "verdict"})
     assert set(table["metric"]) <= {"Selection rate", "Precision"}
-    expected = charts.disparity_table(app_env.stored.results or {},
+    expected = fairness_tables.disparity_table(app_env.stored.results or {},
                                       verdicts=["insufficient_evidence"],
                                       metrics=["selection_rate", "precision"])
     assert len(table) == len(expected)
@@ -277,8 +280,8 @@ def test_threshold_slider_reads_the_nearest_tabulated_threshold(app_env: Fairnes
     assert slider.value == pytest.approx(0.5)  # the model's threshold
     slider.set_value(0.3).run()
     assert not at.exception, at.exception
-    curves = charts.threshold_records(run.results or {})
-    used = charts.nearest_threshold(curves, 0.3)
+    curves = fairness_tables.threshold_records(run.results or {})
+    used = fairness_tables.nearest_threshold(curves, 0.3)
     assert any(f"score >= {used:.4f}" in c.value for c in at.caption)
     shown = frame(at, {"group", "Selection rate", "Δ Selection rate"})
     at_used = curves[(curves["threshold"] == used) & (curves["metric"] == "selection_rate")]
@@ -288,6 +291,13 @@ def test_threshold_slider_reads_the_nearest_tabulated_threshold(app_env: Fairnes
 
 
 # -- pure helpers on a hand-written run -------------------------------------------------
+
+
+def test_chart_docstring_examples() -> None:
+    # tests/test_doctests.py runs the engine's examples; these are the dashboard's.
+    for module in (charts, fairness_tables):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 def triple(value: float | None, low: float | None = None,
@@ -340,24 +350,25 @@ RESULTS: dict[str, Any] = {
 
 
 def test_interval_text() -> None:
-    assert charts.interval_text(triple(0.25, 0.125, 0.5)) == "0.250 [0.125, 0.500]"
-    assert charts.interval_text(triple(-0.1, -0.2, 0.0)) == "-0.100 [-0.200, 0.000]"
-    assert charts.interval_text(triple(0.25)) == "0.250"
-    assert charts.interval_text(triple(None)) == "n/a"
-    assert charts.interval_text(None) == "n/a"
+    assert fairness_tables.interval_text(triple(0.25, 0.125, 0.5)) == "0.250 [0.125, 0.500]"
+    assert fairness_tables.interval_text(triple(-0.1, -0.2, 0.0)) == "-0.100 [-0.200, 0.000]"
+    assert fairness_tables.interval_text(triple(0.25)) == "0.250"
+    assert fairness_tables.interval_text(triple(None)) == "n/a"
+    assert fairness_tables.interval_text(None) == "n/a"
 
 
 def test_group_names_follow_the_feature_order() -> None:
-    assert charts.group_name({"age": "old", "sex": "f"}, ["sex", "age"]) == "sex=f & age=old"
-    assert charts.fairness_slices(RESULTS) == ["sex", "age", "sex & age"]
-    tidy = charts.fairness_groups(RESULTS)
+    name = fairness_tables.group_name({"age": "old", "sex": "f"}, ["sex", "age"])
+    assert name == "sex=f & age=old"
+    assert fairness_tables.fairness_slices(RESULTS) == ["sex", "age", "sex & age"]
+    tidy = fairness_tables.fairness_groups(RESULTS)
     last = tidy[tidy["group_id"] == 4].iloc[0]
     assert (last["slice"], last["group"], last["name"]) == ("sex & age", "f & old",
                                                             "sex=f & age=old")
 
 
 def test_fairness_groups_marks_references_verdicts_and_small_groups() -> None:
-    tidy = charts.fairness_groups(RESULTS).set_index(["group_id", "metric"])
+    tidy = fairness_tables.fairness_groups(RESULTS).set_index(["group_id", "metric"])
     assert tidy.loc[(1, "selection_rate"), "reference"]
     assert pd.isna(tidy.loc[(1, "selection_rate"), "verdict"])
     assert tidy.loc[(0, "selection_rate"), "verdict"] == "fail"
@@ -371,7 +382,7 @@ def test_fairness_groups_marks_references_verdicts_and_small_groups() -> None:
 
 
 def test_group_table() -> None:
-    table = charts.group_table(RESULTS, ["selection_rate", "precision"])
+    table = fairness_tables.group_table(RESULTS, ["selection_rate", "precision"])
     assert list(table.columns) == ["sex", "age", "n", "Selection rate", "Precision", "note"]
     assert table["sex"].tolist() == ["f", "m", "", "", "f"]
     assert table["age"].tolist() == ["", "", "old", "young", "old"]
@@ -379,53 +390,53 @@ def test_group_table() -> None:
     assert table.loc[0, "Precision"] == "n/a"
     # sex=m is the reference for both metrics shown; age=old only for one of them.
     assert table["note"].tolist() == ["", "reference", "", "n < 30", ""]
-    only_sex = charts.group_table(RESULTS, ["selection_rate"], slices=["sex"])
+    only_sex = fairness_tables.group_table(RESULTS, ["selection_rate"], slices=["sex"])
     assert only_sex["n"].tolist() == [40, 60]
 
 
 def test_small_groups_and_verdict_counts() -> None:
-    assert charts.small_groups(RESULTS) == [("age=young", 10)]
-    assert charts.verdict_counts(RESULTS) == {"fail": 1, "insufficient_evidence": 1,
+    assert fairness_tables.small_groups(RESULTS) == [("age=young", 10)]
+    assert fairness_tables.verdict_counts(RESULTS) == {"fail": 1, "insufficient_evidence": 1,
                                               "pass": 1, "not judged": 1}
-    assert charts.verdict_counts(RESULTS, metrics=["selection_rate"], slices=["sex"]) == {
+    assert fairness_tables.verdict_counts(RESULTS, metrics=["selection_rate"], slices=["sex"]) == {
         "fail": 1, "insufficient_evidence": 0, "pass": 0}
-    assert charts.verdict_counts({**RESULTS, "disparities": []}) == {
+    assert fairness_tables.verdict_counts({**RESULTS, "disparities": []}) == {
         "fail": 0, "insufficient_evidence": 0, "pass": 0}
 
 
 def test_verdict_badges_and_styles() -> None:
-    badges = charts.verdict_badges({"fail": 1, "insufficient_evidence": 2, "pass": 3})
+    badges = fairness_tables.verdict_badges({"fail": 1, "insufficient_evidence": 2, "pass": 3})
     assert badges.split(" :") == [":red-badge[:material/cancel: 1 fail]",
                                   "gray-badge[:material/help: 2 insufficient evidence]",
                                   "green-badge[:material/check_circle: 3 pass]"]
-    assert "#f8d0cc" in charts.verdict_style("fail")
-    assert "#cfead6" in charts.verdict_style("pass")
-    assert "#e6e6e6" in charts.verdict_style("insufficient evidence")
-    assert charts.verdict_style("not judged") == ""
+    assert "#f8d0cc" in fairness_tables.verdict_style("fail")
+    assert "#cfead6" in fairness_tables.verdict_style("pass")
+    assert "#e6e6e6" in fairness_tables.verdict_style("insufficient evidence")
+    assert fairness_tables.verdict_style("not judged") == ""
 
 
 def test_disparity_table_filters() -> None:
-    table = charts.disparity_table(RESULTS)
+    table = fairness_tables.disparity_table(RESULTS)
     assert list(table.columns) == ["metric", "group", "reference", "difference", "ratio",
                                    "p-value", "adjusted p", "verdict"]
     assert table["verdict"].tolist() == ["fail", "not judged", "insufficient evidence",
                                          "pass"]
     assert table.loc[0, "ratio"] == "0.500 [0.900, 1.100]"
-    assert charts.disparity_table(RESULTS, verdicts=["fail", "pass"])["group"].tolist() == [
-        "sex=f", "age=old"]
-    assert charts.disparity_table(RESULTS, metrics=["precision"])["metric"].tolist() == [
+    by_verdict = fairness_tables.disparity_table(RESULTS, verdicts=["fail", "pass"])
+    assert by_verdict["group"].tolist() == ["sex=f", "age=old"]
+    assert fairness_tables.disparity_table(RESULTS, metrics=["precision"])["metric"].tolist() == [
         "Precision", "Precision"]
-    assert charts.disparity_table(RESULTS, slices=["age"])["reference"].tolist() == [
+    assert fairness_tables.disparity_table(RESULTS, slices=["age"])["reference"].tolist() == [
         "age=old", "age=young"]
-    assert charts.disparity_table(RESULTS, verdicts=[], metrics=[]).shape[0] == 4
-    assert charts.disparity_records(RESULTS)["difference_low"].tolist() == [-0.1] * 4
+    assert fairness_tables.disparity_table(RESULTS, verdicts=[], metrics=[]).shape[0] == 4
+    assert fairness_tables.disparity_records(RESULTS)["difference_low"].tolist() == [-0.1] * 4
 
 
 def test_summary_table() -> None:
-    table = charts.summary_table(RESULTS)
+    table = fairness_tables.summary_table(RESULTS)
     assert table.iloc[0].tolist() == ["sex", "Impact ratio", "Selection rate",
                                       "0.500 [0.400, 0.600]", 2, "fail"]
-    assert charts.summary_table(RESULTS, slices=["age"]).empty
+    assert fairness_tables.summary_table(RESULTS, slices=["age"]).empty
 
 
 def test_metric_figure_panels_colours_and_reference() -> None:
@@ -435,8 +446,8 @@ def test_metric_figure_panels_colours_and_reference() -> None:
     assert names == ["reference", "fail", "reference", "insufficient evidence"]
     reference, fail = fig.data[0], fig.data[1]
     assert reference.marker.symbol == "diamond"
-    assert reference.marker.color == charts.REFERENCE_COLOUR
-    assert fail.marker.color == charts.VERDICT_COLOURS["fail"]
+    assert reference.marker.color == fairness_tables.REFERENCE_COLOUR
+    assert fail.marker.color == fairness_tables.VERDICT_COLOURS["fail"]
     assert (list(fail.y), list(fail.x)) == (["f"], [0.3])
     assert list(fail.error_x.array) == pytest.approx([0.1])
     assert list(fail.error_x.arrayminus) == pytest.approx([0.1])
@@ -457,23 +468,23 @@ def test_metric_figure_draws_undefined_values_without_bars() -> None:
 
 
 def test_threshold_helpers() -> None:
-    curves = charts.threshold_records(RESULTS)
+    curves = fairness_tables.threshold_records(RESULTS)
     assert curves["name"].tolist()[:2] == ["sex=f", "sex=f"]
     assert math.isinf(curves["threshold"].iloc[4])
-    assert charts.nearest_threshold(curves, 0.35) == 0.2
-    assert charts.nearest_threshold(curves, 5.0) == 0.6  # inf is not a threshold to pick
-    assert charts.threshold_range(curves) == (0.2, 0.6, 0.001)
-    table = charts.threshold_table(curves, 0.5)
+    assert fairness_tables.nearest_threshold(curves, 0.35) == 0.2
+    assert fairness_tables.nearest_threshold(curves, 5.0) == 0.6  # inf is not a threshold to pick
+    assert fairness_tables.threshold_range(curves) == (0.2, 0.6, 0.001)
+    table = fairness_tables.threshold_table(curves, 0.5)
     assert table.to_dict("records") == [
         {"slice": "sex", "group": "sex=f", "Selection rate": 0.3, "Δ Selection rate": -0.3},
         {"slice": "sex", "group": "sex=m", "Selection rate": 0.6, "Δ Selection rate": 0.0},
     ]
-    assert charts.threshold_table(curves, 0.5, slices=["age"]).empty
+    assert fairness_tables.threshold_table(curves, 0.5, slices=["age"]).empty
     fig = charts.threshold_figure(curves, "selection_rate", threshold=0.5)
     assert [t.name for t in fig.data] == ["sex=f", "sex=m"]
     assert list(fig.data[0].x) == [0.2, 0.6]  # the row at inf is not drawn
     assert fig.layout.shapes[0].x0 == 0.6
-    assert charts.threshold_records({"config": {}}).empty
+    assert fairness_tables.threshold_records({"config": {}}).empty
 
 
 @pytest.mark.parametrize(("thresholds", "expected"), [
@@ -483,4 +494,27 @@ def test_threshold_helpers() -> None:
 ])
 def test_threshold_range(thresholds: list[float], expected: tuple[float, float, float]) -> None:
     curves = pd.DataFrame({"threshold": [*thresholds, math.inf]})
-    assert charts.threshold_range(curves) == pytest.approx(expected)
+    assert fairness_tables.threshold_range(curves) == pytest.approx(expected)
+
+
+def test_logged_decisions_are_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # compas carries a deployed system's decisions and decile scores (1-10), no model.
+    url = f"sqlite:///{tmp_path / 'compas.db'}"
+    for key, value in {"FAIRPANEL_HOME": str(tmp_path), "FAIRPANEL_DATABASE_URL": url,
+                       "FAIRPANEL_DEMO_DATASET": "compas", "FAIRPANEL_AUTH": "demo"}.items():
+        monkeypatch.setenv(key, value)
+    with Store(url) as store:
+        demo = ensure_demo(store)
+    at = open_page(Role.DATA_SCIENTIST)
+    assert at.selectbox(key="fairness.data").value == (demo.dataset.id, None)
+    at.checkbox(key="fairness.form.intersections").uncheck()
+    run_audit(at, n_boot=20)
+    assert not at.error, [e.value for e in at.error]
+    with Store(url) as store:
+        run = store.get_audit_run(at.selectbox(key="fairness.run_id").value)
+    assert run is not None and run.model_id is None
+    assert run.config["decisions"] == "logged decisions"
+    assert metrics(at)["Decisions audited"] == f"{demo.dataset.n_rows:,}"
+    slider = at.slider(key=f"fairness.threshold.{run.id}")
+    assert (slider.min, slider.max, slider.step) == (1.0, 10.0, 0.1)
+    assert any("none: logged decisions" in c.value for c in at.code)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app import loaders, state
 from app.navigation import PAGES, PageSpec, pages_for
 from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
-from audits.roles import Actor, PermissionDenied, Role
+from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
 from audits.store import Store
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
@@ -150,8 +150,22 @@ def check_account(at: AppTest, env: DemoEnv) -> None:
     assert identity["Username"] == user["username"]
 
 
+def check_fairness(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (an audit run, stored runs per role): tests/app/test_fairness_page.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    can_run = role in PERMISSIONS["run an audit"]
+    assert ("fairness.form.run" in [b.key for b in at.button]) is can_run
+    if can_run:
+        assert env.demo.model is not None
+        assert at.selectbox(key="fairness.data").value == (env.demo.dataset.id,
+                                                           env.demo.model.id)
+    else:
+        assert any("only data scientists" in i.value.lower() for i in at.info)
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/overview.py": check_overview,
+    "app_pages/fairness.py": check_fairness,
     "app_pages/audit_runs.py": check_audit_runs,
     "app_pages/audit_log.py": check_audit_log,
     "app_pages/users.py": check_users,

@@ -1,0 +1,403 @@
+"""Fairness audit: per-group metrics with intervals, disparities and verdicts of a stored run.
+
+Data scientists and admins choose the decisions, the sensitive features, the reference
+group and the rule, and run an audit with :func:`audits.runs.run_fairness_audit`, which
+returns the stored run when the same inputs were audited before. Panel leads and
+compliance officers read the stored fairness runs. Every number shown is read from the
+run's stored ``results``; :mod:`app.charts` only reshapes it into tables and figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import auth, charts, fairness_tables, loaders, state
+from app.formatting import count, metric_label, short_hash, when
+from app.state import SignedInUser
+from audits.roles import PERMISSIONS, PermissionDenied
+from audits.runs import AUDIT_KIND, run_fairness_audit
+from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+
+PAGE = "app_pages/fairness.py"
+#: Session key (and widget key) of the stored run on display.
+KEY_RUN = "fairness.run_id"
+LARGEST = "(largest group)"
+REFERENCE_MODES = {"largest": "Largest group", "best": "Best-off group (per metric)",
+                   "specific": "A specific group per feature"}
+MSG_READ_ONLY = (
+    "Read-only: only data scientists (and admins) can run fairness audits. "
+    "Below are the audits already stored."
+)
+MSG_NO_RUNS = "No fairness audit has been stored yet; a data scientist runs one on this page."
+MSG_NO_DATA = (
+    "Nothing to audit yet: register a dataset and a model first (or run `fairpanel demo`)."
+)
+MSG_NO_FEATURES = "Choose at least one sensitive feature."
+MSG_FAILED = "The audit could not run: {error}"
+MSG_REUSED = "These inputs were audited before: showing the stored run #{id} (nothing recomputed)."
+MSG_STORED = "Audit stored as run #{id}."
+
+Pair = tuple[DatasetRecord, ModelRecord | None]
+
+
+def render() -> None:
+    """Draw the page."""
+    user = auth.require_page(PAGE)
+    store = loaders.get_store()
+    st.title("Fairness audit")
+    st.caption("Per-group metrics with bootstrap intervals, disparities to a reference group "
+               "and verdicts judged with the intervals. Audits are computed once per data, "
+               "model and settings, and stored.")
+    runs = store.list_audit_runs()
+    if user.role in PERMISSIONS["run an audit"]:
+        if _run_section(store, user, runs):
+            runs = store.list_audit_runs()
+    else:
+        st.info(MSG_READ_ONLY, icon=":material/visibility:")
+    st.header("Results", divider="gray")
+    run = _choose_run(store, runs)
+    if run is None:
+        st.info(MSG_NO_RUNS)
+        return
+    _results(store, run)
+
+
+# -- running an audit -------------------------------------------------------------------
+
+
+def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -> bool:
+    """Draw the data choice and the settings form; return True when an audit ran."""
+    st.header("Run an audit", divider="gray")
+    pairs = _pairs(store)
+    if not pairs:
+        st.info(MSG_NO_DATA)
+        return False
+    keys = [(d.id, m.id if m else None) for d, m in pairs]
+    by_key = dict(zip(keys, pairs, strict=True))
+    chosen = st.selectbox("Decisions to audit", keys, index=keys.index(_default(keys, runs)),
+                          key="fairness.data", format_func=lambda k: _pair_label(by_key[k]))
+    dataset, model = by_key[chosen]
+    options = _form(dataset)
+    if options is None:
+        return False
+    if not options["sensitive_features"]:
+        st.error(MSG_NO_FEATURES)
+        return False
+    known = {r.id for r in runs}
+    bar = st.progress(0.0, text="Starting the audit")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    try:
+        run = run_fairness_audit(store, user.actor, dataset, model, progress=progress,
+                                 **options)
+    except (PermissionDenied, ValueError) as error:
+        bar.empty()
+        st.error(MSG_FAILED.format(error=error))
+        return True  # a failed run may have been stored
+    reused = run.id in known
+    (st.info if reused else st.success)((MSG_REUSED if reused else MSG_STORED).format(id=run.id))
+    state.preselect(KEY_RUN, run.id)
+    return True
+
+
+def _form(dataset: DatasetRecord) -> dict[str, Any] | None:
+    """Draw the audit settings; return run_fairness_audit's options once submitted."""
+    features = list(dataset.roles.get("sensitive_features") or [])
+    values = loaders.sensitive_values(dataset.name, dataset.sha256)
+    # Keys carry the dataset id: another dataset has other features and values.
+    with st.form("fairness.form"):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = left.multiselect("Sensitive features", features, default=features,
+                                  key=f"fairness.form.features.{dataset.id}")
+        intersections = right.checkbox(
+            "Include intersections", value=True, key="fairness.form.intersections",
+            help="Also audit every combination of the chosen features (e.g. sex & age).")
+        mode = st.radio("Reference group", list(REFERENCE_MODES), horizontal=True,
+                        format_func=REFERENCE_MODES.__getitem__, key="fairness.form.reference",
+                        help="Each group is compared with the reference group of its slice.")
+        specific = {}
+        for column, feature in zip(st.columns(max(len(features), 1)), features, strict=False):
+            specific[feature] = column.selectbox(
+                f"Reference {feature}", [LARGEST, *values.get(feature, [])],
+                key=f"fairness.form.reference.{dataset.id}.{feature}",
+                help="Used with 'A specific group per feature'.")
+        a, b, c, d = st.columns(4)
+        tau = a.number_input("Rule tau", min_value=0.05, max_value=1.0, value=0.8, step=0.05,
+                             key="fairness.form.tau",
+                             help="Pass when the whole interval of the ratio to the reference "
+                                  "lies within [tau, 1/tau]; fail when wholly outside.")
+        n_boot = b.number_input("Bootstrap replicates", min_value=0, max_value=20_000,
+                                value=1000, step=100, key="fairness.form.n_boot",
+                                help="0 computes no intervals: every verdict is then "
+                                     "insufficient evidence.")
+        min_n = c.number_input("Minimum group size", min_value=0, value=30, step=5,
+                               key="fairness.form.min_n",
+                               help="Smaller groups never get pass or fail.")
+        seed = d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
+                              key="fairness.form.seed", help="Seed of the bootstrap.")
+        submitted = st.form_submit_button("Run audit", type="primary",
+                                          icon=":material/play_arrow:",
+                                          key="fairness.form.run")
+    if not submitted:
+        return None
+    return {"sensitive_features": chosen, "intersections": bool(intersections),
+            "reference": _reference(mode, chosen, specific), "tau": round(float(tau), 4),
+            "n_boot": int(n_boot), "min_n": int(min_n), "random_state": int(seed)}
+
+
+def _pairs(store: Store) -> list[Pair]:
+    pairs: list[Pair] = []
+    for dataset in store.list_datasets():
+        pairs += [(dataset, m) for m in store.list_models(dataset.id)]
+        if dataset.roles.get("prediction"):
+            pairs.append((dataset, None))
+    return pairs
+
+
+def _default(keys: list[tuple[int, int | None]],
+             runs: list[AuditRunRecord]) -> tuple[int, int | None]:
+    # The demo's latest pair, else the latest audited pair, else the newest.
+    for wanted in (lambda r: bool(r.config.get("demo")), lambda r: True):
+        for run in reversed(runs):
+            if wanted(run) and (run.dataset_id, run.model_id) in keys:
+                return (run.dataset_id, run.model_id)
+    return keys[-1]
+
+
+def _pair_label(pair: Pair) -> str:
+    dataset, model = pair
+    decisions = (f"held-out decisions of model #{model.id} {model.kind.replace('_', ' ')} "
+                 f"({short_hash(model.sha256)})" if model else "logged decisions")
+    return f"{dataset.name} (#{dataset.id}, data {short_hash(dataset.sha256)}) · {decisions}"
+
+
+def _reference(mode: str, chosen: Sequence[str],
+               specific: dict[str, str]) -> str | dict[str, str] | None:
+    if mode == "best":
+        return "best"
+    if mode == "specific":
+        mapping = {f: v for f, v in specific.items() if f in chosen and v != LARGEST}
+        return mapping or None
+    return None
+
+
+# -- showing a stored run ---------------------------------------------------------------
+
+
+def _choose_run(store: Store, runs: list[AuditRunRecord]) -> AuditRunRecord | None:
+    fairness = [r for r in reversed(runs) if r.status == "completed" and r.results
+                and r.config.get("kind") == AUDIT_KIND]
+    if not fairness:
+        return None
+    datasets = {d.id: d.name for d in store.list_datasets()}
+    by_id = {r.id: r for r in fairness}
+    state.keep_choice(KEY_RUN, list(by_id), fairness[0].id)
+    chosen = st.selectbox("Stored fairness run", list(by_id), key=KEY_RUN,
+                          format_func=lambda i: _run_label(by_id[i], datasets))
+    return by_id[chosen]
+
+
+def _run_label(run: AuditRunRecord, datasets: dict[int, str]) -> str:
+    config = run.config
+    model = f"model #{run.model_id}" if run.model_id is not None else "logged decisions"
+    return (f"#{run.id} · {datasets.get(run.dataset_id, run.dataset_id)} · {model} · "
+            f"{', '.join(config.get('sensitive_features') or [])} · tau {config.get('tau')} · "
+            f"{config.get('n_boot')} replicates · {when(run.created_at)}")
+
+
+def _results(store: Store, run: AuditRunRecord) -> None:
+    results = run.results or {}
+    _headline(run, results)
+    metrics, slices = _view_controls(run, results)
+    st.subheader("Per-group metrics")
+    st.caption(f"Value [{_level(results)} interval] per group; empty attribute cells mean "
+               "the group is not split by that feature.")
+    st.dataframe(fairness_tables.group_table(results, metrics, slices=slices), hide_index=True,
+                 width="stretch", key="fairness.groups")
+    _charts(results, metrics, slices)
+    _disparities(run, results, slices)
+    with st.expander("Summaries per slice (impact ratio, parity differences and ratios)",
+                     icon=":material/functions:"):
+        st.dataframe(fairness_tables.summary_table(results, slices=slices), hide_index=True,
+                     width="stretch", key="fairness.summaries")
+    model = store.get_model(run.model_id) if run.model_id is not None else None
+    _thresholds(run, results, slices, model)
+    _provenance(store, run, results, model)
+
+
+def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
+    verdicts = fairness_tables.verdict_counts(results)
+    tiles = [("Decisions audited", count(results.get("rows"))),
+             ("Groups", count(len(results.get("groups") or []))),
+             ("Failing", count(verdicts["fail"])),
+             ("Insufficient evidence", count(verdicts["insufficient_evidence"])),
+             ("Passing", count(verdicts["pass"]))]
+    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, border=True)
+    st.markdown(f"**Verdicts** (rule: {run.config.get('rule', '-')}) "
+                + fairness_tables.verdict_badges(verdicts))
+    st.caption(f"Run #{run.id} by `{run.created_by}`, {when(run.created_at)} · "
+               f"{run.config.get('decisions', '-')} · config sha256 "
+               f"`{short_hash(run.config.get('config_sha256'))}`. A disparity compares a "
+               "group's metric with its slice's reference group: pass when the whole "
+               "interval of the ratio lies within the rule, fail when it lies wholly outside, "
+               "else insufficient evidence.")
+    small = fairness_tables.small_groups(results)
+    if small:
+        listed = ", ".join(f"{name} (n={n})" for name, n in small)
+        st.warning(f"**{len(small)} groups have fewer than {results['config'].get('min_n')} "
+                   f"decisions** and never get pass or fail: {listed}.",
+                   icon=":material/group_off:")
+
+
+def _view_controls(run: AuditRunRecord, results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    available = list(results["config"]["metrics"])
+    slices = fairness_tables.fairness_slices(results)
+    left, right = st.columns([3, 2])
+    # Keyed by run: another run may have other metrics and slices.
+    metrics = left.multiselect(
+        "Metrics shown", available, key=f"fairness.view.metrics.{run.id}",
+        default=[m for m in fairness_tables.FAIRNESS_METRICS if m in available] or available[:1],
+        format_func=metric_label)
+    shown = right.multiselect(
+        "Slices shown", slices, key=f"fairness.view.slices.{run.id}",
+        default=[s for s in slices if " & " not in s],
+        help="A slice is a sensitive feature, or an intersection of several.")
+    return metrics, shown
+
+
+def _charts(results: dict[str, Any], metrics: list[str], slices: list[str]) -> None:
+    if not metrics or not slices:
+        return
+    st.subheader("Metrics by group")
+    st.caption("Dots are point estimates with their intervals, coloured by verdict; the blue "
+               "diamond and dotted line mark the reference group.")
+    columns = st.columns(2, gap="large")
+    for i, metric in enumerate(metrics):
+        with columns[i % 2]:
+            counts = fairness_tables.verdict_counts(results, metrics=[metric], slices=slices)
+            st.markdown(f"**{metric_label(metric)}** " + fairness_tables.verdict_badges(counts))
+            st.plotly_chart(charts.fairness_metric_figure(results, metric, slices=slices,
+                                                          title=False),
+                            key=f"fairness.chart.{metric}")
+
+
+def _disparities(run: AuditRunRecord, results: dict[str, Any], slices: list[str]) -> None:
+    st.subheader("Disparities")
+    left, right = st.columns(2)
+    verdicts = left.pills("Verdict", list(fairness_tables.VERDICT_LABELS), selection_mode="multi",
+                          format_func=fairness_tables.VERDICT_LABELS.__getitem__,
+                          key="fairness.disparities.verdicts",
+                          help="None selected: every verdict.")
+    metrics = right.multiselect("Metric", list(results["config"]["metrics"]),
+                                format_func=metric_label, placeholder="All metrics",
+                                key=f"fairness.disparities.metrics.{run.id}")
+    table = fairness_tables.disparity_table(results, verdicts=verdicts, metrics=metrics,
+                                            slices=slices)
+    styled = table.style.map(fairness_tables.verdict_style, subset=["verdict"]).format(
+        {"p-value": "{:.3g}", "adjusted p": "{:.3g}"}, na_rep="—")
+    st.dataframe(styled, hide_index=True, width="stretch", key="fairness.disparities",
+                 column_config={"verdict": st.column_config.TextColumn(width="medium"),
+                                "group": st.column_config.TextColumn(width="medium"),
+                                "reference": st.column_config.TextColumn(width="medium")})
+    total = len(results.get("disparities") or [])
+    st.caption(f"{len(table)} of {total} disparities (slices shown, filters above). "
+               f"Difference and ratio: group minus / over reference, with "
+               f"{_level(results)} intervals; adjusted p: Benjamini-Hochberg over the audit.")
+
+
+def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
+                model: ModelRecord | None) -> None:
+    curves = fairness_tables.threshold_records(results)
+    if curves.empty:
+        return
+    st.header("Decision threshold", divider="gray")
+    low, high, step = fairness_tables.threshold_range(curves)
+    start = float(model.params.get("threshold", 0.5)) if model else (low + high) / 2
+    digits = max(0, len(f"{step:g}".partition(".")[2]))
+    chosen = st.slider("Threshold on the score", low, high, step=step,
+                       value=round(min(max(start, low), high), digits),
+                       format=f"%.{digits}f", key=f"fairness.threshold.{run.id}")
+    used = fairness_tables.nearest_threshold(curves, chosen)
+    note = (" The best-off reference is per metric; here every group is compared with its "
+            "slice's largest group." if results["config"].get("reference") == "best" else "")
+    st.caption(f"What deciding `score >= {used:.4f}` (the nearest tabulated threshold) does "
+               "to every group; Δ is the difference to the slice's reference group at the "
+               f"same threshold. Point estimates, no intervals.{note}")
+    table = fairness_tables.threshold_table(curves, chosen, slices=slices)
+    st.dataframe(table, hide_index=True, width="stretch", key="fairness.threshold_table",
+                 column_config={"slice": None,
+                                **{c: st.column_config.NumberColumn(format="%.3f")
+                                   for c in table.columns[2:]}})
+    names = list(dict.fromkeys(curves["metric"]))
+    left, right = st.columns([1, 3], gap="large")
+    metric = left.selectbox("Metric against the threshold", names, format_func=metric_label,
+                            key="fairness.threshold.metric")
+    left.caption("One line per group of the slices shown; the dashed line is the chosen "
+                 "threshold.")
+    right.plotly_chart(charts.threshold_figure(curves, metric, slices=slices,
+                                               threshold=chosen),
+                       key="fairness.threshold.chart")
+
+
+def _provenance(store: Store, run: AuditRunRecord, results: dict[str, Any],
+                model: ModelRecord | None) -> None:
+    st.header("Provenance", divider="gray")
+    config = run.config
+    dataset = store.get_dataset(run.dataset_id)
+    reference = config.get("reference")
+    rows = [
+        ("Run", f"#{run.id} ({run.status})"),
+        ("Created", f"{when(run.created_at)} by {run.created_by}"),
+        ("Dataset", f"#{run.dataset_id} {dataset.name if dataset else ''}"),
+        ("Decisions", str(config.get("decisions", "-"))),
+        ("Sensitive features", ", ".join(config.get("sensitive_features") or [])),
+        ("Intersections", "yes" if config.get("intersections") else "no"),
+        ("Reference group", _reference_label(reference)),
+        ("Rule", str(config.get("rule", "-"))),
+        ("Positive decision", _favourable(config.get("favourable"))),
+        ("Bootstrap replicates", str(config.get("n_boot", "-"))),
+        ("Seed", str(config.get("random_state", "-"))),
+        ("Minimum group size", str(config.get("min_n", "-"))),
+        ("Confidence level", _level(results)),
+    ]
+    left, right = st.columns(2, gap="large")
+    left.table(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True)
+    with right:
+        for label, value in (("Configuration sha256", config.get("config_sha256")),
+                             ("Data sha256", config.get("dataset_sha256")),
+                             ("Model sha256", config.get("model_sha256")
+                              or "none: logged decisions")):
+            st.markdown(f"**{label}**")
+            st.code(str(value), language=None, wrap_lines=True)
+        with st.expander("Library versions and methods", icon=":material/science:"):
+            methods = {k: results["config"].get(k) for k in ("interval", "test", "verdict")}
+            st.json({"library_versions": config.get("library_versions"), **methods},
+                    expanded=1)
+
+
+def _favourable(value: Any) -> str:
+    if value is None:
+        return "-"
+    return "favourable to the person" if value else "adverse to the person (e.g. high risk)"
+
+
+def _reference_label(reference: Any) -> str:
+    if isinstance(reference, dict):
+        return ", ".join(f"{k}={v}" for k, v in reference.items())
+    return {None: "largest group", "largest": "largest group",
+            "best": "best-off group (per metric)"}.get(reference, str(reference))
+
+
+def _level(results: dict[str, Any]) -> str:
+    level = results.get("config", {}).get("level")
+    return f"{level:.0%}" if isinstance(level, float) else "-"
+
+
+render()
