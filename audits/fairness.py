@@ -127,6 +127,8 @@ class FairnessAudit:
             per_group[gid][name] = _triple(v, lo, hi)
         groups = [{"attributes": attrs[i], "n": int(n), "metrics": per_group[i]}
                   for i, n in enumerate(self.groups["n"])]
+        mdd = dict(zip(zip(m["group_id"], m["metric"], strict=True),
+                       m["min_detectable_difference"], strict=True))
         d = self.disparities
         disparities = [
             {"metric": r.metric, "attributes": attrs[r.group_id],
@@ -134,7 +136,8 @@ class FairnessAudit:
              "difference": _triple(r.difference, r.difference_ci_low, r.difference_ci_high),
              "ratio": _triple(r.ratio, r.ratio_ci_low, r.ratio_ci_high),
              "p_value": _num(r.p_value), "p_adjusted": _num(r.p_adjusted),
-             "verdict": _text(r.verdict)}
+             "verdict": _text(r.verdict),
+             "min_detectable_difference": _num(mdd.get((r.group_id, r.metric)))}
             for r in d.itertuples(index=False)
         ]
         return {"rows": self.rows, "groups": groups, "disparities": disparities,

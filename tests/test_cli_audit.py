@@ -68,7 +68,8 @@ def test_json_contract_keys(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in group["metrics"], name
     d = next(x for x in result["disparities"] if x["metric"] == "selection_rate")
     assert set(d) >= {"metric", "attributes", "reference", "difference", "ratio", "p_value",
-                      "p_adjusted", "verdict"}
+                      "p_adjusted", "verdict", "min_detectable_difference"}
+    assert 0 < d["min_detectable_difference"] < 1
     assert d["verdict"] in {"pass", "fail", "insufficient_evidence"}
     prevalence = [x for x in result["disparities"] if x["metric"] == "prevalence"]
     assert prevalence and all(x["verdict"] is None for x in prevalence)

@@ -58,7 +58,7 @@ def test_json_contract(compas: pd.DataFrame) -> None:
     assert {"roc_auc", "true_positive_rate", "precision"} <= set(payload["groups"][0]["metrics"])
     for item in payload["disparities"]:
         assert set(item) == {"metric", "attributes", "reference", "difference", "ratio",
-                             "p_value", "p_adjusted", "verdict"}
+                             "p_value", "p_adjusted", "verdict", "min_detectable_difference"}
         assert set(item["difference"]) == set(item["ratio"]) == {"value", "ci_low", "ci_high"}
         assert set(item["reference"]) == set(item["attributes"])
         assert item["verdict"] in ("pass", "fail", "insufficient_evidence", None)
