@@ -10,115 +10,35 @@ Skipped when ``/usr/bin/chromium`` is missing, unless ``FAIRPANEL_REQUIRE_BROWSE
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, running_server
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_SCRIPT = ROOT / "app" / "streamlit_app.py"
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-STARTUP_TIMEOUT_S = 60.0
 UI_TIMEOUT_MS = 120_000
 N_BOOT = 200
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class Server:
-    """A running dashboard on a prepared store."""
+def _prepare(settings: dict[str, str]) -> None:
+    from audits.demo import ensure_demo
+    from audits.store import Store
 
-    url: str
-    log: Path
-    database_url: str
-
-
-def _require_browser() -> None:
-    if CHROMIUM.exists():
-        return
-    reason = f"{CHROMIUM} not found: the browser tests need Debian's chromium"
-    if os.environ.get("FAIRPANEL_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " (FAIRPANEL_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer /_stcore/health in {STARTUP_TIMEOUT_S:.0f} s:\n"
-                f"{log.read_text()}")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in settings.items():
+            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
+        with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
+            ensure_demo(store, kind="logistic_regression")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    """Prepare the demo store, start the dashboard on a free port; always stop it."""
-    from audits.demo import ensure_demo
-    from audits.store import Store
-
-    _require_browser()
-    home = tmp_path / "home"
-    home.mkdir()
-    database_url = f"sqlite:///{home / 'fairpanel.db'}"
-    settings = {"FAIRPANEL_HOME": str(home), "FAIRPANEL_DATABASE_URL": database_url,
-                "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in settings.items():
-            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
-        with Store(database_url) as store:
-            ensure_demo(store, kind="logistic_regression")
-    env = {**os.environ, **settings,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                        os.environ.get("PYTHONPATH")]))}
-    port = _free_port()
-    log = tmp_path / "streamlit.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc, log)
-        yield Server(url=url, log=log, database_url=database_url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    """The dashboard on a store prepared with german_credit and a logistic regression."""
+    with running_server(tmp_path, prepare=_prepare) as running:
+        yield running
 
 
 def test_data_scientist_runs_a_fairness_audit(server: Server) -> None:
