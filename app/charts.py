@@ -32,7 +32,10 @@ from app.formatting import LOWER_IS_BETTER, metric_items, metric_label
 
 __all__ = [
     "CELL_LABELS",
+    "case_waterfall_figure",
     "fairness_metric_figure",
+    "gap_decomposition_figure",
+    "group_importance_figure",
     "group_counts_figure",
     "metrics_figure",
     "threshold_figure",
@@ -263,3 +266,143 @@ def _interval_trace(rows: pd.DataFrame, category: str, *, show: bool) -> go.Scat
         customdata=np.column_stack([rows["n"].to_numpy(), texts]),
         hovertemplate=("%{y}: %{customdata[1]}<br>n = %{customdata[0]}"
                        f"<br>{VERDICT_LABELS.get(category, category)}<extra></extra>"))
+
+
+# -- explanations -----------------------------------------------------------------------
+
+#: Colours of groups side by side (colour-blind safe, Okabe-Ito).
+_GROUP_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                  "#F0E442", "#000000")
+_UP, _DOWN, _TOTAL = "#d73027", "#4575b4", "#636363"
+
+
+def group_importance_figure(
+    importances: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    groups: Sequence[str] | None = None,
+    scale: str = "log-odds",
+) -> go.Figure:
+    """Return mean |SHAP| per feature with its interval, the groups side by side.
+
+    Parameters
+    ----------
+    importances : pandas.DataFrame
+        A stored explanation run's per-group importances: ``group, feature,
+        mean_abs_shap, ci_low, ci_high, n_rows``.
+    features : sequence of str
+        The features drawn, top to bottom.
+    groups : sequence of str or None, default None
+        The groups drawn, in legend order (default: the table's order).
+    scale : str, default "log-odds"
+        The scale of the contributions, for the axis title.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"group": ["a", "b"], "feature": ["x", "x"],
+    ...     "mean_abs_shap": [0.2, 0.4], "ci_low": [0.1, 0.3], "ci_high": [0.3, 0.5],
+    ...     "n_rows": [10, 12]})
+    >>> [d.name for d in group_importance_figure(t, features=["x"]).data]
+    ['a (n=10)', 'b (n=12)']
+    """
+    order = list(groups) if groups is not None else list(dict.fromkeys(importances["group"]))
+    fig = go.Figure()
+    for i, group in enumerate(order):
+        part = importances[importances["group"] == group].set_index("feature")
+        part = part.reindex([f for f in features if f in part.index])
+        value = part["mean_abs_shap"].to_numpy(dtype=float)
+        n = int(part["n_rows"].iloc[0]) if len(part) else 0
+        fig.add_trace(go.Bar(
+            x=value, y=part.index.tolist(), orientation="h", name=f"{group} (n={n})",
+            marker_color=_GROUP_COLOURS[i % len(_GROUP_COLOURS)],
+            error_x={"type": "data", "array": part["ci_high"].to_numpy(dtype=float) - value,
+                     "arrayminus": value - part["ci_low"].to_numpy(dtype=float),
+                     "color": "#333333", "thickness": 1.2, "width": 3},
+            customdata=part[["ci_low", "ci_high"]].to_numpy(dtype=float),
+            hovertemplate=(f"{group}<br>%{{y}}: %{{x:.3f}} "
+                           "[%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>")))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(features),
+                     autorange="reversed")
+    fig.update_xaxes(title=f"mean |SHAP| ({scale}), with interval", rangemode="tozero")
+    height = 60 + len(features) * max(len(order), 1) * 14 + 20 * len(features)
+    fig.update_layout(barmode="group", height=max(height, 260), bargap=0.25,
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0,
+                              "xanchor": "left", "x": 0.0},
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def gap_decomposition_figure(
+    table: pd.DataFrame,
+    output_gap: float,
+    *,
+    group: str,
+    reference_group: str,
+    top_n: int = 8,
+    scale: str = "log-odds",
+) -> go.Figure:
+    """Return a waterfall of feature contributions that sums to the gap in mean output.
+
+    The ``top_n`` largest contributions are drawn one by one (``table`` comes largest
+    first); the rest are one ``(other features)`` step; the last bar is the output gap.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"feature": ["x", "y", "z"], "contribution": [0.5, -0.2, 0.1]})
+    >>> fig = gap_decomposition_figure(t, 0.4, group="b", reference_group="a", top_n=2)
+    >>> list(fig.data[0].x)
+    ['x', 'y', '(other features)', 'output gap']
+    """
+    shown = table.head(top_n)
+    labels = shown["feature"].astype(str).tolist()
+    values = shown["contribution"].astype(float).tolist()
+    if len(table) > top_n:
+        labels.append("(other features)")
+        values.append(float(table["contribution"].iloc[top_n:].astype(float).sum()))
+    fig = go.Figure(go.Waterfall(
+        x=[*labels, "output gap"], y=[*values, output_gap],
+        measure=["relative"] * len(values) + ["total"],
+        text=[f"{v:+.3f}" for v in [*values, output_gap]], textposition="outside",
+        cliponaxis=False,
+        increasing={"marker": {"color": _UP}}, decreasing={"marker": {"color": _DOWN}},
+        totals={"marker": {"color": _TOTAL}}, connector={"line": {"color": "#bdbdbd"}},
+        hovertemplate="%{x}: %{y:+.3f}<extra></extra>"))
+    fig.add_hline(y=0.0, line={"color": "#444444", "width": 1})
+    fig.update_yaxes(title=f"{group} minus {reference_group} ({scale})")
+    fig.update_layout(height=_HEIGHT + 60, showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def case_waterfall_figure(
+    waterfall: pd.DataFrame, base_value: float, output: float, *, scale: str = "log-odds"
+) -> go.Figure:
+    """Return one decision's waterfall: base value, top contributions, output.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"feature": ["x", "(other features)"], "value": ["3", ""],
+    ...                   "contribution": [0.4, -0.1]})
+    >>> list(case_waterfall_figure(w, -1.0, -0.7).data[0].measure)
+    ['absolute', 'relative', 'relative', 'total']
+    """
+    labels = [f if v in ("", None) else f"{f} = {v}"
+              for f, v in zip(waterfall["feature"], waterfall["value"], strict=True)]
+    values = waterfall["contribution"].astype(float).tolist()
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=["base value", *labels, "output"],
+        x=[base_value, *values, output],
+        measure=["absolute", *["relative"] * len(values), "total"],
+        text=[f"{v:+.3f}" for v in [base_value, *values, output]], textposition="outside",
+        cliponaxis=False,
+        increasing={"marker": {"color": _UP}}, decreasing={"marker": {"color": _DOWN}},
+        totals={"marker": {"color": _TOTAL}}, connector={"line": {"color": "#bdbdbd"}},
+        hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
+    ends = np.cumsum([base_value, *values])
+    low, high = min(0.0, float(ends.min())), max(0.0, float(ends.max()))
+    pad = 0.15 * (high - low or 1.0)  # room for the labels outside the bars
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=f"model output ({scale})", range=[low - pad, high + pad])
+    fig.update_layout(height=120 + 32 * (len(values) + 2), showlegend=False,
+                      margin={"l": 10, "r": 40, "t": 20, "b": 10})
+    return fig

@@ -51,6 +51,12 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/fairness.py", "Fairness audit", ":material/balance:", "fairness",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # Computing explanations is for data scientists and admins; panel leads and
+    # compliance officers read the stored runs.
+    PageSpec("app_pages/explanations.py", "Explanations", ":material/insights:",
+             "explanations",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),

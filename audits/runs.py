@@ -28,7 +28,8 @@ from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 from audits.thresholds import threshold_curves
 from audits.verdicts import ratio_rule
 
-__all__ = ["AUDIT_KIND", "Decisions", "decisions_for", "run_fairness_audit"]
+__all__ = ["AUDIT_KIND", "Decisions", "columnar", "config_key", "decisions_for", "json_safe",
+           "run_fairness_audit"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
@@ -142,7 +143,7 @@ def run_fairness_audit(
                "favourable": BUNDLED[dataset.name].positive_is_favourable
                if dataset.name in BUNDLED else True,
                "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
-    key = _key(options)
+    key = config_key(options)
     for run in store.list_audit_runs():
         if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
             report(1.0, f"Reusing stored audit run #{run.id}")
@@ -178,17 +179,18 @@ def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
         report(0.93, "Threshold curves")
         curves = threshold_curves(audit.counts, reference=options["reference"],
                                   metrics=THRESHOLD_METRICS, max_thresholds=51)
-        results["threshold_curves"] = _columns(curves)
+        results["threshold_curves"] = columnar(curves)
     report(1.0, "Audit stored")
     return results
 
 
-def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
-    # Column-wise lists: a tenth of the size of one object per row.
-    return {str(c): [_clean(v) for v in frame[c].tolist()] for c in frame.columns}
+def columnar(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """Return a frame as column-wise JSON-safe lists (a tenth of one object per row)."""
+    return {str(c): [json_safe(v) for v in frame[c].tolist()] for c in frame.columns}
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """Return a NumPy scalar as Python, and NaN or infinity as None (JSON null)."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -196,6 +198,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _key(options: dict[str, Any]) -> str:
+def config_key(options: dict[str, Any]) -> str:
+    """Return the sha256 of a run's options as canonical JSON: the key runs are reused on."""
     canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

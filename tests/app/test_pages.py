@@ -163,9 +163,23 @@ def check_fairness(at: AppTest, env: DemoEnv) -> None:
         assert any("only data scientists" in i.value.lower() for i in at.info)
 
 
+def check_explanations(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (computing, stored runs per role): tests/app/test_explanations_page.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    can_run = role in PERMISSIONS["run an audit"]
+    assert ("explanations.compute" in [b.key for b in at.button]) is can_run
+    if can_run:
+        assert env.demo.model is not None
+        assert at.selectbox(key="explanations.data").value == (env.demo.dataset.id,
+                                                               env.demo.model.id)
+    else:
+        assert any("only data scientists" in i.value.lower() for i in at.info)
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/overview.py": check_overview,
     "app_pages/fairness.py": check_fairness,
+    "app_pages/explanations.py": check_explanations,
     "app_pages/audit_runs.py": check_audit_runs,
     "app_pages/audit_log.py": check_audit_log,
     "app_pages/users.py": check_users,

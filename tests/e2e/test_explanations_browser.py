@@ -1,0 +1,93 @@
+"""Explanations in a real headless Chromium against a running ``streamlit run`` server.
+
+The data scientist computes explanations from the page and sees the per-group importance
+charts, the gap decomposition, the likely proxies and the case explorer (screenshot
+``artifacts/e2e_explanations.png``); the compliance officer then reads the same run with
+no way to compute one. The store is prepared before the server starts (german_credit with
+the logistic-regression default model, fast to train and explain). Skipped when
+``/usr/bin/chromium`` is missing, unless ``FAIRPANEL_REQUIRE_BROWSER=1``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, running_server
+
+UI_TIMEOUT_MS = 120_000
+
+pytestmark = pytest.mark.e2e
+
+
+def _prepare(settings: dict[str, str]) -> None:
+    from audits.demo import ensure_demo
+    from audits.store import Store
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in settings.items():
+            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
+        with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
+            ensure_demo(store, kind="logistic_regression")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """The dashboard on a store prepared with german_credit and a logistic regression."""
+    with running_server(tmp_path, prepare=_prepare) as running:
+        yield running
+
+
+def test_data_scientist_computes_explanations(server: Server) -> None:
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    from audits.store import Store
+
+    def open_explanations(page: Page, persona: str) -> None:
+        button = page.get_by_role("button", name=persona, exact=True)
+        expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
+        button.click()
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Explanations").click(
+            timeout=60_000)
+        expect(page.get_by_role("heading", name="Explanations", exact=True)).to_be_visible(
+            timeout=60_000)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(server.url)
+            open_explanations(page, "Data scientist")
+            page.get_by_role("button", name="Compute explanations").click()
+            expect(page.get_by_text("Explanations stored as run", exact=False)).to_be_visible(
+                timeout=UI_TIMEOUT_MS)
+            with Store(server.database_url) as store:
+                run = store.latest_audit_run()
+            assert run is not None and run.status == "completed"
+            assert run.config["kind"] == "explanations"
+            for heading in ("What the model relies on, per group",
+                            "What drives the gap between two groups", "Likely proxies",
+                            "Case explorer", "Provenance"):
+                expect(page.get_by_role("heading", name=heading)).to_be_visible()
+            expect(page.get_by_text(run.config["config_sha256"]).first).to_be_visible()
+            expect(page.get_by_text(run.results["cases"][0]["reason"])).to_be_visible()
+            # Streamlit scrolls inside its main block: a tall viewport, not full_page=True.
+            page.set_viewport_size({"width": 1600, "height": 3600})
+            n_charts = len(run.config["sensitive_features"]) + 2
+            expect(page.locator(".js-plotly-plot")).to_have_count(n_charts, timeout=30_000)
+            page.wait_for_timeout(1000)  # let the charts finish drawing
+            page.screenshot(path=str(ARTIFACTS / "e2e_explanations.png"))
+            page.set_viewport_size({"width": 1600, "height": 1000})
+            page.get_by_test_id("stSidebar").get_by_role(
+                "button", name="Switch persona").click()
+            open_explanations(page, "Compliance officer")
+            expect(page.get_by_text("only data scientists", exact=False)).to_be_visible()
+            expect(page.get_by_role("button", name="Compute explanations")).to_have_count(0)
+            chosen = page.get_by_role("combobox", name="Stored explanation run")
+            expect(chosen).to_have_value(re.compile(rf"^#{run.id} · german_credit · "))
+        finally:
+            browser.close()
+    assert "Traceback" not in server.log.read_text()
