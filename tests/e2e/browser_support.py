@@ -87,6 +87,18 @@ def running_server(tmp_path: Path, *,
             proc.wait(timeout=15)
 
 
+def prepare_logistic_demo(settings: dict[str, str]) -> None:
+    """Fill the store with the german_credit demo and a logistic regression (fast)."""
+    from audits.demo import ensure_demo
+    from audits.store import Store
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in settings.items():
+            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
+        with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
+            ensure_demo(store, kind="logistic_regression")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

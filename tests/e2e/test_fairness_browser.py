@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, running_server
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    prepare_logistic_demo,
+    running_server,
+)
 
 UI_TIMEOUT_MS = 120_000
 N_BOOT = 200
@@ -23,21 +30,10 @@ N_BOOT = 200
 pytestmark = pytest.mark.e2e
 
 
-def _prepare(settings: dict[str, str]) -> None:
-    from audits.demo import ensure_demo
-    from audits.store import Store
-
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in settings.items():
-            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
-        with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
-            ensure_demo(store, kind="logistic_regression")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """The dashboard on a store prepared with german_credit and a logistic regression."""
-    with running_server(tmp_path, prepare=_prepare) as running:
+    with running_server(tmp_path, prepare=prepare_logistic_demo) as running:
         yield running
 
 
