@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from audits.counterfactual import CounterfactualResult, counterfactual_flips
-from audits.demo import library_versions
 from audits.explain import Explanation, explain_model
 from audits.explain_cases import explain_case
 from audits.explain_groups import GroupExplanation, explain_groups, gap_decomposition
@@ -26,12 +25,11 @@ from audits.model_files import load_model
 from audits.proxies import ProxyReport, find_proxies
 from audits.roles import Actor, require_role
 from audits.runs import (
-    MSG_SENSITIVE,
     Progress,
+    chosen_sensitive_features,
     columnar,
-    config_key,
-    decisions_for,
     json_safe,
+    stored_or_computed,
 )
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 
@@ -122,11 +120,7 @@ n_background
     if isinstance(n_cases, bool) or not isinstance(n_cases, int) or n_cases < 0:
         raise ValueError(MSG_N_CASES.format(value=n_cases))
     report = progress or (lambda fraction, message: None)
-    allowed = list(dict(dataset.roles).get("sensitive_features", []))
-    chosen = list(sensitive_features or allowed)
-    for column in chosen:
-        if column not in allowed:
-            raise ValueError(MSG_SENSITIVE.format(column=column, choices=", ".join(allowed)))
+    chosen = chosen_sensitive_features(dataset, sensitive_features)
     options: dict[str, Any] = {
         "kind": EXPLAIN_KIND, "dataset_sha256": dataset.sha256, "model_sha256": model.sha256,
         "sensitive_features": chosen, "n_cases": n_cases, "random_state": random_state,
@@ -134,23 +128,10 @@ n_background
         "target_half_width": target_half_width, "confidence": confidence,
         "n_bootstrap": n_bootstrap, "n_background": n_background,
     }
-    key = config_key(options)
-    for run in store.list_audit_runs():
-        if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
-            report(1.0, f"Reusing stored explanation run #{run.id}")
-            return run
-    report(0.02, "Rebuilding the decisions from stored provenance")
-    decisions = decisions_for(dataset, model)
-    run = store.create_audit_run(actor, dataset_id=dataset.id, model_id=model.id,
-                                 config={**options, "config_sha256": key,
-                                         "decisions": decisions.source,
-                                         "library_versions": library_versions()})
-    try:
-        results = _compute(decisions.frame, model, dataset, options, report)
-    except Exception as error:
-        store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
-        raise
-    return store.finish_audit_run(actor, run.id, results=results)
+    return stored_or_computed(
+        store, actor, dataset, model, options,
+        lambda decisions: _compute(decisions.frame, model, dataset, options, report),
+        report=report)
 
 
 def _compute(frame: pd.DataFrame, model: ModelRecord, dataset: DatasetRecord,

@@ -28,8 +28,8 @@ from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 from audits.thresholds import threshold_curves
 from audits.verdicts import ratio_rule
 
-__all__ = ["AUDIT_KIND", "Decisions", "columnar", "config_key", "decisions_for", "json_safe",
-           "run_fairness_audit"]
+__all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
+           "decisions_for", "json_safe", "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
@@ -130,12 +130,7 @@ def run_fairness_audit(
         metric, value, reference_id, difference) when the decisions have scores.
     """
     report = progress or (lambda fraction, message: None)
-    roles = dict(dataset.roles)
-    allowed = list(roles.get("sensitive_features", []))
-    chosen = list(sensitive_features or allowed)
-    for column in chosen:
-        if column not in allowed:
-            raise ValueError(MSG_SENSITIVE.format(column=column, choices=", ".join(allowed)))
+    chosen = chosen_sensitive_features(dataset, sensitive_features)
     options = {"kind": AUDIT_KIND, "dataset_sha256": dataset.sha256,
                "model_sha256": model.sha256 if model else None,
                "sensitive_features": chosen, "intersections": intersections,
@@ -143,10 +138,48 @@ def run_fairness_audit(
                "favourable": BUNDLED[dataset.name].positive_is_favourable
                if dataset.name in BUNDLED else True,
                "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
+    return stored_or_computed(store, actor, dataset, model, options,
+                              lambda decisions: _compute(decisions, chosen, options, report),
+                              report=report)
+
+
+def chosen_sensitive_features(dataset: DatasetRecord,
+                              sensitive_features: Sequence[str] | None) -> list[str]:
+    """Return the requested sensitive features (all of the dataset's by default).
+
+    Raises
+    ------
+    ValueError
+        A feature that is not one of the dataset's sensitive features (:data:`MSG_SENSITIVE`).
+    """
+    allowed = list(dict(dataset.roles).get("sensitive_features", []))
+    chosen = list(sensitive_features or allowed)
+    for column in chosen:
+        if column not in allowed:
+            raise ValueError(MSG_SENSITIVE.format(column=column, choices=", ".join(allowed)))
+    return chosen
+
+
+def stored_or_computed(
+    store: Store,
+    actor: Actor,
+    dataset: DatasetRecord,
+    model: ModelRecord | None,
+    options: dict[str, Any],
+    compute: Callable[[Decisions], dict[str, Any]],
+    *,
+    report: Progress,
+) -> AuditRunRecord:
+    """Return the completed run stored for ``options``, or compute, store and return it.
+
+    The run's configuration is ``options`` plus its sha256 (the key a later request is
+    matched on), the decisions' source and the library versions. A computation that
+    raises leaves the run stored as ``failed`` with the error, and re-raises.
+    """
     key = config_key(options)
     for run in store.list_audit_runs():
         if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
-            report(1.0, f"Reusing stored audit run #{run.id}")
+            report(1.0, f"Reusing stored run #{run.id}")
             return run
     report(0.02, "Rebuilding the decisions from stored provenance")
     decisions = decisions_for(dataset, model)
@@ -156,7 +189,7 @@ def run_fairness_audit(
                                          "decisions": decisions.source,
                                          "library_versions": library_versions()})
     try:
-        results = _compute(decisions, chosen, options, report)
+        results = compute(decisions)
     except Exception as error:
         store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
         raise
