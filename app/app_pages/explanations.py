@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import auth, charts, explain_tables, loaders, state
+from app import auth, charts, explain_tables, loaders, run_picker, state
 from app.formatting import count, short_hash, when
 from app.state import SignedInUser
 from audits.explain_runs import EXPLAIN_KIND, run_explanations
@@ -59,7 +59,8 @@ def render() -> None:
     else:
         st.info(MSG_READ_ONLY, icon=":material/visibility:")
     st.header("Results", divider="gray")
-    run = _choose_run(store, runs)
+    run = run_picker.choose_run(store, runs, kind=EXPLAIN_KIND, key=KEY_RUN,
+                                label="Stored explanation run", run_label=_run_label)
     if run is None:
         st.info(MSG_NO_RUNS)
         return
@@ -78,13 +79,14 @@ def render() -> None:
 def _compute_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -> bool:
     """Draw the data choice and the compute button; return True when a run was made."""
     st.header("Compute explanations", divider="gray")
-    pairs = _pairs(store)
+    pairs = run_picker.data_pairs(store, logged=False)
     if not pairs:
         st.info(MSG_NO_MODEL)
         return False
     keys = [(d.id, m.id) for d, m in pairs]
     by_key = dict(zip(keys, pairs, strict=True))
-    chosen = st.selectbox("Model to explain", keys, index=keys.index(_default(keys, runs)),
+    default = keys.index(run_picker.default_pair(keys, runs))
+    chosen = st.selectbox("Model to explain", keys, index=default,
                           key="explanations.data", format_func=lambda k: _pair_label(by_key[k]))
     dataset, model = by_key[chosen]
     features = list(dataset.roles.get("sensitive_features") or [])
@@ -120,20 +122,6 @@ def _compute_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord
     return True
 
 
-def _pairs(store: Store) -> list[Pair]:
-    return [(d, m) for d in store.list_datasets() for m in store.list_models(d.id)]
-
-
-def _default(keys: list[tuple[int, int]], runs: list[AuditRunRecord]) -> tuple[int, int]:
-    # The demo's pair, else the latest explained pair, else the newest.
-    for wanted in (lambda r: bool(r.config.get("demo")), lambda r: True):
-        for run in reversed(runs):
-            if wanted(run) and run.model_id is not None and (run.dataset_id,
-                                                             run.model_id) in keys:
-                return (run.dataset_id, run.model_id)
-    return keys[-1]
-
-
 def _pair_label(pair: Pair) -> str:
     dataset, model = pair
     return (f"{dataset.name} (#{dataset.id}, data {short_hash(dataset.sha256)}) · model "
@@ -141,19 +129,6 @@ def _pair_label(pair: Pair) -> str:
 
 
 # -- showing a stored run -------------------------------------------------------------------
-
-
-def _choose_run(store: Store, runs: list[AuditRunRecord]) -> AuditRunRecord | None:
-    stored = [r for r in reversed(runs) if r.status == "completed" and r.results
-              and r.config.get("kind") == EXPLAIN_KIND]
-    if not stored:
-        return None
-    datasets = {d.id: d.name for d in store.list_datasets()}
-    by_id = {r.id: r for r in stored}
-    state.keep_choice(KEY_RUN, list(by_id), stored[0].id)
-    chosen = st.selectbox("Stored explanation run", list(by_id), key=KEY_RUN,
-                          format_func=lambda i: _run_label(by_id[i], datasets))
-    return by_id[chosen]
 
 
 def _run_label(run: AuditRunRecord, datasets: dict[int, str]) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import auth, charts, fairness_tables, loaders, state
+from app import auth, charts, fairness_tables, loaders, run_picker, state
 from app.formatting import count, metric_label, short_hash, when
+from app.run_picker import Pair
 from app.state import SignedInUser
 from audits.roles import PERMISSIONS, PermissionDenied
 from audits.runs import AUDIT_KIND, run_fairness_audit
@@ -41,7 +42,6 @@ MSG_FAILED = "The audit could not run: {error}"
 MSG_REUSED = "These inputs were audited before: showing the stored run #{id} (nothing recomputed)."
 MSG_STORED = "Audit stored as run #{id}."
 
-Pair = tuple[DatasetRecord, ModelRecord | None]
 
 
 def render() -> None:
@@ -59,7 +59,8 @@ def render() -> None:
     else:
         st.info(MSG_READ_ONLY, icon=":material/visibility:")
     st.header("Results", divider="gray")
-    run = _choose_run(store, runs)
+    run = run_picker.choose_run(store, runs, kind=AUDIT_KIND, key=KEY_RUN,
+                                label="Stored fairness run", run_label=_run_label)
     if run is None:
         st.info(MSG_NO_RUNS)
         return
@@ -72,13 +73,14 @@ def render() -> None:
 def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -> bool:
     """Draw the data choice and the settings form; return True when an audit ran."""
     st.header("Run an audit", divider="gray")
-    pairs = _pairs(store)
+    pairs = run_picker.data_pairs(store, logged=True)
     if not pairs:
         st.info(MSG_NO_DATA)
         return False
     keys = [(d.id, m.id if m else None) for d, m in pairs]
     by_key = dict(zip(keys, pairs, strict=True))
-    chosen = st.selectbox("Decisions to audit", keys, index=keys.index(_default(keys, runs)),
+    default = keys.index(run_picker.default_pair(keys, runs))
+    chosen = st.selectbox("Decisions to audit", keys, index=default,
                           key="fairness.data", format_func=lambda k: _pair_label(by_key[k]))
     dataset, model = by_key[chosen]
     options = _form(dataset)
@@ -151,25 +153,6 @@ def _form(dataset: DatasetRecord) -> dict[str, Any] | None:
             "n_boot": int(n_boot), "min_n": int(min_n), "random_state": int(seed)}
 
 
-def _pairs(store: Store) -> list[Pair]:
-    pairs: list[Pair] = []
-    for dataset in store.list_datasets():
-        pairs += [(dataset, m) for m in store.list_models(dataset.id)]
-        if dataset.roles.get("prediction"):
-            pairs.append((dataset, None))
-    return pairs
-
-
-def _default(keys: list[tuple[int, int | None]],
-             runs: list[AuditRunRecord]) -> tuple[int, int | None]:
-    # The demo's latest pair, else the latest audited pair, else the newest.
-    for wanted in (lambda r: bool(r.config.get("demo")), lambda r: True):
-        for run in reversed(runs):
-            if wanted(run) and (run.dataset_id, run.model_id) in keys:
-                return (run.dataset_id, run.model_id)
-    return keys[-1]
-
-
 def _pair_label(pair: Pair) -> str:
     dataset, model = pair
     decisions = (f"held-out decisions of model #{model.id} {model.kind.replace('_', ' ')} "
@@ -188,19 +171,6 @@ def _reference(mode: str, chosen: Sequence[str],
 
 
 # -- showing a stored run ---------------------------------------------------------------
-
-
-def _choose_run(store: Store, runs: list[AuditRunRecord]) -> AuditRunRecord | None:
-    fairness = [r for r in reversed(runs) if r.status == "completed" and r.results
-                and r.config.get("kind") == AUDIT_KIND]
-    if not fairness:
-        return None
-    datasets = {d.id: d.name for d in store.list_datasets()}
-    by_id = {r.id: r for r in fairness}
-    state.keep_choice(KEY_RUN, list(by_id), fairness[0].id)
-    chosen = st.selectbox("Stored fairness run", list(by_id), key=KEY_RUN,
-                          format_func=lambda i: _run_label(by_id[i], datasets))
-    return by_id[chosen]
 
 
 def _run_label(run: AuditRunRecord, datasets: dict[int, str]) -> str:
