@@ -10,59 +10,41 @@ from __future__ import annotations
 import doctest
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
+import app_support
 import pandas as pd
 import pytest
+from app_support import DATA_SCIENTIST, RunEnv, prepared_store
 from streamlit.testing.v1 import AppTest
 
-from app import charts, explain_tables, loaders
+from app import charts, explain_tables
 from app.navigation import pages_for
-from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
+from audits.demo import DemoState
 from audits.explain_runs import EXPLAIN_KIND, run_explanations
-from audits.roles import Actor, Role
+from audits.roles import Role
 from audits.store import AuditRunRecord, Store
 
-APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 PAGE = "app_pages/explanations.py"
 #: Generous: the first run of a session imports plotly, pandas, shap and the engine.
 TIMEOUT = 120.0
-PERSONAS = {p.role: p for p in DEMO_PERSONAS}
-DATA_SCIENTIST = Actor(PERSONAS[Role.DATA_SCIENTIST].username, Role.DATA_SCIENTIST)
 FEATURES = ["sex", "age_group", "foreign_worker"]
 
 
-@dataclass(frozen=True)
-class ExplainEnv:
-    """A prepared demo store with one stored explanation run."""
-
-    env: dict[str, str]
-    url: str
-    demo: DemoState
-    stored: AuditRunRecord
+def _prepare_run(store: Store, demo: DemoState) -> AuditRunRecord:
+    return run_explanations(store, DATA_SCIENTIST, demo.dataset, demo.model, n_cases=5,
+                            n_bootstrap=50)
 
 
 @pytest.fixture(scope="module")
-def explain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplainEnv]:
+def explain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
     """Prepare german_credit and one explanation run, in a temporary FAIRPANEL_HOME."""
-    home = tmp_path_factory.mktemp("fairpanel-explanations")
-    url = f"sqlite:///{home / 'fairpanel.db'}"
-    env = {"FAIRPANEL_HOME": str(home), "FAIRPANEL_DATABASE_URL": url,
-           "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with Store(url) as store:
-            demo = ensure_demo(store, kind="logistic_regression")
-            stored = run_explanations(store, DATA_SCIENTIST, demo.dataset, demo.model,
-                                      n_cases=5, n_bootstrap=50)
-        yield ExplainEnv(env=env, url=url, demo=demo, stored=stored)
-    loaders.close_stores()
+    with prepared_store(tmp_path_factory, "fairpanel-explain",
+                        _prepare_run) as prepared:
+        yield prepared
 
 
 @pytest.fixture
-def app_env(explain_env: ExplainEnv, monkeypatch: pytest.MonkeyPatch) -> ExplainEnv:
+def app_env(explain_env: RunEnv, monkeypatch: pytest.MonkeyPatch) -> RunEnv:
     """Point the dashboard at the prepared store for one test."""
     for key, value in explain_env.env.items():
         monkeypatch.setenv(key, value)
@@ -70,21 +52,15 @@ def app_env(explain_env: ExplainEnv, monkeypatch: pytest.MonkeyPatch) -> Explain
 
 
 @pytest.fixture
-def store(app_env: ExplainEnv) -> Iterator[Store]:
+def store(app_env: RunEnv) -> Iterator[Store]:
     """A store of the test's own on the prepared database."""
     with Store(app_env.url) as opened:
         yield opened
 
 
 def open_page(role: Role) -> AppTest:
-    """Return the dashboard on the explanations page, signed in as ``role``'s persona."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
-    at.run()
-    at.button(key=f"sign_in.persona.{PERSONAS[role].username}").click().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    assert [t.value for t in at.title] == ["Explanations"]
-    return at
+    """Return the dashboard on this page, signed in as the persona of ``role``."""
+    return app_support.open_page(PAGE, "Explanations", role, timeout=TIMEOUT)
 
 
 def explanation_runs(store: Store) -> list[AuditRunRecord]:
@@ -116,7 +92,7 @@ def check_results(at: AppTest, run: AuditRunRecord) -> None:
     assert reason == run.results["cases"][0]["reason"]
 
 
-def test_data_scientist_computes_explanations(app_env: ExplainEnv, store: Store) -> None:
+def test_data_scientist_computes_explanations(app_env: RunEnv, store: Store) -> None:
     at = open_page(Role.DATA_SCIENTIST)
     assert at.selectbox(key="explanations.data").value == (app_env.demo.dataset.id,
                                                            app_env.demo.model.id)
@@ -142,7 +118,7 @@ def test_data_scientist_computes_explanations(app_env: ExplainEnv, store: Store)
 
 
 @pytest.mark.parametrize("role", [Role.COMPLIANCE_OFFICER, Role.PANEL_LEAD])
-def test_read_only_roles_see_stored_runs(app_env: ExplainEnv, role: Role) -> None:
+def test_read_only_roles_see_stored_runs(app_env: RunEnv, role: Role) -> None:
     at = open_page(role)
     assert "explanations.compute" not in [b.key for b in at.button]
     assert any("only data scientists" in i.value.lower() for i in at.info)
@@ -154,7 +130,7 @@ def test_reviewer_has_no_explanations_page() -> None:
     assert PAGE not in [p.path for p in pages_for(Role.REVIEWER)]
 
 
-def test_gap_between_two_chosen_groups(app_env: ExplainEnv) -> None:
+def test_gap_between_two_chosen_groups(app_env: RunEnv) -> None:
     at = open_page(Role.COMPLIANCE_OFFICER)
     at.selectbox(key="explanations.run_id").set_value(app_env.stored.id).run()
     at.selectbox(key="explanations.gap.feature").set_value("sex").run()
@@ -169,7 +145,7 @@ def test_gap_between_two_chosen_groups(app_env: ExplainEnv) -> None:
     assert math.isclose(shown["contribution"].sum(), gap, abs_tol=1e-9)
 
 
-def test_case_explorer_shows_the_chosen_case(app_env: ExplainEnv) -> None:
+def test_case_explorer_shows_the_chosen_case(app_env: RunEnv) -> None:
     at = open_page(Role.PANEL_LEAD)
     at.selectbox(key="explanations.run_id").set_value(app_env.stored.id).run()
     case = app_env.stored.results["cases"][2]

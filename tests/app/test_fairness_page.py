@@ -12,61 +12,43 @@ import doctest
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import app_support
 import pandas as pd
 import pytest
+from app_support import DATA_SCIENTIST, PERSONAS, RunEnv, prepared_store
 from streamlit.testing.v1 import AppTest
 
-from app import charts, fairness_tables, loaders
+from app import charts, fairness_tables
 from app.navigation import pages_for
-from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
+from audits.demo import DemoState, ensure_demo
 from audits.roles import Actor, PermissionDenied, Role
 from audits.runs import run_fairness_audit
 from audits.store import AuditRunRecord, Store
 
-APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 PAGE = "app_pages/fairness.py"
 #: Generous: the first run of a session imports plotly, pandas and the engine.
 TIMEOUT = 60.0
-PERSONAS = {p.role: p for p in DEMO_PERSONAS}
-DATA_SCIENTIST = Actor(PERSONAS[Role.DATA_SCIENTIST].username, Role.DATA_SCIENTIST)
 INTERVAL = re.compile(r"^-?\d+\.\d{3} \[-?\d+\.\d{3}, -?\d+\.\d{3}\]$|^n/a$|^-?\d+\.\d{3}$")
 
 
-@dataclass(frozen=True)
-class FairnessEnv:
-    """A prepared demo store with one stored fairness run."""
-
-    env: dict[str, str]
-    url: str
-    demo: DemoState
-    stored: AuditRunRecord
+def _prepare_run(store: Store, demo: DemoState) -> AuditRunRecord:
+    return run_fairness_audit(store, DATA_SCIENTIST, demo.dataset, demo.model,
+                              intersections=False, n_boot=50)
 
 
 @pytest.fixture(scope="module")
-def fairness_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FairnessEnv]:
+def fairness_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
     """Prepare the german_credit demo and one fairness run, in a temporary FAIRPANEL_HOME."""
-    home = tmp_path_factory.mktemp("fairpanel-fairness")
-    url = f"sqlite:///{home / 'fairpanel.db'}"
-    env = {"FAIRPANEL_HOME": str(home), "FAIRPANEL_DATABASE_URL": url,
-           "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with Store(url) as store:
-            demo = ensure_demo(store, kind="logistic_regression")
-            stored = run_fairness_audit(store, DATA_SCIENTIST, demo.dataset, demo.model,
-                                        intersections=False, n_boot=50)
-        yield FairnessEnv(env=env, url=url, demo=demo, stored=stored)
-    # The dashboard caches one Store per URL for the process; release its connections.
-    loaders.close_stores()
+    with prepared_store(tmp_path_factory, "fairpanel-fairness",
+                        _prepare_run) as prepared:
+        yield prepared
 
 
 @pytest.fixture
-def app_env(fairness_env: FairnessEnv, monkeypatch: pytest.MonkeyPatch) -> FairnessEnv:
+def app_env(fairness_env: RunEnv, monkeypatch: pytest.MonkeyPatch) -> RunEnv:
     """Point the dashboard at the prepared store for one test."""
     for key, value in fairness_env.env.items():
         monkeypatch.setenv(key, value)
@@ -74,21 +56,15 @@ def app_env(fairness_env: FairnessEnv, monkeypatch: pytest.MonkeyPatch) -> Fairn
 
 
 @pytest.fixture
-def store(app_env: FairnessEnv) -> Iterator[Store]:
+def store(app_env: RunEnv) -> Iterator[Store]:
     """A store of the test's own on the prepared database."""
     with Store(app_env.url) as opened:
         yield opened
 
 
 def open_page(role: Role) -> AppTest:
-    """Return the dashboard on the fairness page, signed in as the persona of ``role``."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
-    at.run()
-    at.button(key=f"sign_in.persona.{PERSONAS[role].username}").click().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    assert [t.value for t in at.title] == ["Fairness audit"]
-    return at
+    """Return the dashboard on this page, signed in as the persona of ``role``."""
+    return app_support.open_page(PAGE, "Fairness audit", role, timeout=TIMEOUT)
 
 
 def run_audit(at: AppTest, *, n_boot: int = 50) -> AppTest:
@@ -114,7 +90,7 @@ def fairness_runs(store: Store) -> list[AuditRunRecord]:
 # -- roles ------------------------------------------------------------------------------
 
 
-def test_data_scientist_runs_an_audit(app_env: FairnessEnv, store: Store) -> None:
+def test_data_scientist_runs_an_audit(app_env: RunEnv, store: Store) -> None:
     at = open_page(Role.DATA_SCIENTIST)
     assert at.selectbox(key="fairness.data").value == (app_env.demo.dataset.id,
                                                        app_env.demo.model.id)
@@ -174,7 +150,7 @@ def check_results(at: AppTest, run: AuditRunRecord) -> None:
     assert run.config["dataset_sha256"] in codes and run.config["model_sha256"] in codes
 
 
-def test_same_inputs_show_the_stored_run(app_env: FairnessEnv, store: Store) -> None:
+def test_same_inputs_show_the_stored_run(app_env: RunEnv, store: Store) -> None:
     at = open_page(Role.DATA_SCIENTIST)
     run_audit(at)
     first = at.selectbox(key="fairness.run_id").value
@@ -185,7 +161,7 @@ def test_same_inputs_show_the_stored_run(app_env: FairnessEnv, store: Store) -> 
     assert at.selectbox(key="fairness.run_id").value == first
 
 
-def test_specific_reference_group(app_env: FairnessEnv, store: Store) -> None:
+def test_specific_reference_group(app_env: RunEnv, store: Store) -> None:
     at = open_page(Role.ADMIN)
     dataset_id = app_env.demo.dataset.id
     at.multiselect(key=f"fairness.form.features.{dataset_id}").set_value(["sex"])
@@ -201,7 +177,7 @@ def test_specific_reference_group(app_env: FairnessEnv, store: Store) -> None:
     assert set(disparities["group"]) == {"sex=male"}
 
 
-def test_no_sensitive_feature_is_refused(app_env: FairnessEnv, store: Store) -> None:
+def test_no_sensitive_feature_is_refused(app_env: RunEnv, store: Store) -> None:
     at = open_page(Role.DATA_SCIENTIST)
     at.multiselect(key=f"fairness.form.features.{app_env.demo.dataset.id}").set_value([])
     n_runs = len(store.list_audit_runs())
@@ -211,7 +187,7 @@ def test_no_sensitive_feature_is_refused(app_env: FairnessEnv, store: Store) -> 
 
 
 @pytest.mark.parametrize("role", [Role.COMPLIANCE_OFFICER, Role.PANEL_LEAD])
-def test_read_only_roles_see_stored_runs(app_env: FairnessEnv, role: Role) -> None:
+def test_read_only_roles_see_stored_runs(app_env: RunEnv, role: Role) -> None:
     at = open_page(role)
     assert not at.error, [e.value for e in at.error]
     assert any("only data scientists" in i.value.lower() for i in at.info)
@@ -223,16 +199,16 @@ def test_read_only_roles_see_stored_runs(app_env: FairnessEnv, role: Role) -> No
     check_results(at, app_env.stored)
 
 
-def test_reviewer_navigation_lacks_the_page(app_env: FairnessEnv) -> None:
+def test_reviewer_navigation_lacks_the_page(app_env: RunEnv) -> None:
     assert PAGE not in [p.path for p in pages_for(Role.REVIEWER)]
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(app_support.APP_SCRIPT), default_timeout=TIMEOUT)
     at.run()
     at.button(key=f"sign_in.persona.{PERSONAS[Role.REVIEWER].username}").click().run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(PAGE)
 
 
-def test_engine_refuses_read_only_roles(app_env: FairnessEnv, store: Store) -> None:
+def test_engine_refuses_read_only_roles(app_env: RunEnv, store: Store) -> None:
     n_runs = len(store.list_audit_runs())
     officer = Actor(PERSONAS[Role.COMPLIANCE_OFFICER].username, Role.COMPLIANCE_OFFICER)
     with pytest.raises(PermissionDenied, match="may not run an audit"):
@@ -244,7 +220,7 @@ def test_engine_refuses_read_only_roles(app_env: FairnessEnv, store: Store) -> N
 # -- filters and the threshold slider ---------------------------------------------------
 
 
-def test_disparities_filter_by_verdict_and_metric(app_env: FairnessEnv) -> None:
+def test_disparities_filter_by_verdict_and_metric(app_env: RunEnv) -> None:
     at = open_page(Role.COMPLIANCE_OFFICER)
     at.selectbox(key="fairness.run_id").set_value(app_env.stored.id).run()
     at.pills(key="fairness.disparities.verdicts").set_value(["insufficient_evidence"]).run()
@@ -260,7 +236,7 @@ def test_disparities_filter_by_verdict_and_metric(app_env: FairnessEnv) -> None:
     assert len(table) == len(expected)
 
 
-def test_view_controls_change_table_and_charts(app_env: FairnessEnv) -> None:
+def test_view_controls_change_table_and_charts(app_env: RunEnv) -> None:
     at = open_page(Role.COMPLIANCE_OFFICER)
     run = app_env.stored
     at.selectbox(key="fairness.run_id").set_value(run.id).run()
@@ -272,7 +248,7 @@ def test_view_controls_change_table_and_charts(app_env: FairnessEnv) -> None:
     assert len(at.get("plotly_chart")) == 2  # one metric, plus the threshold chart
 
 
-def test_threshold_slider_reads_the_nearest_tabulated_threshold(app_env: FairnessEnv) -> None:
+def test_threshold_slider_reads_the_nearest_tabulated_threshold(app_env: RunEnv) -> None:
     at = open_page(Role.COMPLIANCE_OFFICER)
     run = app_env.stored
     at.selectbox(key="fairness.run_id").set_value(run.id).run()
