@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,6 +98,17 @@ def prepare_logistic_demo(settings: dict[str, str]) -> None:
             mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
         with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
             ensure_demo(store, kind="logistic_regression")
+
+
+def open_page_as(page: Any, persona: str, title: str, *, timeout_ms: int) -> None:
+    """Pick ``persona`` in demo sign-in, then open the sidebar page titled ``title``."""
+    from playwright.sync_api import expect
+
+    button = page.get_by_role("button", name=persona, exact=True)
+    expect(button).to_be_visible(timeout=timeout_ms)
+    button.click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title).click(timeout=60_000)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=60_000)
 
 
 def _free_port() -> int:

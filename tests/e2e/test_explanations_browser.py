@@ -11,8 +11,6 @@ the logistic-regression default model, fast to train and explain). Skipped when
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser_support import (
@@ -20,8 +18,7 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Server,
-    prepare_logistic_demo,
-    running_server,
+    open_page_as,
 )
 
 UI_TIMEOUT_MS = 120_000
@@ -29,38 +26,22 @@ UI_TIMEOUT_MS = 120_000
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """The dashboard on a store prepared with german_credit and a logistic regression."""
-    with running_server(tmp_path, prepare=prepare_logistic_demo) as running:
-        yield running
-
-
-def test_data_scientist_computes_explanations(server: Server) -> None:
-    from playwright.sync_api import Page, expect, sync_playwright
+def test_data_scientist_computes_explanations(prepared_server: Server) -> None:
+    from playwright.sync_api import expect, sync_playwright
 
     from audits.store import Store
-
-    def open_explanations(page: Page, persona: str) -> None:
-        button = page.get_by_role("button", name=persona, exact=True)
-        expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
-        button.click()
-        page.get_by_test_id("stSidebar").get_by_role("link", name="Explanations").click(
-            timeout=60_000)
-        expect(page.get_by_role("heading", name="Explanations", exact=True)).to_be_visible(
-            timeout=60_000)
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(server.url)
-            open_explanations(page, "Data scientist")
+            page.goto(prepared_server.url)
+            open_page_as(page, "Data scientist", "Explanations", timeout_ms=UI_TIMEOUT_MS)
             page.get_by_role("button", name="Compute explanations").click()
             expect(page.get_by_text("Explanations stored as run", exact=False)).to_be_visible(
                 timeout=UI_TIMEOUT_MS)
-            with Store(server.database_url) as store:
+            with Store(prepared_server.database_url) as store:
                 run = store.latest_audit_run()
             assert run is not None and run.status == "completed"
             assert run.config["kind"] == "explanations"
@@ -79,11 +60,11 @@ def test_data_scientist_computes_explanations(server: Server) -> None:
             page.set_viewport_size({"width": 1600, "height": 1000})
             page.get_by_test_id("stSidebar").get_by_role(
                 "button", name="Switch persona").click()
-            open_explanations(page, "Compliance officer")
+            open_page_as(page, "Compliance officer", "Explanations", timeout_ms=UI_TIMEOUT_MS)
             expect(page.get_by_text("only data scientists", exact=False)).to_be_visible()
             expect(page.get_by_role("button", name="Compute explanations")).to_have_count(0)
             chosen = page.get_by_role("combobox", name="Stored explanation run")
             expect(chosen).to_have_value(re.compile(rf"^#{run.id} · german_credit · "))
         finally:
             browser.close()
-    assert "Traceback" not in server.log.read_text()
+    assert "Traceback" not in prepared_server.log.read_text()
