@@ -31,7 +31,12 @@ from audits.count_types import (
 )
 from audits.encoding import MISSING
 from audits.rollup import MSG_TOO_MANY_GROUPS, counts_from_fine
-from audits.schema import DataValidationError, check_columns_exist
+from audits.schema import (
+    MSG_NO_SENSITIVE,
+    MSG_ROLE_OVERLAP,
+    DataValidationError,
+    check_columns_exist,
+)
 
 __all__ = [
     "CELLS",
@@ -55,9 +60,9 @@ COUNT_COLUMNS = ("feature", "group", "n", "tp", "fp", "fn", "tn")
 
 MSG_NOT_FRAME = "frame must be a pandas DataFrame, got {type}"
 MSG_EMPTY = "the data has no rows"
-MSG_NO_FEATURES = "at least one sensitive feature is required"
+MSG_NO_FEATURES = MSG_NO_SENSITIVE  # one wording for one check, wherever it runs
 MSG_DUPLICATE_FEATURE = "sensitive feature {column!r} is named twice"
-MSG_ROLE_CLASH = "column {column!r} cannot be both {role_a} and {role_b}"
+MSG_ROLE_CLASH = MSG_ROLE_OVERLAP
 MSG_RESERVED = (
     "sensitive feature {column!r} has the name of a column of the result tables "
     "({reserved}); rename it"
@@ -71,6 +76,8 @@ MSG_BAD_INTERSECTION = (
     "intersection {combo!r} must name two or more different sensitive features among {features}"
 )
 MSG_SCORE_BINS = "score_bins must be an integer >= 2, got {value!r}"
+
+
 def count_groups(
     frame: pd.DataFrame,
     *,
