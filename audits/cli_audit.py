@@ -138,9 +138,6 @@ def _bundled(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dic
                 progress=lambda f, m: progress(0.05 + 0.25 * f, f"Default model: {m}"))
             frame = held_out_decisions(frame, trained)
             columns.update(prediction="y_pred", score="y_score")
-    if args.threshold is None and columns["score"] == roles.score and roles.score:
-        # A logged score on its own scale (e.g. COMPAS deciles) has no natural threshold.
-        columns["score"] = columns["score"] if frame[roles.score].between(0, 1).all() else None
     return frame, columns
 
 

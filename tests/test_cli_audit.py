@@ -142,3 +142,20 @@ def test_human_summary_and_json_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 0
     assert "6172 decisions audited" in out and "sex=Female" in out
     assert json.loads(target.read_text())["rows"] == 6172
+
+
+def test_logged_decile_score_gives_auc(capsys: pytest.CaptureFixture[str]) -> None:
+    # COMPAS deciles (1-10) are not probabilities: AUC is reported, calibration is not.
+    from sklearn.metrics import roc_auc_score
+
+    code, out, _ = run(capsys, "audit", "compas", "--sensitive", "race", "--n-boot", "50",
+                       "--json", "-")
+    assert code == 0
+    result = json.loads(out)
+    assert result["config"]["y_score"] == "decile_score"
+    frame = load_dataset("compas").frame
+    black = frame[frame["race"] == "African-American"]
+    auc = _group(result, race="African-American")["metrics"]["roc_auc"]
+    assert auc["value"] == pytest.approx(
+        roc_auc_score(black["two_year_recid"], black["decile_score"]), abs=1e-9)
+    assert "expected_calibration_error" not in _group(result, race="Caucasian")["metrics"]
