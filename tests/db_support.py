@@ -16,7 +16,17 @@ from sqlalchemy.exc import OperationalError
 from audits.roles import Actor, Role
 from audits.store import Store
 from audits.store.db import normalize_url, redact_url
-from audits.store.tables import AuditLog, AuditRun, Dataset, Model, User
+from audits.store.tables import (
+    Alert,
+    AuditLog,
+    AuditRun,
+    Batch,
+    Case,
+    Dataset,
+    FlagPolicyRow,
+    Model,
+    User,
+)
 
 ENV_POSTGRES = "FAIRPANEL_TEST_POSTGRES_URL"
 MSG_PG_UNSET = f"{ENV_POSTGRES} is not set; PostgreSQL tests skipped"
@@ -89,7 +99,8 @@ def postgres_schema(base_url: str) -> Iterator[str]:
 def row_counts(store: Store) -> dict[str, int]:
     """Count the rows of every table the store writes, read directly."""
     tables = {"users": User, "datasets": Dataset, "models": Model, "audit_runs": AuditRun,
-              "audit_log": AuditLog}
+              "audit_log": AuditLog, "flag_policies": FlagPolicyRow, "batches": Batch,
+              "cases": Case, "alerts": Alert}
     with store.engine.connect() as conn:
         counts = {name: conn.scalar(select(func.count()).select_from(t)) or 0
                   for name, t in tables.items()}

@@ -8,7 +8,12 @@ from __future__ import annotations
 from audits.store.db import data_dir, default_database_url, make_engine, upgrade
 from audits.store.log import LogVerification, verify_log
 from audits.store.records import (
+    AlertInput,
+    AlertRecord,
     AuditRunRecord,
+    BatchRecord,
+    CaseInput,
+    CaseRecord,
     DatasetRecord,
     LogEntryRecord,
     ModelRecord,
@@ -17,7 +22,12 @@ from audits.store.records import (
 from audits.store.repository import Store
 
 __all__ = [
+    "AlertInput",
+    "AlertRecord",
     "AuditRunRecord",
+    "BatchRecord",
+    "CaseInput",
+    "CaseRecord",
     "DatasetRecord",
     "LogEntryRecord",
     "LogVerification",

@@ -12,10 +12,24 @@ from datetime import datetime
 from typing import Any
 
 from audits.roles import Actor, Role
-from audits.store.tables import AuditLog, AuditRun, Dataset, Model, User
+from audits.store.tables import (
+    Alert,
+    AuditLog,
+    AuditRun,
+    Batch,
+    Case,
+    Dataset,
+    Model,
+    User,
+)
 
 __all__ = [
+    "AlertInput",
+    "AlertRecord",
     "AuditRunRecord",
+    "BatchRecord",
+    "CaseInput",
+    "CaseRecord",
     "DatasetRecord",
     "LogEntryRecord",
     "ModelRecord",
@@ -188,4 +202,121 @@ def log_entry_record(row: AuditLog) -> LogEntryRecord:
         payload=copy.deepcopy(row.payload_json),
         prev_hash=row.prev_hash,
         hash=row.hash,
+    )
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """A case to queue: the decision's key, why it was flagged and what reviewers see.
+
+    ``reasons`` is a list of ``{"reason", "score", "explanation"}``; ``snapshot`` is the
+    JSON object shown to reviewers (features, decision, score, explanation, reasons).
+    """
+
+    row_key: str
+    subject_group: str
+    primary_reason: str
+    reasons: list[dict[str, Any]]
+    priority: float
+    rank: int
+    snapshot: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A queued case and its frozen snapshot."""
+
+    id: int
+    audit_run_id: int
+    batch_id: int | None
+    row_key: str
+    subject_group: str
+    primary_reason: str
+    reasons: list[dict[str, Any]]
+    priority: float
+    rank: int
+    snapshot: dict[str, Any]
+    snapshot_sha256: str
+    status: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch of decisions appended to an audit; ``data`` is None unless asked for."""
+
+    id: int
+    audit_run_id: int
+    sha256: str
+    label: str
+    n_rows: int
+    period_start: str | None
+    period_end: str | None
+    results: dict[str, Any]
+    data: dict[str, Any] | None
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertInput:
+    """A verdict change to record with a batch."""
+
+    metric: str
+    subject_group: str
+    from_verdict: str
+    to_verdict: str
+    severity: str
+    message: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A stored alert."""
+
+    id: int
+    audit_run_id: int
+    batch_id: int
+    metric: str
+    subject_group: str
+    from_verdict: str
+    to_verdict: str
+    severity: str
+    message: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+def case_record(row: Case) -> CaseRecord:
+    """Convert an ORM case."""
+    return CaseRecord(
+        id=row.id, audit_run_id=row.audit_run_id, batch_id=row.batch_id,
+        row_key=row.row_key, subject_group=row.subject_group,
+        primary_reason=row.primary_reason, reasons=copy.deepcopy(row.reasons_json),
+        priority=row.priority, rank=row.rank, snapshot=copy.deepcopy(row.snapshot_json),
+        snapshot_sha256=row.snapshot_sha256, status=row.status, created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def batch_record(row: Batch, *, with_data: bool = False) -> BatchRecord:
+    """Convert an ORM batch (its data only when ``with_data``)."""
+    return BatchRecord(
+        id=row.id, audit_run_id=row.audit_run_id, sha256=row.sha256, label=row.label,
+        n_rows=row.n_rows, period_start=row.period_start, period_end=row.period_end,
+        results=copy.deepcopy(row.results_json),
+        data=copy.deepcopy(row.data_json) if with_data else None,
+        created_by=row.created_by, created_at=row.created_at,
+    )
+
+
+def alert_record(row: Alert) -> AlertRecord:
+    """Convert an ORM alert."""
+    return AlertRecord(
+        id=row.id, audit_run_id=row.audit_run_id, batch_id=row.batch_id, metric=row.metric,
+        subject_group=row.subject_group, from_verdict=row.from_verdict,
+        to_verdict=row.to_verdict, severity=row.severity, message=row.message,
+        details=copy.deepcopy(row.details_json), created_at=row.created_at,
     )

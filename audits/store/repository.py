@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from audits.store.provenance import ProvenanceOps
+from audits.store.queue import QueueOps
 from audits.store.users import UserOps
 
 __all__ = ["Store"]
 
 
-class Store(UserOps, ProvenanceOps):
+class Store(UserOps, ProvenanceOps, QueueOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from audits.roles import Role
 
-__all__ = ["AuditLog", "AuditRun", "Base", "Dataset", "LogHead", "Model", "User", "utcnow"]
+__all__ = ["Alert", "AuditLog", "AuditRun", "Base", "Batch", "Case", "Dataset", "FlagPolicyRow",
+           "LogHead", "Model", "User", "utcnow"]
 
 RUN_STATUSES = ("created", "running", "completed", "failed")
 
@@ -186,3 +188,84 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class FlagPolicyRow(Base):
+    """The review policy of an audit run (one per run): budget, quotas, seed."""
+
+    __tablename__ = "flag_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), unique=True)
+    policy_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Batch(Base):
+    """A batch of new decisions appended to an audit (e.g. a week's log).
+
+    ``sha256`` (of the batch's content) is unique per audit: the same batch twice is
+    one batch. ``data_json`` keeps the decisions column-wise so every later number can
+    be recomputed from what was stored.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("audit_run_id", "sha256"),
+                      UniqueConstraint("audit_run_id", "label"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    n_rows: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[str | None] = mapped_column(String(40))
+    period_end: Mapped[str | None] = mapped_column(String(40))
+    data_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Case(Base):
+    """A decision sent to the panel, with the snapshot its reviewers see.
+
+    ``snapshot_json`` (features, decision, score, explanation, reasons) is written once
+    and never updated, so a later model change cannot alter what was reviewed.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("audit_run_id", "row_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    row_key: Mapped[str] = mapped_column(String(128))
+    subject_group: Mapped[str] = mapped_column(String(500))
+    primary_reason: Mapped[str] = mapped_column(String(32))
+    reasons_json: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    priority: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    snapshot_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """A verdict that changed between batches (into or out of ``fail``)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    subject_group: Mapped[str] = mapped_column(String(500))
+    from_verdict: Mapped[str] = mapped_column(String(32))
+    to_verdict: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    details_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
