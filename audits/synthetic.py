@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["SyntheticBias", "make_synthetic_loans"]
+__all__ = ["SyntheticBias", "inject_drift", "make_synthetic_loans"]
 
 MSG_N_ROWS = "n_rows must be a positive integer, got {n!r}"
 MSG_SHARE = "{name} must lie in [0, 1], got {value!r}"
@@ -151,4 +151,78 @@ def _regions(rng: np.random.Generator, is_b: np.ndarray, strength: float) -> np.
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+MSG_DRIFT_COLUMN = "column {column!r} ({role}) is not in the frame"
+MSG_DRIFT_VALUE = "value {value!r} does not occur in column {column!r}"
+MSG_DRIFT_NUMBER = "{name} must be a finite number, got {value!r}"
+
+
+def inject_drift(
+    frame: pd.DataFrame,
+    *,
+    column: str,
+    value: str,
+    shift: float,
+    score: str = "approval_score",
+    decision: str = "approved",
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Return a copy where one group's scores drift by ``shift`` on the log-odds scale.
+
+    Rows with ``frame[column] == value`` get ``sigmoid(logit(score) + shift)`` (scores
+    clipped into (1e-6, 1 - 1e-6) first, the result rounded to 4 decimals as in
+    :func:`make_synthetic_loans`) and the decision ``score >= threshold`` (int8) recomputed
+    from the rounded score. Other rows keep their score and decision (the decision
+    column becomes int8). A ``shift`` of 0 returns an unchanged copy.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    column, value : str
+        The drifting group.
+    shift : float
+        Log-odds added to the group's scores; negative lowers them.
+    score, decision : str, default "approval_score" and "approved"
+    threshold : float, default 0.5
+
+    Returns
+    -------
+    pandas.DataFrame of frame's shape
+
+    Raises
+    ------
+    ValueError
+        For a missing column, a value that does not occur, or a non-finite shift or
+        threshold.
+
+    Examples
+    --------
+    >>> df = make_synthetic_loans(200, random_state=1)
+    >>> out = inject_drift(df, column="age_band", value="50+", shift=-2.0)
+    >>> bool(out["approved"].mean() < df["approved"].mean())
+    True
+    """
+    for name, col in (("group", column), ("score", score), ("decision", decision)):
+        if col not in frame.columns:
+            raise ValueError(MSG_DRIFT_COLUMN.format(column=col, role=name))
+    for name, number in (("shift", shift), ("threshold", threshold)):
+        if isinstance(number, bool) or not isinstance(number, int | float) or not np.isfinite(
+                number):
+            raise ValueError(MSG_DRIFT_NUMBER.format(name=name, value=number))
+    rows = (frame[column] == value).to_numpy()
+    if not rows.any():
+        raise ValueError(MSG_DRIFT_VALUE.format(value=value, column=column))
+    out = frame.copy()
+    if shift == 0:
+        return out
+    p = np.clip(out[score].to_numpy(dtype=np.float64)[rows], 1e-6, 1.0 - 1e-6)
+    moved = _sigmoid(np.log(p / (1.0 - p)) + shift).round(4)
+    scores = out[score].to_numpy(dtype=np.float64, copy=True)
+    scores[rows] = moved
+    decisions = out[decision].to_numpy().astype("int8")
+    decisions[rows] = (moved >= threshold).astype("int8")
+    out[score] = scores
+    out[decision] = decisions
     return out

@@ -126,7 +126,8 @@ def test_a_failing_batch_stores_nothing(store: Store) -> None:
     store.record_queue(SCIENTIST, run_id, policy=POLICY, cases=[_case("1")])
     _batch(store, run_id)
     before = row_counts(store)
-    with pytest.raises(ValueError, match=re.escape(MSG_LABEL_EXISTS.format(id=run_id, label="week 1"))):
+    taken = MSG_LABEL_EXISTS.format(id=run_id, label="week 1")
+    with pytest.raises(ValueError, match=re.escape(taken)):
         _batch(store, run_id, sha=SHA_B, cases=[_case("b2:0")])
     with pytest.raises(ValueError, match=r"already has a case for row_key\(s\) \['1'\]"):
         _batch(store, run_id, sha=SHA_B, label="week 2", cases=[_case("b2:0"), _case("1")])
