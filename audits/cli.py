@@ -17,6 +17,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audits.cli_audit import add_audit_parser
+from audits.cli_queue import add_queue_parsers
 from audits.datasets import BUNDLED, list_datasets, load_dataset, read_card
 from audits.roles import Actor, PermissionDenied, Role
 from audits.schema import DataValidationError
@@ -24,7 +25,7 @@ from audits.schema import DataValidationError
 if TYPE_CHECKING:
     from audits.store import Store
 
-__all__ = ["main"]
+__all__ = ["ProgressBar", "main", "open_store"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     add_audit_parser(sub)
+    add_queue_parsers(sub)
     _users_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)
@@ -145,7 +147,8 @@ def _help(p: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _store() -> Store:
+def open_store() -> Store:
+    """Open the store named by ``--database-url`` / ``FAIRPANEL_DATABASE_URL``."""
     from audits.store import Store  # imported late: `--help` need not load SQLAlchemy
 
     return Store()
@@ -154,7 +157,7 @@ def _store() -> Store:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from audits.demo import ensure_demo
 
-    with _store() as store:
+    with open_store() as store:
         state = ensure_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
     print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
           f"sha256 {state.dataset.sha256[:16]}")
@@ -195,7 +198,7 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
         if password != getpass.getpass("again: "):
             print("fairpanel: error: the passwords differ", file=sys.stderr)
             return EXIT_USAGE
-    with _store() as store:
+    with open_store() as store:
         user = store.add_user(Actor.system(), args.username, Role.parse(args.role),
                               password=password, display_name=args.display_name)
     print(f"added {user.username} ({user.role})")
@@ -203,7 +206,7 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_users_list(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with open_store() as store:
         users = store.list_users()
     rows = [{"username": u.username, "display_name": u.display_name, "role": str(u.role),
              "has_password": u.has_password, "active": u.active} for u in users]
@@ -243,7 +246,7 @@ def _cmd_datasets_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_log_verify(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with open_store() as store:
         result = store.verify_log()
     if args.json:
         print(json.dumps({"ok": result.ok, "n_entries": result.n_entries,
@@ -256,7 +259,7 @@ def _cmd_log_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_log_show(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with open_store() as store:
         entries = store.log_entries(limit=args.limit)
     for e in entries:
         print(f"{e.id:>6}  {e.ts}  {e.actor:<24} {e.action:<22} {e.entity}:{e.entity_id}  "
