@@ -156,14 +156,20 @@ def open_store() -> Store:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from audits.demo import ensure_demo
+    from audits.demo_queue import ensure_demo_queue
 
     with open_store() as store:
         state = ensure_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
+        queues = ensure_demo_queue(store, dataset=args.dataset,
+                                   progress=ProgressBar(sys.stderr))
     print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
           f"sha256 {state.dataset.sha256[:16]}")
     if state.model is not None:
         print(f"model {state.model.kind}: sha256 {state.model.sha256[:16]}")
     print(f"audit run {state.audit_run.id}: {state.audit_run.status}")
+    print(f"review queue of fairness audit run {queues.queue.audit_run.id}: "
+          f"{len(queues.queue.cases)} cases")
+    print(f"monitoring example (simulated weekly batches): audit run {queues.monitoring_run_id}")
     if args.no_serve:
         return EXIT_OK
     return _serve(args, auth="demo")

@@ -114,7 +114,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from audits.cli import ProgressBar, open_store
     from audits.ingest import ingest_batch
 
-    frame = read_table(args.data)
+    frame = read_table(Path(args.data))
     with open_store() as store:
         done = ingest_batch(store, Actor.system(), args.audit, frame, label=args.label,
                             period_start=args.period_start, period_end=args.period_end,

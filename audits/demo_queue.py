@@ -45,12 +45,16 @@ class DemoQueues:
     monitoring_run_id: int
 
 
-def ensure_demo_queue(store: Store, *, budget: int = 200,
+def ensure_demo_queue(store: Store, *, dataset: str | None = None, budget: int = 200,
                       progress: Progress | None = None) -> DemoQueues:
-    """Store the demo's queue and the simulated monitoring example unless present."""
+    """Store the demo's queue and the simulated monitoring example unless present.
+
+    ``dataset`` is as for :func:`audits.demo.ensure_demo` (None: the configured demo
+    dataset).
+    """
     report = progress or (lambda fraction, message: None)
     actor = Actor(DEMO_PERSONAS[0].username, DEMO_PERSONAS[0].role)
-    state = ensure_demo(store)
+    state = ensure_demo(store, dataset=dataset)
     report(0.05, "Fairness audit of the demo dataset")
     run = run_fairness_audit(store, actor, state.dataset, state.model)
     queue = build_queue(store, actor, run.id, policy=FlagPolicy(budget=budget),

@@ -1,0 +1,63 @@
+"""Acceptance: the bundled Adult audit's queue for a budget of 200 holds every reason.
+
+This prepares the real default (gradient boosting on Adult, SHAP on all 14,653 held-out
+decisions), so it is the slowest test of the queue (about 30 s); it runs once, on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from audits.cli_queue import queue_json
+from audits.demo_queue import DemoQueues, ensure_demo_queue
+from audits.flagging import REASONS
+from audits.store import Store
+
+
+@pytest.fixture(scope="module")
+def adult(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, DemoQueues]]:
+    home = tmp_path_factory.mktemp("adult-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAIRPANEL_HOME", str(home))
+        mp.delenv("FAIRPANEL_DEMO_DATASET", raising=False)
+        with Store(f"sqlite:///{home / 'fairpanel.db'}") as store:
+            yield store, ensure_demo_queue(store, budget=200)
+
+
+def test_the_adult_queue_holds_every_reason(adult: tuple[Store, DemoQueues]) -> None:
+    store, demo = adult
+    queue = demo.queue
+    dataset = store.get_dataset(queue.audit_run.dataset_id)
+    assert dataset is not None and dataset.name == "adult"
+    assert len(queue.cases) == 200
+    assert {c.primary_reason for c in queue.cases} == set(REASONS)
+    overview = queue_json(queue.audit_run.id, queue.cases, queue.summary,
+                          queue.policy.as_dict())
+    assert set(overview["by_reason"]) == set(REASONS)
+    assert sum(overview["by_group"].values()) == 200
+    # Stratified by need: more than the two largest sex x race groups are represented.
+    assert len(overview["by_group"]) >= 6
+
+
+def test_adult_cases_carry_a_shap_explanation_and_no_visible_answer(
+        adult: tuple[Store, DemoQueues]) -> None:
+    store, demo = adult
+    for case in store.list_cases(demo.queue.audit_run.id):
+        explanation = case.snapshot["explanation"]
+        assert explanation["available"] and explanation["reason"]
+        assert set(case.snapshot["features"]) >= {"age", "occupation", "relationship"}
+        answer_shown = any("gold_answer" in str(value) for key, value in case.snapshot.items()
+                           if key != "hidden")
+        assert not answer_shown
+
+
+def test_counterfactual_and_proxy_reasons_name_what_changed(
+        adult: tuple[Store, DemoQueues]) -> None:
+    store, demo = adult
+    policy = store.get_flag_policy(demo.queue.audit_run.id)
+    assert policy is not None and "relationship" in policy["proxies"]["sex"]
+    texts = {r["reason"]: r["explanation"] for c in demo.queue.cases for r in c.reasons}
+    assert "sex" in texts["counterfactual"] or "race" in texts["counterfactual"]
+    assert "proxy" in texts["attribution"]
