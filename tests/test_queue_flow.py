@@ -15,10 +15,13 @@ import pandas as pd
 import pytest
 from db_support import row_counts
 
+from audits.datasets import load_dataset
 from audits.demo import DEMO_PERSONAS, ensure_demo
 from audits.demo_queue import DRIFT_GROUP, weekly_batches
 from audits.flag_policy import FlagPolicy
 from audits.ingest import MSG_NO_QUEUE, ingest_batch
+from audits.model_files import load_model
+from audits.models import predict_decisions
 from audits.monitoring_runs import deferral_view, monitoring_view
 from audits.queue_runs import MSG_NOT_FAIRNESS, MSG_OTHER_POLICY, build_queue, flag_context
 from audits.roles import Actor, PermissionDenied, Role
@@ -179,3 +182,28 @@ def test_compas_deciles_get_their_threshold_and_scale(store: Store) -> None:
 
 def _accuracy(frame: pd.DataFrame) -> float:
     return float((frame["approved"] == frame["repaid"]).mean())
+
+
+def test_a_model_audit_scores_and_explains_each_new_batch(store: Store) -> None:
+    state = ensure_demo(store, dataset="german_credit", kind="logistic_regression")
+    assert state.model is not None
+    run = run_fairness_audit(store, SCIENTIST, state.dataset, state.model, n_boot=200)
+    queue = build_queue(store, SCIENTIST, run.id, policy=FlagPolicy(budget=30))
+    assert all(c.snapshot["explanation"]["available"] for c in queue.cases)
+    batch = load_dataset("german_credit").frame.sample(300, random_state=5)
+    batch = batch.drop(columns=[c for c in ("y_pred", "y_score") if c in batch.columns])
+    done = ingest_batch(store, SCIENTIST, run.id, batch, label="new applications")
+    assert done.created and done.n_cases == 30
+    stored = store.list_batches(run.id, with_data=True)[0]
+    assert stored.data is not None and len(stored.data["y_score"]) == 300
+    pipeline = load_model(state.model.path)
+    expected = predict_decisions(pipeline, batch.reset_index(drop=True),
+                                 features=list(state.model.feature_names),
+                                 threshold=float(state.model.params.get("threshold", 0.5)))
+    assert stored.data["y_pred"] == expected["y_pred"].tolist()
+    new_cases = [c for c in store.list_cases(run.id) if c.batch_id == stored.id]
+    assert len(new_cases) == 30
+    for case in new_cases:
+        position = int(case.row_key.split(":")[1])
+        assert case.snapshot["score"] == pytest.approx(expected["y_score"].iloc[position])
+        assert case.snapshot["explanation"]["available"]
