@@ -45,6 +45,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "register a dataset": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "register a model": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "run an audit": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "manage the panel": frozenset({Role.PANEL_LEAD, Role.ADMIN}),
+    "rate a case": frozenset({Role.REVIEWER}),
+    "adjudicate": frozenset({Role.PANEL_LEAD, Role.ADMIN}),
+    "read every rating": frozenset({Role.PANEL_LEAD, Role.ADMIN}),
+    "read panel aggregates": frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
+                                        Role.DATA_SCIENTIST}),
 }
 
 

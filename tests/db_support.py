@@ -17,7 +17,9 @@ from audits.roles import Actor, Role
 from audits.store import Store
 from audits.store.db import normalize_url, redact_url
 from audits.store.tables import (
+    Adjudication,
     Alert,
+    AssignmentRow,
     AuditLog,
     AuditRun,
     Batch,
@@ -25,6 +27,9 @@ from audits.store.tables import (
     Dataset,
     FlagPolicyRow,
     Model,
+    Rating,
+    RatingVersion,
+    ReviewerRow,
     User,
 )
 
@@ -100,7 +105,9 @@ def row_counts(store: Store) -> dict[str, int]:
     """Count the rows of every table the store writes, read directly."""
     tables = {"users": User, "datasets": Dataset, "models": Model, "audit_runs": AuditRun,
               "audit_log": AuditLog, "flag_policies": FlagPolicyRow, "batches": Batch,
-              "cases": Case, "alerts": Alert}
+              "cases": Case, "alerts": Alert, "reviewers": ReviewerRow,
+              "assignments": AssignmentRow, "ratings": Rating, "rating_history": RatingVersion,
+              "adjudications": Adjudication}
     with store.engine.connect() as conn:
         counts = {name: conn.scalar(select(func.count()).select_from(t)) or 0
                   for name, t in tables.items()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from audits.store.db import data_dir, default_database_url, make_engine, upgrade
 from audits.store.log import LogVerification, verify_log
+from audits.store.panel import AssignmentInput, ReviewerRecord
 from audits.store.records import (
     AlertInput,
     AlertRecord,
@@ -20,19 +21,33 @@ from audits.store.records import (
     UserRecord,
 )
 from audits.store.repository import Store
+from audits.store.reviews import (
+    CaseReview,
+    CaseView,
+    MyAssignment,
+    RatingRecord,
+    SubmitResult,
+)
 
 __all__ = [
     "AlertInput",
     "AlertRecord",
+    "AssignmentInput",
     "AuditRunRecord",
     "BatchRecord",
     "CaseInput",
     "CaseRecord",
+    "CaseReview",
+    "CaseView",
     "DatasetRecord",
     "LogEntryRecord",
     "LogVerification",
     "ModelRecord",
+    "MyAssignment",
+    "RatingRecord",
+    "ReviewerRecord",
     "Store",
+    "SubmitResult",
     "UserRecord",
     "data_dir",
     "default_database_url",

@@ -31,8 +31,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from audits.roles import Role
 
-__all__ = ["Alert", "AuditLog", "AuditRun", "Base", "Batch", "Case", "Dataset", "FlagPolicyRow",
-           "LogHead", "Model", "User", "utcnow"]
+__all__ = ["Adjudication", "Alert", "AssignmentRow", "AuditLog", "AuditRun", "Base", "Batch",
+           "Case", "Dataset", "FlagPolicyRow", "LogHead", "Model", "PanelSetting", "Rating",
+           "RatingVersion", "ReviewerBackground", "ReviewerRow", "User", "utcnow"]
 
 RUN_STATUSES = ("created", "running", "completed", "failed")
 
@@ -249,6 +250,8 @@ class Case(Base):
     snapshot_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     snapshot_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
+    final_label: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -268,4 +271,125 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     details_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+CASE_STATUSES = ("queued", "in_review", "disputed", "closed")
+ASSIGNMENT_STATUSES = ("open", "rated", "withdrawn")
+
+
+class ReviewerRow(Base):
+    """A panel member: the user (identity) with expertise, capacity and availability."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    expertise_json: Mapped[list[str]] = mapped_column(JSON)
+    capacity: Mapped[int] = mapped_column(Integer)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewerBackground(Base):
+    """Self-reported background attributes, kept apart from identity, with consent.
+
+    Keyed by the reviewer's internal id only (no name); a row exists only while consent
+    stands, and is deleted when it is withdrawn.
+    """
+
+    __tablename__ = "reviewer_backgrounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), unique=True)
+    attributes_json: Mapped[dict[str, str]] = mapped_column(JSON)
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PanelSetting(Base):
+    """A panel-wide setting (e.g. the background schema), one JSON value per key."""
+
+    __tablename__ = "panel_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssignmentRow(Base):
+    """A case given to a reviewer, with the randomized blinding of that assignment."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("case_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    slot: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    model_shown: Mapped[bool] = mapped_column(Boolean)
+    sensitive_shown: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(Base):
+    """A reviewer's current rating of a case: one per (case, reviewer), ever.
+
+    ``idempotency_key`` is made when the rating form is drawn; a resubmission with a key
+    already seen (here or in :class:`RatingVersion`) changes nothing.
+    """
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("case_id", "reviewer_id"),
+                      CheckConstraint("confidence BETWEEN 1 AND 5", name="confidence"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    label: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[int] = mapped_column(Integer)
+    rationale: Mapped[str] = mapped_column(Text)
+    tags_json: Mapped[list[str]] = mapped_column(JSON)
+    seconds_spent: Mapped[float] = mapped_column(Float)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RatingVersion(Base):
+    """An earlier version of a rating, kept when the reviewer changed it."""
+
+    __tablename__ = "rating_history"
+    __table_args__ = (UniqueConstraint("rating_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    label: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[int] = mapped_column(Integer)
+    rationale: Mapped[str] = mapped_column(Text)
+    tags_json: Mapped[list[str]] = mapped_column(JSON)
+    seconds_spent: Mapped[float] = mapped_column(Float)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Adjudication(Base):
+    """The panel lead's final label for a case the panel disagreed on."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    label: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    adjudicator: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 from db_support import SCIENTIST, SHA_A, Database, row_counts
 
+from audits.roles import Actor, Role
 from audits.store import Store
+
+LEAD_FOR_TESTS = Actor("pat", Role.PANEL_LEAD)
 
 N_THREADS, N_ACTIONS = 4, 25
 
@@ -74,3 +77,57 @@ def test_concurrent_first_opens_migrate_once(database: Database) -> None:
 
     assert _run_threads([None] * N_THREADS, work) == []  # type: ignore[list-item]
     assert len(opened) == N_THREADS and opened[0].verify_log().ok
+
+
+N_REVIEWERS, N_PER_REVIEWER, N_CASES = 50, 20, 200
+
+
+def test_fifty_reviewers_rating_at_once_lose_and_double_nothing(database: Database) -> None:
+    """50 writers x 20 ratings, each resent 0-2 times with the same key (a double click
+    or a retry after a dropped connection): exactly one row per (case, reviewer)."""
+    import random
+
+    from panel_support import add_reviewers, assign, queue_cases, reviewer_actor
+
+    setup = database.open()
+    ids = add_reviewers(setup, N_REVIEWERS)
+    run_id, cases = queue_cases(setup, N_CASES)
+    mine = {i: [cases[(4 * i + j) % N_CASES] for j in range(N_PER_REVIEWER)]
+            for i in range(N_REVIEWERS)}
+    assign(setup, run_id, [(c, ids[reviewer_actor(i).username])
+                           for i, owned in mine.items() for c in owned])
+    stores = [database.open() for _ in range(N_REVIEWERS)]
+    sent: dict[tuple[int, int], str] = {}
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def work(store: Store, index: int) -> None:
+        rng = random.Random(index)
+        actor = reviewer_actor(index)
+        for case_id in mine[index]:
+            key = f"r{index:02d}-c{case_id:04d}-{rng.getrandbits(64):016x}"
+            label = rng.randint(0, 1)
+            for _ in range(1 + rng.choice([0, 0, 1, 2])):
+                result = store.submit_rating(actor, case_id, label=label, confidence=3,
+                                             rationale="checked the income and history",
+                                             seconds_spent=5.0, idempotency_key=key)
+                with lock:
+                    outcomes.append(result.outcome)
+            with lock:
+                sent[(case_id, ids[actor.username])] = key
+
+    assert _run_threads(stores, work) == []
+    rows = setup.ratings_table(LEAD_FOR_TESTS, run_id)
+    assert len(rows) == N_REVIEWERS * N_PER_REVIEWER == len(sent)
+    assert {(r["case_id"], r["reviewer_id"]) for r in rows} == set(sent)
+    assert outcomes.count("created") == len(sent)
+    assert outcomes.count("updated") == 0
+    assert outcomes.count("duplicate") == len(outcomes) - len(sent) > 0
+    counts = row_counts(setup)
+    assert counts["ratings"] == len(sent) and counts["rating_history"] == 0
+    created = [e for e in setup.log_entries(newest_first=False) if e.action == "rating_created"]
+    assert sorted(e.payload["idempotency_key"] for e in created) == sorted(sent.values())
+    assert setup.verify_log().ok
+    progress = setup.panel_progress(LEAD_FOR_TESTS, run_id)
+    assert progress["assignments_open"] == 0
+    assert progress["cases_closed"] + progress["cases_disputed"] == N_CASES

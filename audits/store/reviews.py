@@ -1,0 +1,479 @@
+"""Ratings: what a reviewer sees, what they submit, and adjudication of disagreements.
+
+Access is enforced here, in the queries, whatever a page or a session says: a reviewer
+reads only cases assigned to them, sees a case blinded as its assignment says (never the
+other ratings, never a gold answer, the model's decision and score only when shown), and
+writes only their own rating. A rating is one row per (case, reviewer); each submission
+carries an idempotency key made when the form was drawn, so a double click or a resubmit
+after a dropped connection changes nothing, and a real change keeps the earlier version.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audits.roles import Actor, PermissionDenied, Role, require_role
+from audits.store.base import StoreBase
+from audits.store.log import append_entry
+from audits.store.tables import (
+    Adjudication,
+    AssignmentRow,
+    Case,
+    PanelSetting,
+    Rating,
+    RatingVersion,
+    ReviewerRow,
+    User,
+    utcnow,
+)
+from audits.store.validation import check_actor, check_names, check_text
+
+__all__ = ["CaseReview", "CaseView", "MyAssignment", "RatingRecord", "ReviewOps",
+           "SubmitResult", "blinded_snapshot", "disagreement"]
+
+#: Disagreement (1 - share of the modal label) above which a case goes to adjudication.
+ADJUDICATION_THRESHOLD = 0.25
+TAGS = ("relies on a proxy", "not enough information", "model seems right",
+        "model seems wrong", "sensitive attribute matters here", "data looks wrong")
+MSG_NOT_YOURS = "case {case_id} is not assigned to {actor}"
+MSG_NOT_REVIEWER = "{actor} is not on the reviewer panel"
+MSG_LABEL = "label must be 0 or 1; got {value!r}"
+MSG_CONFIDENCE = "confidence must be an integer from 1 to 5; got {value!r}"
+MSG_SECONDS = "seconds_spent must be a non-negative number; got {value!r}"
+MSG_KEY = "idempotency_key must be 16 to 64 characters of [A-Za-z0-9_-]; got {value!r}"
+MSG_RATIONALE = (
+    "a rationale is required when your decision overrides the model's ({model}); say why"
+)
+MSG_CLOSED = "case {case_id} is closed; its ratings can no longer change"
+MSG_NOT_DISPUTED = "case {case_id} is {status}; only a disputed case is adjudicated"
+MSG_UNKNOWN_CASE = "no case with id {id}"
+MSG_WITHDRAWN = "the assignment of case {case_id} to {actor} was withdrawn"
+
+
+@dataclass(frozen=True)
+class MyAssignment:
+    """One line of a reviewer's own queue."""
+
+    assignment_id: int
+    case_id: int
+    audit_run_id: int
+    position: int
+    kind_hidden: bool
+    status: str
+    rated: bool
+
+
+@dataclass(frozen=True)
+class RatingRecord:
+    """A stored rating (its current version)."""
+
+    id: int
+    case_id: int
+    reviewer_id: int
+    label: int
+    confidence: int
+    rationale: str
+    tags: tuple[str, ...]
+    seconds_spent: float
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as its reviewer sees it: blinded snapshot and their own rating only."""
+
+    case_id: int
+    assignment_id: int
+    snapshot: dict[str, Any]
+    model_shown: bool
+    sensitive_shown: bool
+    my_rating: RatingRecord | None
+    case_status: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a submission did: ``"created"``, ``"updated"`` or ``"duplicate"`` (nothing)."""
+
+    rating: RatingRecord
+    outcome: str
+    case_status: str
+
+
+@dataclass(frozen=True)
+class CaseReview:
+    """A case with every rating, for the panel lead (adjudication)."""
+
+    case_id: int
+    audit_run_id: int
+    status: str
+    snapshot: dict[str, Any]
+    ratings: list[dict[str, Any]]
+    disagreement: float | None
+    final_label: int | None
+    adjudication: dict[str, Any] | None
+
+
+class ReviewOps(StoreBase):
+    """The rating and adjudication methods of :class:`~audits.store.Store`."""
+
+    def my_assignments(self, actor: Actor, *, audit_run_id: int | None = None,
+                       ) -> list[MyAssignment]:
+        """Return the actor's own assignments, open ones first, by queue position."""
+        check_actor(actor)
+        with self._read() as session:
+            reviewer = _reviewer(session, actor)
+            query = (select(AssignmentRow, Case).join(Case, Case.id == AssignmentRow.case_id)
+                     .where(AssignmentRow.reviewer_id == reviewer.id,
+                            AssignmentRow.status != "withdrawn"))
+            if audit_run_id is not None:
+                query = query.where(Case.audit_run_id == audit_run_id)
+            rows = session.execute(query).all()
+        out = [MyAssignment(a.id, c.id, c.audit_run_id, c.rank, True, a.status,
+                            a.status == "rated") for a, c in rows]
+        return sorted(out, key=lambda m: (m.rated, m.audit_run_id, m.position, m.case_id))
+
+    def open_case(self, actor: Actor, case_id: int) -> CaseView:
+        """Return a case blinded for the actor, who must be one of its reviewers.
+
+        Raises
+        ------
+        PermissionDenied
+            The case is not assigned to the actor (the same message whether or not the
+            case exists, so ids cannot be probed).
+        """
+        check_actor(actor)
+        with self._read() as session:
+            assignment, case = _assignment(session, actor, case_id)
+            rating = session.scalar(select(Rating).where(Rating.assignment_id == assignment.id))
+            return CaseView(case_id=case.id, assignment_id=assignment.id,
+                            snapshot=blinded_snapshot(case.snapshot_json, assignment.model_shown,
+                                                      assignment.sensitive_shown),
+                            model_shown=assignment.model_shown,
+                            sensitive_shown=assignment.sensitive_shown,
+                            my_rating=None if rating is None else _record(rating),
+                            case_status=case.status)
+
+    def submit_rating(self, actor: Actor, case_id: int, *, label: int, confidence: int,
+                      rationale: str = "", tags: Sequence[str] = (), seconds_spent: float,
+                      idempotency_key: str) -> SubmitResult:
+        """Store the actor's rating of a case assigned to them, exactly once per key.
+
+        A key already stored (current or earlier version) returns the stored rating
+        with outcome ``"duplicate"`` and writes nothing. Otherwise the first submission
+        creates the rating and a later one (a change before the case closes) stores a
+        new version, keeping the old one in the history; both are logged. When every
+        reviewer of the case has rated, the case closes with the majority label, or is
+        ``disputed`` when the disagreement exceeds :data:`ADJUDICATION_THRESHOLD`.
+
+        Raises
+        ------
+        PermissionDenied
+            Not a reviewer, or the case is not theirs.
+        ValueError
+            A bad label, confidence, time, key or tag; a missing rationale when the
+            decision overrides a model decision that was shown; a closed case.
+        """
+        require_role(check_actor(actor), "rate a case")
+        values = _check_rating(label, confidence, rationale, tags, seconds_spent,
+                               idempotency_key)
+        with self._write() as (session, head):
+            assignment, case = _assignment(session, actor, case_id)
+            seen = _by_key(session, values["idempotency_key"])
+            if seen is not None:
+                return SubmitResult(_record(seen), "duplicate", case.status)
+            if case.status == "closed":
+                raise ValueError(MSG_CLOSED.format(case_id=case_id))
+            model = case.snapshot_json.get("decision", {}).get("value")
+            if assignment.model_shown and model is not None and values["label"] != model \
+                    and not values["rationale"]:
+                raise ValueError(MSG_RATIONALE.format(model=model))
+            rating, outcome = _upsert(session, assignment, case, values)
+            assignment.status, assignment.updated_at = "rated", utcnow()
+            session.flush()
+            _settle(session, case, self._threshold(session))
+            append_entry(session, head, actor=actor.username, action=f"rating_{outcome}",
+                         entity="case", entity_id=case.id, payload=_payload(rating, values))
+            return SubmitResult(_record(rating), outcome, case.status)
+
+    def case_review(self, actor: Actor, case_id: int) -> CaseReview:
+        """Return a case with every rating and reviewer (requires "read every rating")."""
+        require_role(check_actor(actor), "read every rating")
+        with self._read() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise LookupError(MSG_UNKNOWN_CASE.format(id=case_id))
+            return _case_review(session, case)
+
+    def disputed_cases(self, actor: Actor, *, audit_run_id: int | None = None,
+                       ) -> list[CaseReview]:
+        """Return the cases waiting for adjudication (requires "read every rating")."""
+        require_role(check_actor(actor), "read every rating")
+        query = select(Case).where(Case.status == "disputed").order_by(Case.id)
+        if audit_run_id is not None:
+            query = query.where(Case.audit_run_id == audit_run_id)
+        with self._read() as session:
+            return [_case_review(session, c) for c in session.scalars(query)]
+
+    def adjudicate(self, actor: Actor, case_id: int, *, label: int, reason: str) -> CaseReview:
+        """Record the final label of a disputed case, with a reason; closes the case."""
+        require_role(check_actor(actor), "adjudicate")
+        value = _check_label(label)
+        reason = check_text(reason, "reason", 4000)
+        with self._write() as (session, head):
+            case = session.get(Case, case_id)
+            if case is None:
+                raise LookupError(MSG_UNKNOWN_CASE.format(id=case_id))
+            if case.status != "disputed":
+                raise ValueError(MSG_NOT_DISPUTED.format(case_id=case_id, status=case.status))
+            now = utcnow()
+            session.add(Adjudication(case_id=case.id, label=value, reason=reason,
+                                     adjudicator=actor.username, created_at=now))
+            case.status, case.final_label, case.closed_at = "closed", value, now
+            session.flush()
+            append_entry(session, head, actor=actor.username, action="adjudicate",
+                         entity="case", entity_id=case.id,
+                         payload={"label": value, "reason": reason})
+            return _case_review(session, case)
+
+    def ratings_table(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
+        """Return an audit's ratings as the long table ``case_id, reviewer_id, label, ...``.
+
+        Requires "read every rating". Each row also has ``confidence``, ``model_shown``,
+        ``sensitive_shown``, ``model_decision``, ``kind`` and ``seconds_spent``.
+        """
+        require_role(check_actor(actor), "read every rating")
+        query = (select(Rating, AssignmentRow, Case)
+                 .join(AssignmentRow, AssignmentRow.id == Rating.assignment_id)
+                 .join(Case, Case.id == Rating.case_id)
+                 .where(Case.audit_run_id == audit_run_id).order_by(Rating.id))
+        with self._read() as session:
+            return [{"case_id": r.case_id, "reviewer_id": r.reviewer_id, "label": r.label,
+                     "confidence": r.confidence, "model_shown": a.model_shown,
+                     "sensitive_shown": a.sensitive_shown, "kind": a.kind,
+                     "model_decision": c.snapshot_json.get("decision", {}).get("value"),
+                     "subject_group": c.subject_group, "seconds_spent": r.seconds_spent,
+                     "version": r.version}
+                    for r, a, c in session.execute(query).all()]
+
+    def panel_progress(self, actor: Actor, audit_run_id: int) -> dict[str, int]:
+        """Return counts of cases by status and of ratings (requires aggregates)."""
+        require_role(check_actor(actor), "read panel aggregates")
+        with self._read() as session:
+            statuses = Counter(session.scalars(select(Case.status).where(
+                Case.audit_run_id == audit_run_id)))
+            assignments = Counter(session.scalars(
+                select(AssignmentRow.status).join(Case, Case.id == AssignmentRow.case_id)
+                .where(Case.audit_run_id == audit_run_id)))
+        return {**{f"cases_{s}": statuses.get(s, 0)
+                   for s in ("queued", "in_review", "disputed", "closed")},
+                "assignments_open": assignments.get("open", 0),
+                "assignments_rated": assignments.get("rated", 0)}
+
+    @staticmethod
+    def _threshold(session: Session) -> float:
+        row = session.get(PanelSetting, "adjudication")
+        return float(row.value_json.get("threshold", ADJUDICATION_THRESHOLD)) if row else (
+            ADJUDICATION_THRESHOLD)
+
+
+def blinded_snapshot(snapshot: dict[str, Any], model_shown: bool,
+                     sensitive_shown: bool) -> dict[str, Any]:
+    """Return what a reviewer may see of a case snapshot.
+
+    Never the gold answer, the flagging reasons (they reveal the score and the kind of
+    case) or the provenance; the decision, score, threshold and explanation only when the
+    model is shown; the sensitive attributes (and their explanation rows) only when
+    they are shown.
+
+    Examples
+    --------
+    >>> snap = {"features": {"age": 40, "sex": "F"}, "sensitive": {"sex": "F"},
+    ...         "decision": {"value": 1}, "score": 0.7, "threshold": 0.5,
+    ...         "explanation": {"available": True}, "reasons": [], "hidden": {"gold": 1}}
+    >>> sorted(blinded_snapshot(snap, False, False))
+    ['features']
+    >>> blinded_snapshot(snap, False, False)["features"]
+    {'age': 40}
+    """
+    view = {"features": copy.deepcopy(snapshot.get("features", {}))}
+    sensitive = dict(snapshot.get("sensitive", {}))
+    if sensitive_shown:
+        view["sensitive"] = sensitive
+    else:
+        view["features"] = {k: v for k, v in view["features"].items() if k not in sensitive}
+    if model_shown:
+        for key in ("decision", "score", "threshold"):
+            if key in snapshot:
+                view[key] = copy.deepcopy(snapshot[key])
+        view["explanation"] = _explanation(snapshot.get("explanation"), sensitive,
+                                           sensitive_shown)
+    return view
+
+
+def disagreement(labels: Sequence[int]) -> float:
+    """Return 1 minus the share of the most common label (0 when unanimous).
+
+    Examples
+    --------
+    >>> disagreement([1, 1, 0])
+    0.3333333333333333
+    """
+    if not labels:
+        return 0.0
+    return 1.0 - max(Counter(labels).values()) / len(labels)
+
+
+def _explanation(explanation: Any, sensitive: dict[str, Any],
+                 sensitive_shown: bool) -> dict[str, Any] | None:
+    if not isinstance(explanation, dict):
+        return None
+    out = copy.deepcopy(explanation)
+    waterfall = out.get("waterfall")
+    if not sensitive_shown and isinstance(waterfall, dict) and "feature" in waterfall:
+        keep = [i for i, f in enumerate(waterfall["feature"]) if f not in sensitive]
+        out["waterfall"] = {k: [v[i] for i in keep] for k, v in waterfall.items()}
+        out["reason"] = "" if any(s in str(out.get("reason", "")) for s in sensitive) else (
+            out.get("reason", ""))
+    return out
+
+
+def _reviewer(session: Session, actor: Actor) -> ReviewerRow:
+    row = session.scalar(select(ReviewerRow).join(User, User.id == ReviewerRow.user_id)
+                         .where(User.username == actor.username))
+    if row is None or actor.role != Role.REVIEWER:
+        raise PermissionDenied(MSG_NOT_REVIEWER.format(actor=actor.username))
+    return row
+
+
+def _assignment(session: Session, actor: Actor, case_id: int) -> tuple[AssignmentRow, Case]:
+    reviewer = _reviewer(session, actor)
+    found = session.execute(
+        select(AssignmentRow, Case).join(Case, Case.id == AssignmentRow.case_id)
+        .where(AssignmentRow.case_id == case_id,
+               AssignmentRow.reviewer_id == reviewer.id)).first()
+    if found is None:
+        raise PermissionDenied(MSG_NOT_YOURS.format(case_id=case_id, actor=actor.username))
+    assignment, case = found
+    if assignment.status == "withdrawn":
+        raise PermissionDenied(MSG_WITHDRAWN.format(case_id=case_id, actor=actor.username))
+    return assignment, case
+
+
+def _by_key(session: Session, key: str) -> Rating | None:
+    rating = session.scalar(select(Rating).where(Rating.idempotency_key == key))
+    if rating is not None:
+        return rating
+    old = session.scalar(select(RatingVersion).where(RatingVersion.idempotency_key == key))
+    return None if old is None else session.get(Rating, old.rating_id)
+
+
+def _upsert(session: Session, assignment: AssignmentRow, case: Case,
+            values: dict[str, Any]) -> tuple[Rating, str]:
+    now = utcnow()
+    rating = session.scalar(select(Rating).where(Rating.assignment_id == assignment.id))
+    if rating is None:
+        rating = Rating(assignment_id=assignment.id, case_id=case.id,
+                        reviewer_id=assignment.reviewer_id, version=1, created_at=now,
+                        updated_at=now, **values)
+        session.add(rating)
+        return rating, "created"
+    session.add(RatingVersion(rating_id=rating.id, version=rating.version, label=rating.label,
+                              confidence=rating.confidence, rationale=rating.rationale,
+                              tags_json=list(rating.tags_json),
+                              seconds_spent=rating.seconds_spent,
+                              idempotency_key=rating.idempotency_key,
+                              created_at=rating.updated_at))
+    for key, value in values.items():
+        setattr(rating, key, value)
+    rating.version, rating.updated_at = rating.version + 1, now
+    return rating, "updated"
+
+
+def _settle(session: Session, case: Case, threshold: float) -> None:
+    assignments = list(session.scalars(select(AssignmentRow).where(
+        AssignmentRow.case_id == case.id, AssignmentRow.status != "withdrawn")))
+    if any(a.status != "rated" for a in assignments):
+        case.status = "in_review"
+        return
+    labels = list(session.scalars(select(Rating.label).where(Rating.case_id == case.id)))
+    if disagreement(labels) > threshold:
+        case.status = "disputed"
+        return
+    case.status, case.closed_at = "closed", utcnow()
+    case.final_label = Counter(labels).most_common(1)[0][0]
+
+
+def _case_review(session: Session, case: Case) -> CaseReview:
+    rows = session.execute(
+        select(Rating, AssignmentRow, User)
+        .join(AssignmentRow, AssignmentRow.id == Rating.assignment_id)
+        .join(ReviewerRow, ReviewerRow.id == Rating.reviewer_id)
+        .join(User, User.id == ReviewerRow.user_id)
+        .where(Rating.case_id == case.id).order_by(Rating.id)).all()
+    ratings = [{"reviewer": u.display_name, "reviewer_id": r.reviewer_id, "label": r.label,
+                "confidence": r.confidence, "rationale": r.rationale,
+                "tags": list(r.tags_json), "model_shown": a.model_shown,
+                "sensitive_shown": a.sensitive_shown, "version": r.version,
+                "seconds_spent": r.seconds_spent, "updated_at": r.updated_at.isoformat()}
+               for r, a, u in rows]
+    adjudication = session.scalar(select(Adjudication).where(Adjudication.case_id == case.id))
+    labels = [int(r.label) for r, _, _ in rows]
+    return CaseReview(
+        case_id=case.id, audit_run_id=case.audit_run_id, status=case.status,
+        snapshot=copy.deepcopy(case.snapshot_json),
+        ratings=ratings, disagreement=disagreement(labels) if labels else None,
+        final_label=case.final_label,
+        adjudication=None if adjudication is None else {
+            "label": adjudication.label, "reason": adjudication.reason,
+            "adjudicator": adjudication.adjudicator,
+            "created_at": adjudication.created_at.isoformat()})
+
+
+def _check_label(value: object) -> int:
+    if isinstance(value, bool) or value not in (0, 1):
+        raise ValueError(MSG_LABEL.format(value=value))
+    return int(value)
+
+
+def _check_rating(label: object, confidence: object, rationale: object, tags: Sequence[str],
+                  seconds: object, key: object) -> dict[str, Any]:
+    if isinstance(confidence, bool) or not isinstance(confidence, int) or not (
+            1 <= confidence <= 5):
+        raise ValueError(MSG_CONFIDENCE.format(value=confidence))
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
+            0 <= seconds < float("inf")):
+        raise ValueError(MSG_SECONDS.format(value=seconds))
+    if not isinstance(key, str) or not 16 <= len(key) <= 64 or not all(
+            c.isascii() and (c.isalnum() or c in "-_") for c in key):
+        raise ValueError(MSG_KEY.format(value=key))
+    return {"label": _check_label(label), "confidence": confidence,
+            "rationale": check_text(rationale, "rationale", 4000, empty=True),
+            "tags_json": check_names(list(tags), "tags"), "seconds_spent": float(seconds),
+            "idempotency_key": key}
+
+
+def _record(row: Rating) -> RatingRecord:
+    return RatingRecord(id=row.id, case_id=row.case_id, reviewer_id=row.reviewer_id,
+                        label=row.label, confidence=row.confidence, rationale=row.rationale,
+                        tags=tuple(row.tags_json), seconds_spent=row.seconds_spent,
+                        version=row.version, created_at=row.created_at,
+                        updated_at=row.updated_at)
+
+
+def _payload(rating: Rating, values: dict[str, Any]) -> dict[str, Any]:
+    return {"rating_id": rating.id, "reviewer_id": rating.reviewer_id, "version": rating.version,
+            "label": values["label"], "confidence": values["confidence"],
+            "tags": values["tags_json"], "idempotency_key": values["idempotency_key"],
+            "rationale_sha256": hashlib.sha256(values["rationale"].encode()).hexdigest()}
