@@ -23,6 +23,7 @@ from audits.store.log import append_entry
 from audits.store.tables import (
     AssignmentRow,
     Case,
+    Exclusion,
     PanelSetting,
     ReviewerBackground,
     ReviewerRow,
@@ -57,6 +58,10 @@ MSG_CASE_RUN = "case {case_id} belongs to audit run {actual}, not {audit_run_id}
 MSG_UNKNOWN_CASE = "no case with id {id}"
 MSG_UNKNOWN_REVIEWER = "no reviewer with id {id}"
 MSG_ASSIGNED = "case {case_id} is already assigned to reviewer {reviewer_id}"
+MSG_EXCLUDE_ASSIGNED = (
+    "case {case_id} is already assigned to {username!r}; withdraw the assignment first"
+)
+MSG_EXCLUDED = "case {case_id} may not go to reviewer {reviewer_id} (conflict of interest)"
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,11 @@ class PanelOps(StoreBase):
                                                          actual=case.audit_run_id))
                 if session.get(ReviewerRow, item.reviewer_id) is None:
                     raise LookupError(MSG_UNKNOWN_REVIEWER.format(id=item.reviewer_id))
+                if session.scalar(select(Exclusion.id).where(
+                        Exclusion.case_id == item.case_id,
+                        Exclusion.reviewer_id == item.reviewer_id)) is not None:
+                    raise ValueError(MSG_EXCLUDED.format(case_id=item.case_id,
+                                                         reviewer_id=item.reviewer_id))
                 if session.scalar(select(AssignmentRow.id).where(
                         AssignmentRow.case_id == item.case_id,
                         AssignmentRow.reviewer_id == item.reviewer_id)) is not None:
@@ -264,6 +274,38 @@ class PanelOps(StoreBase):
                                   "assignments": [[a.case_id, a.reviewer_id, a.model_shown,
                                                    a.sensitive_shown] for a in items]})
             return len(items)
+
+    def add_exclusion(self, actor: Actor, case_id: int, username: str, *, reason: str) -> None:
+        """Record a conflict of interest: never assign this case to this reviewer."""
+        require_role(check_actor(actor), "manage the panel")
+        case_id = check_id(case_id, "case_id")
+        reason = check_text(reason, "reason", 2000)
+        with self._write() as (session, head):
+            reviewer = _reviewer_of(session, username)
+            if session.get(Case, case_id) is None:
+                raise LookupError(MSG_UNKNOWN_CASE.format(id=case_id))
+            if session.scalar(select(AssignmentRow.id).where(
+                    AssignmentRow.case_id == case_id,
+                    AssignmentRow.reviewer_id == reviewer.id)) is not None:
+                raise ValueError(MSG_EXCLUDE_ASSIGNED.format(case_id=case_id, username=username))
+            if session.scalar(select(Exclusion.id).where(
+                    Exclusion.case_id == case_id, Exclusion.reviewer_id == reviewer.id)) is None:
+                session.add(Exclusion(case_id=case_id, reviewer_id=reviewer.id, reason=reason,
+                                      created_by=actor.username, created_at=utcnow()))
+                append_entry(session, head, actor=actor.username, action="add_exclusion",
+                             entity="case", entity_id=case_id,
+                             payload={"reviewer_id": reviewer.id, "reason": reason})
+
+    def exclusions(self, actor: Actor, audit_run_id: int) -> dict[int, set[int]]:
+        """Return case id -> excluded reviewer ids for an audit's cases (a lead)."""
+        require_role(check_actor(actor), "manage the panel")
+        query = (select(Exclusion.case_id, Exclusion.reviewer_id)
+                 .join(Case, Case.id == Exclusion.case_id).where(Case.audit_run_id == audit_run_id))
+        out: dict[int, set[int]] = {}
+        with self._read() as session:
+            for case_id, reviewer_id in session.execute(query).all():
+                out.setdefault(case_id, set()).add(reviewer_id)
+        return out
 
     def assignment_table(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
         """Return every assignment of an audit's cases (requires "manage the panel")."""

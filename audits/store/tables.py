@@ -32,8 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from audits.roles import Role
 
 __all__ = ["Adjudication", "Alert", "AssignmentRow", "AuditLog", "AuditRun", "Base", "Batch",
-           "Case", "Dataset", "FlagPolicyRow", "LogHead", "Model", "PanelSetting", "Rating",
-           "RatingVersion", "ReviewerBackground", "ReviewerRow", "User", "utcnow"]
+           "Case", "Dataset", "Exclusion", "FlagPolicyRow", "LogHead", "Model", "PanelSetting",
+           "Rating", "RatingVersion", "ReviewerBackground", "ReviewerRow", "User", "utcnow"]
 
 RUN_STATUSES = ("created", "running", "completed", "failed")
 
@@ -392,4 +392,18 @@ class Adjudication(Base):
     label: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     adjudicator: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Exclusion(Base):
+    """A conflict of interest: this reviewer must never be assigned this case."""
+
+    __tablename__ = "exclusions"
+    __table_args__ = (UniqueConstraint("case_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,7 @@ from audits.roles import Actor, PermissionDenied, Role
 from audits.store import Store
 from audits.store.panel import (
     MIN_AGGREGATE,
+    MSG_EXCLUDED,
     MSG_NO_CONSENT,
     MSG_NOT_REVIEWER_USER,
     MSG_UNKNOWN_VALUE,
@@ -176,3 +177,21 @@ def test_agreement_closes_and_disagreement_goes_to_the_lead(
     progress = store.panel_progress(LEAD, run_id)
     assert progress["cases_closed"] == 2 and progress["assignments_rated"] == 6
     assert {r["case_id"] for r in store.ratings_table(LEAD, run_id)} == set(cases[:2])
+
+
+def test_a_conflict_of_interest_blocks_the_assignment(store: Store) -> None:
+    ids = add_reviewers(store, 2)
+    run_id, cases = queue_cases(store, 2)
+    store.add_exclusion(LEAD, cases[0], R0.username, reason="knows the applicant")
+    store.add_exclusion(LEAD, cases[0], R0.username, reason="said twice")  # no-op
+    assert store.exclusions(LEAD, run_id) == {cases[0]: {ids[R0.username]}}
+    before = row_counts(store)
+    with pytest.raises(ValueError, match=re.escape(MSG_EXCLUDED.format(
+            case_id=cases[0], reviewer_id=ids[R0.username]))):
+        assign(store, run_id, [(cases[1], ids[R1.username]), (cases[0], ids[R0.username])])
+    assert row_counts(store) == before  # the valid pair was not stored either
+    assign(store, run_id, [(cases[1], ids[R0.username])])
+    with pytest.raises(ValueError, match="withdraw the assignment first"):
+        store.add_exclusion(LEAD, cases[1], R0.username, reason="late conflict")
+    with pytest.raises(PermissionDenied):
+        store.add_exclusion(R1, cases[1], R0.username, reason="not mine to say")

@@ -1,4 +1,5 @@
-"""Reviewer panel: reviewers, consented backgrounds, assignments, ratings, adjudication.
+"""Reviewer panel: reviewers, consented backgrounds, assignments, ratings, adjudication,
+conflicts of interest.
 
 Revision ID: 0003
 Revises: 0002
@@ -60,6 +61,17 @@ def upgrade() -> None:
     )
     _create_assignments()
     _create_ratings()
+    op.create_table(
+        "exclusions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _fk("case_id", "cases", "exclusions"),
+        _fk("reviewer_id", "reviewers", "exclusions"),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(128), nullable=False),
+        _when("created_at"),
+        sa.UniqueConstraint("case_id", "reviewer_id", name="uq_exclusions_case_id_reviewer_id"),
+    )
+    op.create_index("ix_exclusions_case_id", "exclusions", ["case_id"])
 
 
 def _create_assignments() -> None:
@@ -136,7 +148,7 @@ def _create_ratings() -> None:
 
 def downgrade() -> None:
     """Drop the panel tables and the two case columns."""
-    for table in ("adjudications", "rating_history", "ratings", "assignments",
+    for table in ("exclusions", "adjudications", "rating_history", "ratings", "assignments",
                   "panel_settings", "reviewer_backgrounds", "reviewers"):
         op.drop_table(table)
     with op.batch_alter_table("cases") as batch:
