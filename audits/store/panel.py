@@ -307,6 +307,29 @@ class PanelOps(StoreBase):
                 out.setdefault(case_id, set()).add(reviewer_id)
         return out
 
+    def withdraw_open_assignments(self, actor: Actor, audit_run_id: int,
+                                  username: str) -> int:
+        """Withdraw a reviewer's unrated assignments of an audit; return how many.
+
+        Rated assignments stay (their ratings are evidence). Requires "manage the panel".
+        """
+        require_role(check_actor(actor), "manage the panel")
+        with self._write() as (session, head):
+            reviewer = _reviewer_of(session, username)
+            rows = list(session.scalars(
+                select(AssignmentRow).join(Case, Case.id == AssignmentRow.case_id)
+                .where(Case.audit_run_id == audit_run_id,
+                       AssignmentRow.reviewer_id == reviewer.id,
+                       AssignmentRow.status == "open")))
+            now = utcnow()
+            for row in rows:
+                row.status, row.updated_at = "withdrawn", now
+            append_entry(session, head, actor=actor.username, action="withdraw_assignments",
+                         entity="reviewer", entity_id=reviewer.id,
+                         payload={"audit_run_id": audit_run_id,
+                                  "case_ids": [r.case_id for r in rows]})
+            return len(rows)
+
     def assignment_table(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
         """Return every assignment of an audit's cases (requires "manage the panel")."""
         require_role(check_actor(actor), "manage the panel")

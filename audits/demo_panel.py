@@ -1,0 +1,133 @@
+"""The demo's reviewer panel: the reviewer persona plus simulated reviewers and ratings.
+
+:func:`ensure_demo_panel` (idempotent) puts the demo reviewer persona and
+:data:`N_SIMULATED` simulated reviewers (named "Simulated reviewer NN", flagged
+``simulated`` in the store, every rating tagged ``simulated``) on the panel, records
+consented backgrounds for them, assigns the demo queue (3 reviewers per case, the
+model's suggestion hidden for half the assignments at random), and lets the simulated
+reviewers rate their cases through the same store calls as a person, with the biases
+of :mod:`audits.simulation` injected: a severe reviewer, a group of reviewers harsher on
+women applicants, and automation bias. The persona's own cases wait for a visitor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audits.demo import DEMO_PERSONAS
+from audits.panel import PanelConfig
+from audits.panel_runs import assign_queue
+from audits.queue_runs import flag_context
+from audits.roles import Actor, Role
+from audits.simulation import SimulatedReviewer, simulate_ratings
+from audits.store import CaseRecord, Store
+
+__all__ = ["N_SIMULATED", "DemoPanel", "ensure_demo_panel", "simulated_panel"]
+
+Progress = Callable[[float, str], None]
+N_SIMULATED = 14
+PERSONA = next(p for p in DEMO_PERSONAS if p.role == Role.REVIEWER)
+LEAD = next(p for p in DEMO_PERSONAS if p.role == Role.PANEL_LEAD)
+#: Reviewers with this background value are harsher on cases of women applicants.
+HARSH_GROUP = ("gender", "man")
+HARSH_ON = "sex=Female"
+SEVERE_REVIEWER = "sim-reviewer-03"
+
+
+@dataclass(frozen=True)
+class DemoPanel:
+    """What the demo panel holds for its audit."""
+
+    audit_run_id: int
+    reviewers: int
+    assignments: int
+    simulated_ratings: int
+
+
+def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
+                    random_state: int = 0) -> list[tuple[str, dict[str, str], SimulatedReviewer]]:
+    """Return (username, background, simulator) for each simulated reviewer.
+
+    Backgrounds are drawn from the schema (about one attribute in eight left
+    undisclosed); biases are fixed so tests and the demo know what to find.
+    """
+    rng = np.random.default_rng(random_state)
+    out = []
+    for i in range(1, N_SIMULATED + 1):
+        username = f"sim-reviewer-{i:02d}"
+        background = {name: str(values[int(rng.integers(len(values)))])
+                      for name, values in schema.items() if rng.random() > 0.125}
+        if i <= N_SIMULATED // 2:
+            background[HARSH_GROUP[0]] = HARSH_GROUP[1]
+        harsh = background.get(HARSH_GROUP[0]) == HARSH_GROUP[1]
+        out.append((username, background, SimulatedReviewer(
+            username, accuracy=float(np.round(rng.uniform(0.75, 0.92), 2)),
+            severity=1.2 if username == SEVERE_REVIEWER else 0.0,
+            leniency={g: -1.0 for g in subject_groups if harsh and g.startswith(HARSH_ON)},
+            automation_bias=0.6 if i % 5 == 0 else 0.25)))
+    return out
+
+
+def ensure_demo_panel(store: Store, audit_run_id: int, *,
+                      progress: Progress | None = None) -> DemoPanel:
+    """Prepare the demo panel on an audit's queue unless it is already there."""
+    report = progress or (lambda fraction, message: None)
+    lead = Actor(LEAD.username, LEAD.role)
+    cases = store.list_cases(audit_run_id)
+    groups = sorted({c.subject_group for c in cases})
+    members = {r.username for r in store.list_reviewers(lead)}
+    plan = simulated_panel(store.background_schema(), groups)
+    report(0.05, "Registering the demo panel")
+    if PERSONA.username not in members:
+        store.add_reviewer(lead, PERSONA.username, expertise=["lending"], capacity=40)
+    for username, background, _ in plan:
+        if username in members:
+            continue
+        if store.get_user(username) is None:
+            store.add_user(Actor.system(), username, Role.REVIEWER,
+                           display_name=f"Simulated reviewer {username[-2:]}")
+        store.add_reviewer(lead, username, capacity=60, simulated=True)
+        store.report_background(lead, username, background, consent=True)
+    report(0.2, "Assigning the queue (3 reviewers per case)")
+    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=3, random_state=0))
+    report(0.4, "Simulated reviewers rating their cases")
+    rated = _simulate(store, lead, audit_run_id, cases, plan, report)
+    table = store.assignment_table(lead, audit_run_id)
+    report(1.0, "Demo panel ready")
+    return DemoPanel(audit_run_id, len(store.list_reviewers(lead)), len(table), rated)
+
+
+def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseRecord],
+              plan: list[tuple[str, dict[str, str], SimulatedReviewer]],
+              report: Progress) -> int:
+    ids = {r.id: r.username for r in store.list_reviewers(lead)}
+    simulators = {name: sim for name, _, sim in plan}
+    table = pd.DataFrame(store.assignment_table(lead, audit_run_id))
+    table["reviewer_id"] = table["reviewer_id"].map(ids)
+    table = table[table["reviewer_id"].isin(simulators) & (table["status"] == "open")]
+    if table.empty:
+        return 0
+    run = store.get_audit_run(audit_run_id)
+    assert run is not None  # the queue exists, so the run does
+    frame, context = flag_context(store, run)
+    truth = [int(frame.at[c.snapshot["row"], str(context.y_true)]) for c in cases]
+    facts = pd.DataFrame({"case_id": [c.id for c in cases], "truth": truth,
+                          "model_decision": [c.snapshot["decision"]["value"] for c in cases],
+                          "subject_group": [c.subject_group for c in cases]})
+    ratings = simulate_ratings(facts, table, simulators, random_state=1)
+    decisions = facts.set_index("case_id")["model_decision"]
+    for i, r in enumerate(ratings.itertuples(index=False)):
+        if i % 50 == 0:
+            report(0.4 + 0.6 * i / len(ratings), f"Simulated rating {i + 1} of {len(ratings)}")
+        overrides = int(r.label) != int(decisions[r.case_id])
+        store.submit_rating(
+            Actor(str(r.reviewer_id), Role.REVIEWER), int(r.case_id), label=int(r.label),
+            confidence=int(r.confidence), seconds_spent=float(r.seconds_spent),
+            rationale="Simulated rationale: the evidence points the other way."
+            if overrides else "", tags=["simulated"],
+            idempotency_key=f"simulated-{r.case_id:06d}-{r.reviewer_id}")
+    return len(ratings)
