@@ -59,7 +59,8 @@ def assign_queue(store: Store, actor: Actor, audit_run_id: int, *,
                  for r in store.list_reviewers(actor)]
     cases = [c for c in store.list_cases(audit_run_id) if c.status != "closed"]
     existing = pd.DataFrame({"case_id": live["case_id"].tolist(),
-                             "reviewer_id": [str(r) for r in live["reviewer_id"]]})
+                             "reviewer_id": [str(r) for r in live["reviewer_id"]],
+                             "slot": live["slot"].tolist()})
     done = [(c, str(r)) for c, r in zip(live.loc[live["status"] == "rated", "case_id"],
                                         live.loc[live["status"] == "rated", "reviewer_id"],
                                         strict=True)]

@@ -327,8 +327,8 @@ def disagreement(labels: Sequence[int]) -> float:
 
     Examples
     --------
-    >>> disagreement([1, 1, 0])
-    0.3333333333333333
+    >>> round(disagreement([1, 1, 0]), 4)
+    0.3333
     """
     if not labels:
         return 0.0
