@@ -39,13 +39,17 @@ def assign_queue(store: Store, actor: Actor, audit_run_id: int, *,
                  progress: Progress | None = None) -> Assignment:
     """Assign every open case of an audit that lacks reviewers; store the result.
 
-    Requires "manage the panel". A reviewer's capacity is reduced by their open
-    assignments in other audits; their assignments in this audit are passed as
-    ``existing`` (rated ones as ``done``), so a case only gets its missing slots.
+    Requires "manage the panel". ``config`` None reuses the audit's stored panel
+    configuration (else the defaults); a given one is stored. A reviewer's capacity is
+    reduced by their open assignments in other audits; their assignments in this audit
+    are passed as ``existing`` (rated ones as ``done``), so a case only gets its
+    missing slots.
     """
     require_role(actor, "manage the panel")
     report = progress or (lambda fraction, message: None)
-    chosen = config or PanelConfig()
+    stored = store.panel_config(audit_run_id)
+    chosen = config or (PanelConfig.from_dict(stored) if stored else PanelConfig())
+    store.set_panel_config(actor, audit_run_id, chosen.as_dict())
     report(0.1, "Reading the panel and the queue")
     table = pd.DataFrame(store.assignment_table(actor, audit_run_id),
                          columns=["assignment_id", "case_id", "reviewer_id", "slot", "kind",

@@ -30,7 +30,14 @@ from audits.store.tables import (
     User,
     utcnow,
 )
-from audits.store.validation import check_actor, check_count, check_id, check_names, check_text
+from audits.store.validation import (
+    check_actor,
+    check_count,
+    check_id,
+    check_json_object,
+    check_names,
+    check_text,
+)
 
 __all__ = ["AssignmentInput", "MIN_AGGREGATE", "PanelOps", "ReviewerRecord"]
 
@@ -126,6 +133,30 @@ class PanelOps(StoreBase):
             append_entry(session, head, actor=actor.username, action="set_reviewer_available",
                          entity="reviewer", entity_id=row.id,
                          payload={"available": bool(available)})
+
+    def panel_config(self, audit_run_id: int) -> dict[str, Any] | None:
+        """Return the panel configuration stored for an audit's assignments, or None."""
+        with self._read() as session:
+            row = session.get(PanelSetting, f"panel:{int(audit_run_id)}")
+            return None if row is None else dict(row.value_json)
+
+    def set_panel_config(self, actor: Actor, audit_run_id: int,
+                         config: Mapping[str, Any]) -> None:
+        """Store the panel configuration of an audit (requires "manage the panel")."""
+        require_role(check_actor(actor), "manage the panel")
+        key = f"panel:{check_id(audit_run_id, 'audit_run_id')}"
+        value = check_json_object(dict(config), "config")
+        with self._write() as (session, head):
+            row = session.get(PanelSetting, key)
+            if row is not None and row.value_json == value:
+                return
+            if row is None:
+                session.add(PanelSetting(key=key, value_json=value, updated_by=actor.username,
+                                         updated_at=utcnow()))
+            else:
+                row.value_json, row.updated_by, row.updated_at = value, actor.username, utcnow()
+            append_entry(session, head, actor=actor.username, action="set_panel_config",
+                         entity="audit_run", entity_id=audit_run_id, payload=value)
 
     def background_schema(self) -> dict[str, list[str]]:
         """Return the configurable background schema (attribute -> allowed values)."""
