@@ -5,7 +5,10 @@
 - the demo preparation, serialised by a process-wide lock so two first visitors do not
   prepare it twice;
 - the values of a bundled dataset's sensitive features (public data, keyed on the
-  dataset's name and content hash), which the fairness page offers as reference groups.
+  dataset's name and content hash), which the fairness page offers as reference groups;
+- the deferral curve of a stored audit (it rebuilds the audited decisions), keyed on the
+  database, the run and the assumed human accuracy, kept for a few minutes so reviews
+  recorded since are taken up.
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -20,13 +23,17 @@ from collections.abc import Callable
 import streamlit as st
 
 from audits.datasets import BUNDLED, load_dataset
-from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState, ensure_demo
+from audits.deferral import DeferralCurve
+from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
+from audits.demo_panel import ensure_full_demo, full_demo_prepared
+from audits.monitoring_runs import deferral_view
 from audits.store import Store
 from audits.store.db import default_database_url
 
 __all__ = [
     "close_stores",
     "database_url",
+    "deferral_curve",
     "demo_is_prepared",
     "get_store",
     "prepare_demo",
@@ -53,20 +60,25 @@ def prepare_demo(
 ) -> DemoState:
     """Prepare the bundled demo in ``store`` (idempotent), one caller at a time.
 
-    ``progress(fraction, message)`` is forwarded to :func:`audits.demo.ensure_demo`;
-    the caller owns whatever element shows it.
+    :func:`audits.demo_panel.ensure_full_demo`: the dataset, model and first audit, the
+    review queue and the simulated monitoring example, and the demo panel.
+    ``progress(fraction, message)`` receives all of it in one 0-1 range; the caller owns
+    whatever element shows it.
     """
     with _demo_lock(store.url):
-        return ensure_demo(store, progress=progress)
+        return ensure_full_demo(store, progress=progress).state
 
 
 def demo_is_prepared(store: Store) -> bool:
-    """Return True when the personas and a completed demo run of the configured dataset exist.
+    """Return True when the personas, a completed demo run of the configured dataset, a
+    review queue and its panel exist.
 
     A cheap check (a few queries, no data loaded), so the sign-in page can decide
     whether to show the preparation progress bar.
     """
     if any(store.get_user(p.username) is None for p in DEMO_PERSONAS):
+        return False
+    if not full_demo_prepared(store):
         return False
     name = os.environ.get("FAIRPANEL_DEMO_DATASET") or DEFAULT_DATASET
     return any(
@@ -84,6 +96,15 @@ def sensitive_values(name: str, sha256: str) -> dict[str, list[str]]:
     ``"<missing>"``, as in :func:`audits.counts.count_groups`.
     """
     return _sensitive_values(name, sha256)
+
+
+def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
+    """Return :func:`audits.monitoring_runs.deferral_view` of a stored audit (cached).
+
+    ``url`` names the database (a cache key, and the store read). Raises what
+    ``deferral_view`` raises (``ValueError`` for decisions without scores), uncached.
+    """
+    return _deferral_curve(url, audit_run_id, round(float(assumed), 4))
 
 
 def close_stores() -> None:
@@ -106,6 +127,11 @@ def _store(url: str) -> Store:
 @st.cache_resource(show_spinner=False)
 def _demo_lock(url: str) -> threading.Lock:
     return threading.Lock()
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=300)
+def _deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
+    return deferral_view(_store(url), audit_run_id, assumed=assumed)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

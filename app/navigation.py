@@ -57,6 +57,17 @@ PAGES: tuple[PageSpec, ...] = (
              "explanations",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # The review queue and monitoring are read by panel leads and compliance officers;
+    # deferral (what-if on the model's decisions) is for panel leads and data scientists.
+    PageSpec("app_pages/review_queue.py", "Review queue", ":material/checklist:",
+             "review-queue",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
+    PageSpec("app_pages/deferral.py", "Deferral", ":material/call_split:", "deferral",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.ADMIN})),
+    PageSpec("app_pages/monitoring.py", "Monitoring", ":material/monitoring:", "monitoring",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),

@@ -155,13 +155,11 @@ def open_store() -> Store:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from audits.demo import ensure_demo
-    from audits.demo_queue import ensure_demo_queue
+    from audits.demo_panel import ensure_full_demo
 
     with open_store() as store:
-        state = ensure_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
-        queues = ensure_demo_queue(store, dataset=args.dataset,
-                                   progress=ProgressBar(sys.stderr))
+        demo = ensure_full_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
+    state, queues = demo.state, demo.queues
     print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
           f"sha256 {state.dataset.sha256[:16]}")
     if state.model is not None:
@@ -170,6 +168,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"review queue of fairness audit run {queues.queue.audit_run.id}: "
           f"{len(queues.queue.cases)} cases")
     print(f"monitoring example (simulated weekly batches): audit run {queues.monitoring_run_id}")
+    print(f"reviewer panel: {demo.panel.reviewers} reviewers ({demo.panel.reviewers - 1} "
+          f"simulated), {demo.panel.assignments} assignments")
     if args.no_serve:
         return EXIT_OK
     return _serve(args, auth="demo")

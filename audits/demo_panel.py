@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audits.demo import DEMO_PERSONAS
+from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
+from audits.demo_queue import DemoQueues, ensure_demo_queue
 from audits.panel import PanelConfig
 from audits.panel_runs import assign_queue
 from audits.queue_runs import flag_context
@@ -26,7 +27,8 @@ from audits.roles import Actor, Role
 from audits.simulation import SimulatedReviewer, simulate_ratings
 from audits.store import CaseRecord, Store
 
-__all__ = ["N_SIMULATED", "DemoPanel", "ensure_demo_panel", "simulated_panel"]
+__all__ = ["N_SIMULATED", "DemoPanel", "FullDemo", "ensure_demo_panel", "ensure_full_demo",
+           "full_demo_prepared", "simulated_panel"]
 
 Progress = Callable[[float, str], None]
 N_SIMULATED = 14
@@ -131,3 +133,36 @@ def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseReco
             if overrides else "", tags=["simulated"],
             idempotency_key=f"simulated-{r.case_id:06d}-{r.reviewer_id}")
     return len(ratings)
+
+
+@dataclass(frozen=True)
+class FullDemo:
+    """Everything ``fairpanel demo`` prepares."""
+
+    state: DemoState
+    queues: DemoQueues
+    panel: DemoPanel
+
+
+def ensure_full_demo(store: Store, *, dataset: str | None = None,
+                     kind: str = "gradient_boosting",
+                     progress: Progress | None = None) -> FullDemo:
+    """Prepare the whole demo (idempotent): dataset, model, audit, queue, monitoring, panel.
+
+    Progress: the dataset and model take the first 40%, the queue and the monitoring
+    example the next 40%, the panel the rest.
+    """
+    report = progress or (lambda fraction, message: None)
+    state = ensure_demo(store, dataset=dataset, kind=kind,
+                        progress=lambda f, m: report(0.4 * f, m))
+    queues = ensure_demo_queue(store, dataset=dataset,
+                               progress=lambda f, m: report(0.4 + 0.4 * f, m))
+    panel = ensure_demo_panel(store, queues.queue.audit_run.id,
+                              progress=lambda f, m: report(0.8 + 0.2 * f, m))
+    return FullDemo(state, queues, panel)
+
+
+def full_demo_prepared(store: Store) -> bool:
+    """Return True when the newest review queue already has its panel (a cheap check)."""
+    queued = store.queued_audit_runs()
+    return bool(queued) and store.panel_config(queued[-1]) is not None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from audits.datasets import load_dataset
 from audits.demo import DEMO_PERSONAS, ensure_demo
 from audits.flag_policy import FlagPolicy
 from audits.ingest import ingest_batch
@@ -55,18 +56,23 @@ def ensure_demo_queue(store: Store, *, dataset: str | None = None, budget: int =
     report = progress or (lambda fraction, message: None)
     actor = Actor(DEMO_PERSONAS[0].username, DEMO_PERSONAS[0].role)
     state = ensure_demo(store, dataset=dataset)
-    report(0.05, "Fairness audit of the demo dataset")
-    run = run_fairness_audit(store, actor, state.dataset, state.model)
-    queue = build_queue(store, actor, run.id, policy=FlagPolicy(budget=budget),
-                        progress=lambda f, m: report(0.1 + 0.6 * f, f"Review queue: {m}"))
-    report(0.72, "Monitoring example (simulated weekly batches)")
-    synthetic = ensure_demo(store, dataset=MONITORING_DATASET)
-    monitored = run_fairness_audit(store, actor, synthetic.dataset, None)
-    build_queue(store, actor, monitored.id, policy=FlagPolicy(budget=50))
+    policy = FlagPolicy(budget=budget)
+    # The monitoring example first, so the demo dataset's audit stays the newest run.
+    report(0.05, "Monitoring example (simulated weekly batches)")
+    loaded = load_dataset(MONITORING_DATASET)
+    synthetic = store.record_dataset(actor, name=loaded.name, source=loaded.source,
+                                     sha256=loaded.sha256, n_rows=len(loaded.frame),
+                                     roles=loaded.roles.as_dict(), card=loaded.card)
+    monitored = run_fairness_audit(store, actor, synthetic, None)
+    build_queue(store, actor, monitored.id, policy=policy)
     for i, (label, start, end, frame) in enumerate(weekly_batches()):
-        report(0.75 + 0.08 * i, f"Ingesting {label}")
+        report(0.1 + 0.08 * i, f"Ingesting {label}")
         ingest_batch(store, actor, monitored.id, frame, label=label, period_start=start,
                      period_end=end)
+    report(0.35, "Fairness audit of the demo dataset")
+    run = run_fairness_audit(store, actor, state.dataset, state.model)
+    queue = build_queue(store, actor, run.id, policy=policy,
+                        progress=lambda f, m: report(0.4 + 0.6 * f, f"Review queue: {m}"))
     report(1.0, "Review queue and monitoring example ready")
     return DemoQueues(queue=queue, monitoring_run_id=monitored.id)
 

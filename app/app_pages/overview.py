@@ -47,7 +47,10 @@ def render() -> None:
         st.info(MSG_EMPTY)
         return
     runs = [r for r in store.list_audit_runs() if r.dataset_id == dataset.id]
-    run = runs[-1] if runs else None
+    # The newest run that summarises the whole dataset (group counts); fairness and
+    # explanation runs have pages of their own.
+    summaries = [r for r in runs if (r.results or {}).get("group_counts")]
+    run = (summaries or runs or [None])[-1]
     model = _model_of(store, dataset, run)
     left, right = st.columns(2, gap="large")
     with left:
@@ -61,7 +64,8 @@ def _choose_dataset(store: Store) -> DatasetRecord | None:
     datasets = store.list_datasets()
     if not datasets:
         return None
-    latest = store.latest_audit_run()
+    demo = [r for r in store.list_audit_runs() if r.config.get("demo")]
+    latest = demo[-1] if demo else store.latest_audit_run()
     by_id = {d.id: d for d in datasets}
     default = by_id.get(latest.dataset_id, datasets[-1]) if latest else datasets[-1]
     if len(datasets) == 1:

@@ -11,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import loaders
-from audits.demo import DEMO_PERSONAS, DemoState, ensure_demo
+from audits.demo import DEMO_PERSONAS, DemoState
+from audits.demo_panel import ensure_full_demo
 from audits.roles import Actor, Role
 from audits.store import AuditRunRecord, Store
 
@@ -43,7 +44,7 @@ def prepared_store(tmp_path_factory: pytest.TempPathFactory, name: str,
         for key, value in env.items():
             mp.setenv(key, value)
         with Store(url) as store:
-            demo = ensure_demo(store, kind="logistic_regression")
+            demo = ensure_full_demo(store, kind="logistic_regression").state
             stored = run(store, demo)
         yield RunEnv(env=env, url=url, demo=demo, stored=stored)
     # The dashboard caches one Store per URL for the process; release its connections.

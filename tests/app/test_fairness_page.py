@@ -23,7 +23,8 @@ from streamlit.testing.v1 import AppTest
 
 from app import charts, fairness_tables
 from app.navigation import pages_for
-from audits.demo import DemoState, ensure_demo
+from audits.demo import DemoState
+from audits.demo_panel import ensure_full_demo
 from audits.roles import Actor, PermissionDenied, Role
 from audits.runs import run_fairness_audit
 from audits.store import AuditRunRecord, Store
@@ -480,7 +481,7 @@ def test_logged_decisions_are_audited(tmp_path: Path, monkeypatch: pytest.Monkey
                        "FAIRPANEL_DEMO_DATASET": "compas", "FAIRPANEL_AUTH": "demo"}.items():
         monkeypatch.setenv(key, value)
     with Store(url) as store:
-        demo = ensure_demo(store)
+        demo = ensure_full_demo(store).state
     at = open_page(Role.DATA_SCIENTIST)
     assert at.selectbox(key="fairness.data").value == (demo.dataset.id, None)
     at.checkbox(key="fairness.form.intersections").uncheck()

@@ -90,14 +90,14 @@ def running_server(tmp_path: Path, *,
 
 def prepare_logistic_demo(settings: dict[str, str]) -> None:
     """Fill the store with the german_credit demo and a logistic regression (fast)."""
-    from audits.demo import ensure_demo
+    from audits.demo_panel import ensure_full_demo
     from audits.store import Store
 
     with pytest.MonkeyPatch.context() as mp:
         for key, value in settings.items():
             mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
         with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
-            ensure_demo(store, kind="logistic_regression")
+            ensure_full_demo(store, kind="logistic_regression")
 
 
 def open_page_as(page: Any, persona: str, title: str, *, timeout_ms: int) -> None:
