@@ -94,7 +94,9 @@ class _Result:
         self.p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-Session = Callable[[int], Callable[[int, int, str], None]]
+Submit = Callable[[int, int, str], None]
+#: Opens one session: returns its submit function and the function that closes it.
+Session = Callable[[int], tuple[Submit, Callable[[], None]]]
 
 
 def _prepare(store: Store, sessions: int, ratings: int) -> _Plan:
@@ -125,24 +127,27 @@ def _prepare(store: Store, sessions: int, ratings: int) -> _Plan:
 
 
 def _fairpanel_session(url: str) -> Session:
-    def opener(index: int) -> Callable[[int, int, str], None]:
+    def opener(index: int) -> tuple[Submit, Callable[[], None]]:
         store = Store(url)
         actor = Actor(f"bench-reviewer-{index:03d}", Role.REVIEWER)
 
         def submit(case_id: int, label: int, key: str) -> None:
             store.submit_rating(actor, case_id, label=label, confidence=3,
                                 rationale="benchmark", seconds_spent=1.0, idempotency_key=key)
-        return submit
+        return submit, store.close
     return opener
 
 
 def _bare_session(url: str) -> Session:
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bare_ratings (case_id int, reviewer int, label int, "
-                          "key text UNIQUE, PRIMARY KEY (case_id, reviewer))"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bare_ratings (case_id int, reviewer int, "
+                              "label int, key text UNIQUE, PRIMARY KEY (case_id, reviewer))"))
+    finally:
+        engine.dispose()
 
-    def opener(index: int) -> Callable[[int, int, str], None]:
+    def opener(index: int) -> tuple[Submit, Callable[[], None]]:
         own = create_engine(url)
 
         def submit(case_id: int, label: int, key: str) -> None:
@@ -150,12 +155,13 @@ def _bare_session(url: str) -> Session:
                 conn.execute(text("INSERT INTO bare_ratings VALUES (:c, :r, :l, :k) "
                                   "ON CONFLICT DO NOTHING"),
                              {"c": case_id, "r": index, "l": label, "k": key})
-        return submit
+        return submit, own.dispose
     return opener
 
 
 def _run(sessions: int, plan: _Plan, duplicates: float, session: Session) -> _Result:
-    submitters = [session(i) for i in range(sessions)]
+    opened = [session(i) for i in range(sessions)]
+    submitters = [submit for submit, _ in opened]
     barrier = threading.Barrier(sessions + 1)
     latencies: list[float] = []
     counts: list[int] = []
@@ -187,6 +193,8 @@ def _run(sessions: int, plan: _Plan, duplicates: float, session: Session) -> _Re
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    for _, close in opened:
+        close()
     if errors:
         raise errors[0]
     return _Result(elapsed, latencies, sum(counts))
