@@ -3,7 +3,7 @@
 :func:`ensure_demo_panel` (idempotent) puts the demo reviewer persona and
 :data:`N_SIMULATED` simulated reviewers (named "Simulated reviewer NN", flagged
 ``simulated`` in the store, every rating tagged ``simulated``) on the panel, records
-consented backgrounds for them, assigns the demo queue (3 reviewers per case, the
+consented backgrounds for them, assigns the demo queue (4 reviewers per case, the
 model's suggestion hidden for half the assignments at random), and lets the simulated
 reviewers rate their cases through the same store calls as a person, with the biases
 of :mod:`audits.simulation` injected: a severe reviewer, a group of reviewers harsher on
@@ -34,10 +34,16 @@ Progress = Callable[[float, str], None]
 N_SIMULATED = 14
 PERSONA = next(p for p in DEMO_PERSONAS if p.role == Role.REVIEWER)
 LEAD = next(p for p in DEMO_PERSONAS if p.role == Role.PANEL_LEAD)
-#: Reviewers with this background value are harsher on cases of women applicants.
+#: Reviewers with this background value are harsher on cases of women applicants; the
+#: other half of the simulated panel reports :data:`OTHER_GROUP`.
 HARSH_GROUP = ("gender", "man")
+OTHER_GROUP = ("gender", "woman")
 HARSH_ON = "sex=Female"
 SEVERE_REVIEWER = "sim-reviewer-03"
+#: The injected biases, strong enough to be found in the demo's 600 ratings.
+SEVERITY, LENIENCY, AUTOMATION_BIAS = 3.0, -3.0, 0.5
+#: Reviewers per case in the demo (more than the default 3, so the biases show).
+OVERLAP = 4
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,11 @@ def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
     """Return (username, background, simulator) for each simulated reviewer.
 
     Backgrounds are drawn from the schema (about one attribute in eight left
-    undisclosed); biases are fixed so tests and the demo know what to find.
+    undisclosed) except gender, half "man" (harsher on women applicants by
+    :data:`LENIENCY` log-odds) and half "woman"; :data:`SEVERE_REVIEWER` is harsher on
+    everyone by :data:`SEVERITY` and ignores the model; every other simulated reviewer
+    copies a shown model decision with probability :data:`AUTOMATION_BIAS`. Tests and the
+    demo know what to find.
     """
     rng = np.random.default_rng(random_state)
     out = []
@@ -63,14 +73,13 @@ def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
         username = f"sim-reviewer-{i:02d}"
         background = {name: str(values[int(rng.integers(len(values)))])
                       for name, values in schema.items() if rng.random() > 0.125}
-        if i <= N_SIMULATED // 2:
-            background[HARSH_GROUP[0]] = HARSH_GROUP[1]
-        harsh = background.get(HARSH_GROUP[0]) == HARSH_GROUP[1]
+        harsh = i % 2 == 1
+        background[HARSH_GROUP[0]] = (HARSH_GROUP if harsh else OTHER_GROUP)[1]
         out.append((username, background, SimulatedReviewer(
-            username, accuracy=float(np.round(rng.uniform(0.75, 0.92), 2)),
-            severity=1.2 if username == SEVERE_REVIEWER else 0.0,
-            leniency={g: -1.0 for g in subject_groups if harsh and g.startswith(HARSH_ON)},
-            automation_bias=0.6 if i % 5 == 0 else 0.25)))
+            username, accuracy=float(np.round(rng.uniform(0.78, 0.92), 2)),
+            severity=SEVERITY if username == SEVERE_REVIEWER else 0.0,
+            leniency={g: LENIENCY for g in subject_groups if harsh and g.startswith(HARSH_ON)},
+            automation_bias=0.0 if username == SEVERE_REVIEWER else AUTOMATION_BIAS)))
     return out
 
 
@@ -94,8 +103,8 @@ def ensure_demo_panel(store: Store, audit_run_id: int, *,
                            display_name=f"Simulated reviewer {username[-2:]}")
         store.add_reviewer(lead, username, capacity=60, simulated=True)
         store.report_background(lead, username, background, consent=True)
-    report(0.2, "Assigning the queue (3 reviewers per case)")
-    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=3, random_state=0))
+    report(0.2, f"Assigning the queue ({OVERLAP} reviewers per case)")
+    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=OVERLAP, random_state=0))
     report(0.4, "Simulated reviewers rating their cases")
     rated = _simulate(store, lead, audit_run_id, cases, plan, report)
     table = store.assignment_table(lead, audit_run_id)

@@ -1,7 +1,9 @@
-"""Acceptance: the bundled Adult audit's queue for a budget of 200 holds every reason.
+"""Acceptance on the real default: the Adult audit's queue for a budget of 200 holds
+every reason, and the simulated panel's injected biases are found by the panel analysis.
 
-This prepares the real default (gradient boosting on Adult, SHAP on all 14,653 held-out
-decisions), so it is the slowest test of the queue (about 30 s); it runs once, on SQLite.
+This prepares the whole demo (gradient boosting on Adult, SHAP on all 14,653 held-out
+decisions, the simulated panel's 760 ratings), so it is slow (about 50 s); it runs
+once, on SQLite.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from audits.cli_queue import queue_json
-from audits.demo_queue import DemoQueues, ensure_demo_queue
+from audits.demo_panel import SEVERE_REVIEWER, ensure_full_demo
+from audits.demo_queue import DemoQueues
 from audits.flagging import REASONS
+from audits.panel_analysis import analyse_panel
+from audits.roles import Actor, Role
 from audits.store import Store
 
 
@@ -23,7 +28,7 @@ def adult(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Dem
         mp.setenv("FAIRPANEL_HOME", str(home))
         mp.delenv("FAIRPANEL_DEMO_DATASET", raising=False)
         with Store(f"sqlite:///{home / 'fairpanel.db'}") as store:
-            yield store, ensure_demo_queue(store, budget=200)
+            yield store, ensure_full_demo(store).queues
 
 
 def test_the_adult_queue_holds_every_reason(adult: tuple[Store, DemoQueues]) -> None:
@@ -61,3 +66,21 @@ def test_counterfactual_and_proxy_reasons_name_what_changed(
     texts = {r["reason"]: r["explanation"] for c in demo.queue.cases for r in c.reasons}
     assert "sex" in texts["counterfactual"] or "race" in texts["counterfactual"]
     assert "proxy" in texts["attribution"]
+
+
+def test_the_simulated_panels_injected_biases_are_found(
+        adult: tuple[Store, DemoQueues]) -> None:
+    store, demo = adult
+    lead = Actor("demo-panel-lead", Role.PANEL_LEAD)
+    analysis = analyse_panel(store, lead, demo.queue.audit_run.id, subject_attribute="sex")
+    assert analysis.simulated_share == 1.0  # the persona has not rated yet
+    assert analysis.severity is not None
+    flagged = analysis.severity[analysis.severity["flagged"]]
+    assert flagged["reviewer_id"].tolist() == [f"Simulated reviewer {SEVERE_REVIEWER[-2:]}"]
+    harsh = analysis.drf.set_index(["rater_group", "subject_group"]).loc[("man", "sex=Female")]
+    assert harsh["flagged"] and harsh["effect"] < 0
+    assert analysis.automation is not None and analysis.automation.ci_low > 0
+    compliance = analyse_panel(store, Actor("casey", Role.COMPLIANCE_OFFICER),
+                               demo.queue.audit_run.id, subject_attribute="sex")
+    assert compliance.severity is None and compliance.pairwise is None
+    assert compliance.n_flagged_reviewers == 1

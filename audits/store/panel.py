@@ -259,6 +259,24 @@ class PanelOps(StoreBase):
             out[name] = {v: (n if n >= MIN_AGGREGATE else None) for v, n in counts.items()}
         return out
 
+    def background_groups(self, actor: Actor, attribute: str) -> dict[int, str]:
+        """Return reviewer id -> value of one background attribute, for groups of 5+.
+
+        Requires "read panel aggregates". Only values held by at least
+        :data:`MIN_AGGREGATE` reviewers are returned; the others (and undisclosed) are left
+        out, so no group smaller than that can be analysed or shown.
+        """
+        require_role(check_actor(actor), "read panel aggregates")
+        with self._read() as session:
+            rows = [(r.reviewer_id, dict(r.attributes_json).get(attribute))
+                    for r in session.scalars(select(ReviewerBackground))]
+        sizes: dict[str, int] = {}
+        for _, value in rows:
+            if value is not None:
+                sizes[value] = sizes.get(value, 0) + 1
+        return {rid: value for rid, value in rows
+                if value is not None and sizes[value] >= MIN_AGGREGATE}
+
     def record_assignments(self, actor: Actor, audit_run_id: int,
                            assignments: Sequence[AssignmentInput], *,
                            config: Mapping[str, Any]) -> int:

@@ -267,6 +267,33 @@ class ReviewOps(StoreBase):
                      "version": r.version}
                     for r, a, c in session.execute(query).all()]
 
+    def ratings_for_analysis(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
+        """Return an audit's ratings for agreement and bias statistics (aggregates only).
+
+        Requires "read panel aggregates". Like :meth:`ratings_table`, plus ``truth``: the
+        adjudicated label of a disputed case, else the known answer of a gold case, else
+        None. Callers without "read every rating" must publish only aggregates.
+        """
+        require_role(check_actor(actor), "read panel aggregates")
+        query = (select(Rating, AssignmentRow, Case)
+                 .join(AssignmentRow, AssignmentRow.id == Rating.assignment_id)
+                 .join(Case, Case.id == Rating.case_id)
+                 .where(Case.audit_run_id == audit_run_id).order_by(Rating.id))
+        with self._read() as session:
+            adjudicated = dict(session.execute(
+                select(Adjudication.case_id, Adjudication.label)
+                .join(Case, Case.id == Adjudication.case_id)
+                .where(Case.audit_run_id == audit_run_id)).all())
+            return [{"case_id": r.case_id, "reviewer_id": r.reviewer_id, "label": r.label,
+                     "confidence": r.confidence, "model_shown": a.model_shown,
+                     "sensitive_shown": a.sensitive_shown, "kind": a.kind,
+                     "model_decision": c.snapshot_json.get("decision", {}).get("value"),
+                     "subject_group": c.subject_group, "seconds_spent": r.seconds_spent,
+                     "truth": adjudicated.get(c.id, c.snapshot_json.get("hidden", {}).get(
+                         "gold_answer")),
+                     "rated_at": r.created_at, "simulated": "simulated" in r.tags_json}
+                    for r, a, c in session.execute(query).all()]
+
     def panel_progress(self, actor: Actor, audit_run_id: int) -> dict[str, int]:
         """Return counts of cases by status and of ratings (requires aggregates)."""
         require_role(check_actor(actor), "read panel aggregates")
