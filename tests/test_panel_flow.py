@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from audits.demo import DEMO_PERSONAS, ensure_demo
-from audits.demo_panel import N_SIMULATED, PERSONA, ensure_demo_panel
+from audits.demo_panel import N_SIMULATED, OVERLAP, PERSONA, ensure_demo_panel
 from audits.flag_policy import FlagPolicy
 from audits.panel import PanelConfig
 from audits.panel_runs import assign_queue, reassign_reviewer
@@ -88,7 +88,7 @@ def test_the_demo_panel_is_simulated_assigned_and_idempotent(
         queued: tuple[Store, int]) -> None:
     store, run_id = queued
     panel = ensure_demo_panel(store, run_id)
-    assert panel.reviewers == N_SIMULATED + 1 and panel.assignments == 40 * 3
+    assert panel.reviewers == N_SIMULATED + 1 and panel.assignments == 40 * OVERLAP
     reviewers = store.list_reviewers(LEAD)
     assert all(r.simulated == r.username.startswith("sim-") for r in reviewers)
     assert all(r.display_name.startswith("Simulated") for r in reviewers if r.simulated)
@@ -96,7 +96,7 @@ def test_the_demo_panel_is_simulated_assigned_and_idempotent(
     waiting = store.my_assignments(persona)
     assert waiting and not any(a.rated for a in waiting)
     ratings = store.ratings_table(LEAD, run_id)
-    assert len(ratings) == panel.simulated_ratings == 120 - len(waiting)
+    assert len(ratings) == panel.simulated_ratings == 40 * OVERLAP - len(waiting)
     progress = store.panel_progress(LEAD, run_id)
     assert progress["cases_disputed"] + progress["cases_closed"] + progress[
         "cases_in_review"] == 40
