@@ -19,11 +19,13 @@ from its raters x cases matrix, built outside the timing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import krippendorff
 import numpy as np
@@ -45,7 +47,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     rng = np.random.default_rng(args.random_state)
     figures = _nominal(nominal_cases, rng, args.repeat)
     figures |= _ordinal(ordinal_cases, rng, args.repeat)
+    if not args.skip_consensus:
+        # (c) Dawid-Skene against crowd-kit lives in its own script; run it here too so
+        # one command prints every figure of the panel statistics.
+        print("(c) Dawid-Skene against crowd-kit (benchmarks/consensus_vs_crowdkit.py):")
+        consensus = _consensus_module()
+        figures |= {f"consensus_{k}": v for k, v in consensus.main(
+            ["--quick"] if args.quick else []).items()}
     return figures
+
+
+def _consensus_module() -> Any:
+    path = Path(__file__).resolve().parent / "consensus_vs_crowdkit.py"
+    spec = importlib.util.spec_from_file_location("consensus_vs_crowdkit", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _nominal(n_cases: int, rng: np.random.Generator, repeat: int) -> dict[str, float]:
@@ -159,6 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=3,
                         help="fairpanel runs per timing, the fastest counts (default 3)")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--skip-consensus", action="store_true",
+                        help="leave out (c), Dawid-Skene against crowd-kit")
     return parser
 
 

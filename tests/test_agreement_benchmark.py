@@ -22,6 +22,9 @@ def test_benchmark_runs_and_prints_the_figures(capsys: pytest.CaptureFixture[str
                  "memory ratio reference / fairpanel"):
         assert line in out
     assert "EXTRAPOLATED" not in out  # the quick size always fits in memory
+    assert "(c) Dawid-Skene against crowd-kit" in out
+    assert figures["consensus_agreement"] >= 0.999
+    figures = {k: v for k, v in figures.items() if not k.startswith("consensus_")}
     assert set(figures) == {"nominal_abs_diff", "nominal_time_ratio", "ordinal_abs_diff",
                             "ordinal_time_ratio", "ordinal_memory_ratio",
                             "fairpanel_peak_mb", "reference_peak_mb",
