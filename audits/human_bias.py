@@ -46,9 +46,9 @@ import numpy as np
 import pandas as pd
 
 from audits.intervals import percentile_interval
-from audits.rater_data import check_options, holm, leave_one_out, prepare_ratings
+from audits.rater_data import check_options, leave_one_out, prepare_ratings
 from audits.rater_effects import automation_bias
-from audits.significance import benjamini_hochberg
+from audits.significance import benjamini_hochberg, holm
 
 __all__ = ["differential_rater_functioning", "reviewer_report", "reviewer_severity"]
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from audits.schema import check_columns_exist
 
-__all__ = ["ROLES", "check_options", "holm", "leave_one_out", "prepare_ratings"]
+__all__ = ["ROLES", "check_options", "leave_one_out", "prepare_ratings"]
 
 #: Column roles of a ratings table; the first three are always required.
 ROLES = ("case_id", "reviewer_id", "label", "subject_group", "model_shown",
@@ -122,32 +122,6 @@ def leave_one_out(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         consensus = np.where(others > 0, (total - label) / others, np.nan)
     return consensus, others
-
-
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment (family-wise error rate); NaN stays NaN.
-
-    Equal to ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]`` on
-    the non-NaN values.
-
-    Examples
-    --------
-    >>> holm(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
-    [0.03, 0.06, nan, 0.06]
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    values = p[ok]
-    order = np.argsort(values, kind="stable")
-    scaled = np.maximum.accumulate(values[order] * (m - np.arange(m)))
-    result = np.empty(m)
-    result[order] = np.clip(scaled, 0.0, 1.0)
-    out[ok] = result
-    return out
 
 
 def check_options(*, ints: Mapping[str, tuple[object, int]] | None = None,

@@ -8,12 +8,15 @@ the whole family of disparities are adjusted together with Benjamini-Hochberg.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import stats
 
 __all__ = [
     "MIN_EXPECTED",
     "benjamini_hochberg",
+    "holm",
     "min_detectable_difference",
     "two_proportion_test",
 ]
@@ -83,18 +86,43 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     >>> benjamini_hochberg(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
     [0.03, 0.04, nan, 0.04]
     """
+    def step_up(ordered: np.ndarray) -> np.ndarray:
+        m = len(ordered)
+        return np.minimum.accumulate((ordered * m / np.arange(1, m + 1))[::-1])[::-1]
+
+    return _adjusted(p_values, step_up)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment (family-wise error rate); NaN stays NaN.
+
+    Equal to ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]`` on
+    the non-NaN values.
+
+    Examples
+    --------
+    >>> holm(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    def step_down(ordered: np.ndarray) -> np.ndarray:
+        m = len(ordered)
+        return np.maximum.accumulate(ordered * (m - np.arange(m)))
+
+    return _adjusted(p_values, step_down)
+
+
+def _adjusted(p_values: np.ndarray,
+              adjust: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply ``adjust`` to the sorted non-NaN p-values, clip to [0, 1], restore order."""
     p = np.asarray(p_values, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
+    if not ok.any():
         return out
     values = p[ok]
     order = np.argsort(values, kind="stable")
-    scaled = values[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    result = np.empty(m)
-    result[order] = np.clip(adjusted, 0.0, 1.0)
+    result = np.empty(len(values))
+    result[order] = np.clip(adjust(values[order]), 0.0, 1.0)
     out[ok] = result
     return out
 

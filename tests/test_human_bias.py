@@ -42,7 +42,6 @@ from audits.rater_data import (
     MSG_ROLE,
     MSG_TIME,
     MSG_UNIT_OPTION,
-    holm,
 )
 from audits.rater_drift import MSG_NO_AXIS, drift_and_fatigue
 from audits.rater_effects import (
@@ -59,6 +58,7 @@ from audits.rater_fairness import (
     MSG_UNMAPPED,
     reviewer_fairness,
 )
+from audits.significance import holm
 
 
 def _msg(template: str, **kw: Any) -> str:
