@@ -8,7 +8,10 @@
   dataset's name and content hash), which the fairness page offers as reference groups;
 - the deferral curve of a stored audit (it rebuilds the audited decisions), keyed on the
   database, the run and the assumed human accuracy, kept for a few minutes so reviews
-  recorded since are taken up.
+  recorded since are taken up;
+- the panel analysis of an audit (:func:`audits.panel_analysis.analyse_panel`), keyed on
+  the database, the run, the grouping, whether the reader sees per-reviewer results
+  and the run's review progress (so new ratings are taken up).
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -27,6 +30,8 @@ from audits.deferral import DeferralCurve
 from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
 from audits.demo_panel import ensure_full_demo, full_demo_prepared
 from audits.monitoring_runs import deferral_view
+from audits.panel_analysis import PanelAnalysis, analyse_panel
+from audits.roles import PERMISSIONS, Actor
 from audits.store import Store
 from audits.store.db import default_database_url
 
@@ -36,6 +41,7 @@ __all__ = [
     "deferral_curve",
     "demo_is_prepared",
     "get_store",
+    "panel_analysis",
     "prepare_demo",
     "sensitive_values",
 ]
@@ -107,6 +113,20 @@ def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve
     return _deferral_curve(url, audit_run_id, round(float(assumed), 4))
 
 
+def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
+                   subject_attribute: str | None, version: tuple[int, ...]) -> PanelAnalysis:
+    """Return :func:`audits.panel_analysis.analyse_panel` of a stored audit (cached).
+
+    Shared by every reader with the same view: the key holds whether ``actor`` may read
+    every rating (per-reviewer results) instead of who they are. ``version`` is a cheap
+    fingerprint of the ratings (the run's review progress): new ratings recompute.
+    Raises what ``analyse_panel`` raises (``ValueError`` for too few ratings), uncached.
+    """
+    full = actor.role in PERMISSIONS["read every rating"]
+    return _panel_analysis(url, audit_run_id, attribute, subject_attribute, full, version,
+                           _actor=actor)
+
+
 def close_stores() -> None:
     """Close every cached store and forget it (tests, and a clean shutdown)."""
     with _OPENED_LOCK:
@@ -132,6 +152,13 @@ def _demo_lock(url: str) -> threading.Lock:
 @st.cache_data(show_spinner=False, max_entries=32, ttl=300)
 def _deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
     return deferral_view(_store(url), audit_run_id, assumed=assumed)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=600)
+def _panel_analysis(url: str, audit_run_id: int, attribute: str, subject_attribute: str | None,
+                    full: bool, version: tuple[int, ...], *, _actor: Actor) -> PanelAnalysis:
+    return analyse_panel(_store(url), _actor, audit_run_id, attribute=attribute,
+                         subject_attribute=subject_attribute)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

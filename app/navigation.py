@@ -44,6 +44,9 @@ SIGN_IN = PageSpec("app_pages/sign_in.py", "Sign in", ":material/login:", "sign-
 
 #: Every page after sign-in, in menu order; the first one a role sees is its home page.
 PAGES: tuple[PageSpec, ...] = (
+    # A reviewer's home page: their own queue (only reviewers rate; see audits.roles).
+    PageSpec("app_pages/my_reviews.py", "My reviews", ":material/rate_review:", "my-reviews",
+             frozenset({Role.REVIEWER})),
     PageSpec("app_pages/overview.py", "Dataset & model", ":material/dataset:", "overview",
              _ALL),
     # Panel leads and compliance officers read stored fairness runs; running one is for
@@ -68,6 +71,21 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/monitoring.py", "Monitoring", ":material/monitoring:", "monitoring",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # Adjudication reads every rating (panel leads and admins); the panel page shows
+    # compliance officers only aggregates (composition with small groups suppressed).
+    PageSpec("app_pages/adjudication.py", "Adjudication", ":material/gavel:", "adjudication",
+             frozenset({Role.PANEL_LEAD, Role.ADMIN})),
+    PageSpec("app_pages/panel.py", "Reviewer panel", ":material/groups:", "panel",
+             frozenset({Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER, Role.ADMIN})),
+    # The panel measured: everyone who may read panel aggregates; only panel leads and
+    # admins get per-reviewer results (the engine returns them to no one else).
+    PageSpec("app_pages/agreement.py", "Agreement", ":material/handshake:", "agreement",
+             frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
+                        Role.DATA_SCIENTIST})),
+    PageSpec("app_pages/reviewer_bias.py", "Reviewer bias", ":material/person_search:",
+             "reviewer-bias",
+             frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
+                        Role.DATA_SCIENTIST})),
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
@@ -86,6 +104,6 @@ def pages_for(role: Role) -> tuple[PageSpec, ...]:
     Examples
     --------
     >>> [p.title for p in pages_for(Role.REVIEWER)]
-    ['Dataset & model', 'My account']
+    ['My reviews', 'Dataset & model', 'My account']
     """
     return tuple(p for p in PAGES if role in p.roles)

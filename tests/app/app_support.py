@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,13 +13,60 @@ from streamlit.testing.v1 import AppTest
 
 from app import loaders
 from audits.demo import DEMO_PERSONAS, DemoState
-from audits.demo_panel import ensure_full_demo
+from audits.demo_panel import FullDemo, ensure_full_demo
 from audits.roles import Actor, Role
 from audits.store import AuditRunRecord, Store
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 PERSONAS = {p.role: p for p in DEMO_PERSONAS}
 DATA_SCIENTIST = Actor(PERSONAS[Role.DATA_SCIENTIST].username, Role.DATA_SCIENTIST)
+
+
+@dataclass(frozen=True)
+class DemoCopy:
+    """A private copy of the full german_credit demo (queue, monitoring, panel)."""
+
+    env: dict[str, str]
+    url: str
+    demo: FullDemo
+
+
+_TEMPLATE: list[tuple[Path, FullDemo]] = []
+
+
+@contextmanager
+def full_demo_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[DemoCopy]:
+    """Yield a copy of the full demo (logistic regression), built once per session.
+
+    Building it takes about 30 s; a copy of the SQLite file takes milliseconds, and each
+    test module gets its own, so one module's ratings never leak into another's. The
+    model file stays in the template's folder, where the copied database points.
+    """
+    if not _TEMPLATE:
+        template = tmp_path_factory.mktemp("fairpanel-template")
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in _env(template).items():
+                mp.setenv(key, value)
+            with Store(_env(template)["FAIRPANEL_DATABASE_URL"]) as store:
+                demo = ensure_full_demo(store, kind="logistic_regression")
+        _TEMPLATE.append((template, demo))
+    template, demo = _TEMPLATE[0]
+    home = tmp_path_factory.mktemp(name)
+    for file in template.glob("fairpanel.db*"):  # the store is closed: no WAL is pending
+        shutil.copy2(file, home / file.name)
+    env = _env(home)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield DemoCopy(env=env, url=env["FAIRPANEL_DATABASE_URL"], demo=demo)
+    # The dashboard caches one Store per URL for the process; release its connections.
+    loaders.close_stores()
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {"FAIRPANEL_HOME": str(home),
+            "FAIRPANEL_DATABASE_URL": f"sqlite:///{home / 'fairpanel.db'}",
+            "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
 
 
 @dataclass(frozen=True)
@@ -35,20 +83,11 @@ class RunEnv:
 def prepared_store(tmp_path_factory: pytest.TempPathFactory, name: str,
                    run: Callable[[Store, DemoState], AuditRunRecord]) -> Iterator[RunEnv]:
     """The german_credit demo (logistic regression, fast) and one run made by ``run``,
-    in a temporary FAIRPANEL_HOME."""
-    home = tmp_path_factory.mktemp(name)
-    url = f"sqlite:///{home / 'fairpanel.db'}"
-    env = {"FAIRPANEL_HOME": str(home), "FAIRPANEL_DATABASE_URL": url,
-           "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with Store(url) as store:
-            demo = ensure_full_demo(store, kind="logistic_regression").state
-            stored = run(store, demo)
-        yield RunEnv(env=env, url=url, demo=demo, stored=stored)
-    # The dashboard caches one Store per URL for the process; release its connections.
-    loaders.close_stores()
+    in a private copy of the session's demo store."""
+    with full_demo_copy(tmp_path_factory, name) as copy:
+        with Store(copy.url) as store:
+            stored = run(store, copy.demo.state)
+        yield RunEnv(env=copy.env, url=copy.url, demo=copy.demo.state, stored=stored)
 
 
 def open_page(page: str, title: str, role: Role, *, timeout: float) -> AppTest:

@@ -197,7 +197,47 @@ def check_monitoring(at: AppTest, env: DemoEnv) -> None:
     assert len(at.get("plotly_chart")) == 1
 
 
+def check_my_reviews(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (rating, resubmits, blinding, others' cases): test_review_pages.py.
+    shown = metrics(at)
+    assert set(shown) == {"Assigned", "Rated", "Still to rate"} and shown["Assigned"] != "0"
+    assert [s.value for s in at.subheader if s.value.startswith("Case ")]
+
+
+def check_adjudication(at: AppTest, env: DemoEnv) -> None:
+    assert "Disputed cases waiting" in metrics(at)
+    assert at.selectbox(key="adjudication.run_id").value is not None
+
+
+def check_panel(at: AppTest, env: DemoEnv) -> None:
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    headings = {s.value for s in at.subheader}
+    assert {"Review progress", "Panel composition"} <= headings
+    assert ("Reviewers" in headings) is (role in PERMISSIONS["manage the panel"])
+
+
+def check_agreement(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (values, names hidden, no ratings): tests/app/test_panel_pages.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    assert any(w.value.startswith("Simulated panel") for w in at.warning)
+    assert "Krippendorff's alpha" in metrics(at)
+    pairs = [c for c in at.get("plotly_chart") if "kappa between pairs" in c.proto.spec]
+    assert bool(pairs) is (role in PERMISSIONS["read every rating"])
+
+
+def check_reviewer_bias(at: AppTest, env: DemoEnv) -> None:
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    assert any(w.value.startswith("Simulated panel") for w in at.warning)
+    assert ("Reviewers flagged" in metrics(at)) is (role not in PERMISSIONS["read every rating"])
+    assert "Effect of showing the model" in metrics(at)
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
+    "app_pages/my_reviews.py": check_my_reviews,
+    "app_pages/adjudication.py": check_adjudication,
+    "app_pages/panel.py": check_panel,
+    "app_pages/agreement.py": check_agreement,
+    "app_pages/reviewer_bias.py": check_reviewer_bias,
     "app_pages/overview.py": check_overview,
     "app_pages/fairness.py": check_fairness,
     "app_pages/explanations.py": check_explanations,
@@ -296,9 +336,12 @@ def test_first_page_after_sign_in_is_the_overview(app_env: DemoEnv) -> None:
 
 @pytest.mark.parametrize("path", ["app_pages/users.py", "app_pages/audit_log.py",
                                   "app_pages/audit_runs.py", "app_pages/review_queue.py",
-                                  "app_pages/deferral.py", "app_pages/monitoring.py"])
+                                  "app_pages/deferral.py", "app_pages/monitoring.py",
+                                  "app_pages/adjudication.py", "app_pages/panel.py",
+                                  "app_pages/agreement.py", "app_pages/reviewer_bias.py"])
 def test_reviewer_navigation_hides_other_roles_pages(app_env: DemoEnv, path: str) -> None:
-    assert [p.title for p in pages_for(Role.REVIEWER)] == ["Dataset & model", "My account"]
+    assert [p.title for p in pages_for(Role.REVIEWER)] == ["My reviews", "Dataset & model",
+                                                           "My account"]
     at = sign_in_as(Role.REVIEWER)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(path)

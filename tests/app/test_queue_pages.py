@@ -22,9 +22,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import loaders, queue_charts, queue_tables
+from app import queue_charts, queue_tables
 from app.navigation import pages_for
-from audits.demo_panel import ensure_full_demo
 from audits.demo_queue import DRIFT_GROUP, DemoQueues
 from audits.roles import Role
 from audits.store import CaseRecord, Store
@@ -48,17 +47,8 @@ class QueueEnv:
 @pytest.fixture(scope="module")
 def queue_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueEnv]:
     """The german_credit demo with its review queue and the monitoring example."""
-    home = tmp_path_factory.mktemp("fairpanel-queue")
-    url = f"sqlite:///{home / 'fairpanel.db'}"
-    env = {"FAIRPANEL_HOME": str(home), "FAIRPANEL_DATABASE_URL": url,
-           "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with Store(url) as store:
-            queues = ensure_full_demo(store, kind="logistic_regression").queues
-        yield QueueEnv(env=env, url=url, queues=queues)
-    loaders.close_stores()
+    with app_support.full_demo_copy(tmp_path_factory, "fairpanel-queue") as copy:
+        yield QueueEnv(env=copy.env, url=copy.url, queues=copy.demo.queues)
 
 
 @pytest.fixture

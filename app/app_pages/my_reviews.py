@@ -1,0 +1,266 @@
+"""My reviews: a reviewer's own queue, one case at a time, and the rating form.
+
+Every case is opened through :meth:`~audits.store.Store.open_case`, which checks that it
+is assigned to the signed-in reviewer and returns it blinded as the assignment says (the
+model's suggestion and the sensitive attributes only when shown; never another
+reviewer's rating, never a gold answer). A case asked for by ``?case=ID`` or kept in the
+session goes through the same call, so another reviewer's case shows nothing.
+
+The form's idempotency key is made when the form is first drawn for a case and kept
+until a submission is stored (:func:`app.state.review_form`), so a double click or a
+resubmit stores the rating once; the time spent is counted from that first drawing.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import auth, case_display, loaders, review_tables, state
+from app.formatting import when
+from audits.roles import Actor, PermissionDenied
+from audits.store import CaseView, MyAssignment, Store
+from audits.store.reviews import TAGS
+
+PAGE = "app_pages/my_reviews.py"
+AREA = "my_reviews"
+#: Submits the rating form from anywhere in it.
+SHORTCUT = "Ctrl+Enter"
+MSG_NOT_PANEL = ("You are not on the reviewer panel yet, so no cases are assigned to you. "
+                 "A panel lead adds reviewers to the panel.")
+MSG_NO_CASES = ("No cases are assigned to you yet. A panel lead assigns cases from the "
+                "Reviewer panel page.")
+MSG_ALL_DONE = ("You have rated every case assigned to you. Thank you! You can still change "
+                "a rating under **Rated cases** while its case is open.")
+MSG_NOT_YOURS = ("Case {case} is not assigned to you (or no longer is), so nothing of it is "
+                 "shown.")
+MSG_BAD_CASE = "`?case={value}` is not a case number."
+MSG_CHOOSE = "Choose your decision and how confident you are, then submit."
+MSG_NOT_SAVED = "Your rating was not saved: {error}."
+MSG_SAVED = {"created": "Rating of case {case} saved.",
+             "updated": "Your rating of case {case} was updated (version {version}).",
+             "duplicate": "Rating of case {case} was already saved; nothing changed."}
+MSG_MODEL_HIDDEN = (
+    "**The model's suggestion is hidden for this case.** This is part of the study "
+    "design: for some cases, chosen at random, reviewers decide without seeing the "
+    "model, so the panel can measure how much its suggestion sways people.")
+MSG_MODEL_SHOWN = ("The model's suggestion is shown for this case (for others it is hidden "
+                   "at random, as part of the study design). Decide for yourself.")
+CONSENT = ("I agree that fairpanel stores these answers to check that the panel is diverse. "
+           "They are shown only as counts over groups of at least 5 reviewers, never on "
+           "their own, and I can withdraw them at any time.")
+
+
+def render() -> None:
+    """Draw the page."""
+    user = auth.require_page(PAGE)
+    store = loaders.get_store()
+    actor = user.actor
+    st.title("My reviews")
+    st.caption("Your own queue of decisions to review, one case at a time. Other reviewers "
+               "rate the same cases independently; you never see their ratings.")
+    _flash()
+    try:
+        assignments = store.my_assignments(actor)
+    except PermissionDenied:
+        st.info(MSG_NOT_PANEL)
+        return
+    _progress(assignments)
+    view = _current_case(store, actor, assignments)
+    if view is not None:
+        _case(store, actor, view, assignments)
+    _rated(store, actor, assignments)
+    _background(store, actor)
+
+
+def _flash() -> None:
+    # Kept until the next submission: a second click that interrupts the run after a
+    # stored rating must not lose the confirmation.
+    kept = state.take_flash(AREA, keep=True)
+    if kept is not None:
+        st.success(kept[1], icon=":material/check_circle:")
+
+
+def _progress(assignments: list[MyAssignment]) -> None:
+    rated, assigned = review_tables.assignment_counts(assignments)
+    st.progress(rated / assigned if assigned else 0.0,
+                text=f"{rated} of {assigned} assigned cases rated")
+    tiles = [("Assigned", assigned), ("Rated", rated), ("Still to rate", assigned - rated)]
+    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, f"{value:,}", border=True)
+
+
+def _current_case(store: Store, actor: Actor,
+                  assignments: list[MyAssignment]) -> CaseView | None:
+    asked = state.review_case()
+    if asked is None:
+        first = next((a for a in assignments if not a.rated), None)
+        if first is None:
+            st.success(MSG_ALL_DONE if assignments else MSG_NO_CASES)
+            return None
+        case_id = first.case_id
+        # Pinned until a submission is stored, so a rerun (a second click while the
+        # first is stored) shows the same form, not the next case.
+        state.choose_review_case(case_id)
+    else:
+        try:
+            case_id = int(asked)
+        except ValueError:
+            st.error(MSG_BAD_CASE.format(value=asked))
+            return None
+    try:
+        return store.open_case(actor, case_id)
+    except PermissionDenied:
+        st.error(MSG_NOT_YOURS.format(case=case_id))
+        if st.button("Go to my next open case", key="my_reviews.next"):
+            state.choose_review_case(None)
+            st.rerun()
+        return None
+
+
+def _case(store: Store, actor: Actor, view: CaseView, assignments: list[MyAssignment]) -> None:
+    mine = next((a for a in assignments if a.case_id == view.case_id), None)
+    where = "" if mine is None else f" · number {mine.position} in the audit's queue"
+    st.subheader(f"Case {view.case_id}")
+    st.caption(f"Status: {view.case_status.replace('_', ' ')}{where}")
+    if view.model_shown:
+        st.caption(MSG_MODEL_SHOWN)
+    else:
+        st.info(MSG_MODEL_HIDDEN, icon=":material/visibility_off:")
+    case_display.show_decision(view.snapshot)
+    left, right = st.columns([5, 6], gap="large")
+    with left:
+        st.markdown("**The case**")
+        case_display.show_features(view.snapshot, key="my_reviews.features")
+    with right:
+        if view.model_shown:
+            st.markdown("**Why the model decided this**")
+            case_display.show_explanation(view.snapshot, key="my_reviews.waterfall")
+        _form(store, actor, view, None if mine is None else mine.audit_run_id)
+
+
+def _form(store: Store, actor: Actor, view: CaseView, run_id: int | None) -> None:
+    mine = view.my_rating
+    # A form drawn before the case closed is still drawn, so its submission (a second
+    # click after the first was stored) is answered as a duplicate, not dropped.
+    if view.case_status == "closed" and state.pending_review_form(view.case_id) is None:
+        st.info("This case is closed: every reviewer has rated it and its final label is set, "
+                "so ratings can no longer change.")
+        return
+    form = state.review_form(view.case_id)
+    options = review_tables.decision_options(_word(store, view, run_id))
+    # Fresh widgets for each drawn form (a new key after a stored submission), the same
+    # ones for every rerun of the form as drawn.
+    key = f"my_reviews.form.{view.case_id}.{form.key[:8]}"
+    with st.form(key, border=True):
+        st.markdown("**Your rating**" if mine is None
+                    else f"**Change your rating** (you rated this {when(mine.updated_at)})")
+        label = st.radio("Your decision", list(options), format_func=options.__getitem__,
+                         index=None if mine is None else list(options).index(mine.label),
+                         horizontal=True, key=f"{key}.label")
+        confidence = st.radio("How confident are you?", list(review_tables.CONFIDENCE),
+                              format_func=review_tables.CONFIDENCE.__getitem__,
+                              index=None if mine is None else mine.confidence - 1,
+                              horizontal=True, key=f"{key}.confidence")
+        needed = ("Required when your decision differs from the model's decision shown "
+                  "above." if view.model_shown else "Optional, but it helps the panel lead.")
+        rationale = st.text_area(f"Rationale — {needed}", value="" if mine is None
+                                 else mine.rationale, key=f"{key}.rationale",
+                                 placeholder="What in the case decided it for you?")
+        tags = st.multiselect("Tags (optional)", list(TAGS), key=f"{key}.tags",
+                              default=[] if mine is None else [t for t in mine.tags
+                                                               if t in TAGS])
+        # One label whatever the rating: a rerun of the same drawn form keeps its button.
+        submitted = st.form_submit_button("Submit rating", type="primary", shortcut=SHORTCUT,
+                                          key=f"{key}.submit")
+        st.caption(f"Keyboard: Tab moves between fields, arrow keys choose within a group, "
+                   f"and {SHORTCUT} (⌘+Enter on a Mac) submits.")
+    if submitted:
+        _submit(store, actor, form, label, confidence, rationale, tags)
+
+
+def _submit(store: Store, actor: Actor, form: state.ReviewForm, label: int | None,
+            confidence: int | None, rationale: str, tags: list[str]) -> None:
+    state.forget_flash(AREA)
+    if label is None or confidence is None:
+        st.error(MSG_CHOOSE)
+        return
+    try:
+        result = store.submit_rating(actor, form.case_id, label=int(label),
+                                     confidence=int(confidence), rationale=rationale,
+                                     tags=tags, seconds_spent=round(form.seconds_spent(), 1),
+                                     idempotency_key=form.key)
+    except (ValueError, PermissionDenied) as error:
+        st.error(MSG_NOT_SAVED.format(error=error))
+        return
+    state.finish_review_form(form.case_id)
+    state.choose_review_case(None)
+    message = MSG_SAVED[result.outcome].format(case=form.case_id,
+                                               version=result.rating.version)
+    state.flash(AREA, "success", message)
+    st.toast(message, icon=":material/check_circle:")
+    st.rerun()
+
+
+def _word(store: Store, view: CaseView, run_id: int | None) -> str | None:
+    """The dataset's word for the positive outcome (the same whether the model is shown)."""
+    run = None if run_id is None else store.get_audit_run(run_id)
+    dataset = None if run is None else next(
+        (d for d in store.list_datasets() if d.id == run.dataset_id), None)
+    positive = None if dataset is None else dataset.roles.get("positive_label")
+    return review_tables.outcome_word(view.snapshot, None if positive is None else str(positive))
+
+
+def _rated(store: Store, actor: Actor, assignments: list[MyAssignment]) -> None:
+    rated = [a for a in assignments if a.rated]
+    with st.expander(f"Rated cases ({len(rated)})", icon=":material/history:"):
+        if not rated:
+            st.caption("Nothing rated yet: your ratings appear here.")
+            return
+        views = {a.case_id: store.open_case(actor, a.case_id) for a in rated}
+        options = review_tables.decision_options(
+            _word(store, views[rated[0].case_id], rated[0].audit_run_id))
+        st.dataframe(review_tables.my_ratings_table(views.values(), options), hide_index=True,
+                     width="stretch", key="my_reviews.rated.table",
+                     height=min(38 + 35 * len(views), 320))
+        changeable = [i for i, v in views.items() if v.case_status != "closed"]
+        if not changeable:
+            st.caption("Every case you rated is closed, so no rating can change.")
+            return
+        st.caption("You may change a rating until every reviewer has rated the case and it "
+                   "is closed.")
+        state.keep_choice("my_reviews.rated.case", changeable, changeable[0])
+        chosen = st.selectbox("Open a rated case to change your rating", changeable,
+                              key="my_reviews.rated.case", format_func=lambda i: f"Case {i}")
+        if st.button("Open this case", key="my_reviews.rated.open"):
+            state.choose_review_case(chosen)
+            st.rerun()
+
+
+def _background(store: Store, actor: Actor) -> None:
+    with st.expander("Your background (optional)", icon=":material/diversity_3:"):
+        st.markdown("Telling us about your background helps the panel lead make sure each "
+                    "case is rated by people with different backgrounds. Every question is "
+                    "optional; answer only what you are comfortable with. Saving replaces "
+                    "what you saved before.")
+        with st.form("my_reviews.background", border=False):
+            answers = {name: st.selectbox(name.replace("_", " ").capitalize(),
+                                          [review_tables.NOT_SAID, *values],
+                                          key=f"my_reviews.background.{name}")
+                       for name, values in store.background_schema().items()}
+            consent = st.checkbox(CONSENT, key="my_reviews.background.consent")
+            save = st.form_submit_button("Save my answers", key="my_reviews.background.save")
+        given = {k: v for k, v in answers.items() if v != review_tables.NOT_SAID}
+        if save:
+            try:
+                store.report_background(actor, actor.username, given, consent=consent)
+            except ValueError as error:
+                st.error(f"Not saved: {error}.")
+            else:
+                st.success(f"Saved {len(given)} answer(s), with your consent.")
+        if st.button("Withdraw my answers", key="my_reviews.background.withdraw",
+                     help="Deletes every background answer you saved."):
+            store.withdraw_background(actor, actor.username)
+            st.success("Your background answers are deleted.")
+
+
+render()
