@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "read every rating": frozenset({Role.PANEL_LEAD, Role.ADMIN}),
     "read panel aggregates": frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
                                         Role.DATA_SCIENTIST}),
+    "draft a report": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "approve a report": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
 }
 
 

@@ -29,6 +29,7 @@ from audits.store.tables import (
     Model,
     Rating,
     RatingVersion,
+    ReportRow,
     ReviewerRow,
     User,
 )
@@ -107,7 +108,7 @@ def row_counts(store: Store) -> dict[str, int]:
               "audit_log": AuditLog, "flag_policies": FlagPolicyRow, "batches": Batch,
               "cases": Case, "alerts": Alert, "reviewers": ReviewerRow,
               "assignments": AssignmentRow, "ratings": Rating, "rating_history": RatingVersion,
-              "adjudications": Adjudication}
+              "adjudications": Adjudication, "reports": ReportRow}
     with store.engine.connect() as conn:
         counts = {name: conn.scalar(select(func.count()).select_from(t)) or 0
                   for name, t in tables.items()}

@@ -20,6 +20,7 @@ from audits.store.records import (
     ModelRecord,
     UserRecord,
 )
+from audits.store.reports import ReportRecord
 from audits.store.repository import Store
 from audits.store.reviews import (
     CaseReview,
@@ -45,6 +46,7 @@ __all__ = [
     "ModelRecord",
     "MyAssignment",
     "RatingRecord",
+    "ReportRecord",
     "ReviewerRecord",
     "Store",
     "SubmitResult",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from audits.store.panel import PanelOps
 from audits.store.provenance import ProvenanceOps
 from audits.store.queue import QueueOps
+from audits.store.reports import ReportOps
 from audits.store.reviews import ReviewOps
 from audits.store.users import UserOps
 
 __all__ = ["Store"]
 
 
-class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps):
+class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

@@ -407,3 +407,41 @@ class Exclusion(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+REPORT_STATUSES = ("draft", "submitted", "approved", "returned")
+__all__ += ["REPORT_STATUSES", "ReportRow"]
+
+
+class ReportRow(Base):
+    """One version of an audit report, from draft to sign-off.
+
+    ``body_json`` is the report's content as drafted and never changes; a revision is a
+    new row (``version`` counts them per audit run). ``manifest_json``, ``signature``
+    and ``public_key`` are written once, on approval, after which the row is frozen.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in REPORT_STATUSES) + ")", name="status"
+        ),
+        UniqueConstraint("audit_run_id", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    body_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    manifest_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    signature: Mapped[str | None] = mapped_column(String(128))
+    public_key: Mapped[str | None] = mapped_column(String(64))
