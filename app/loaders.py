@@ -11,7 +11,11 @@
   recorded since are taken up;
 - the panel analysis of an audit (:func:`audits.panel_analysis.analyse_panel`), keyed on
   the database, the run, the grouping, whether the reader sees per-reviewer results
-  and the run's review progress (so new ratings are taken up).
+  and the run's review progress (so new ratings are taken up);
+- a stored report rendered as HTML, keyed on the database, the report and its version
+  (status, body hash, signature: what changes what the file says);
+- the comparison of two stored fairness runs (:func:`audits.report_compare.compare_runs`),
+  keyed on the database and the two runs (stored runs never change).
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -23,6 +27,7 @@ import os
 import threading
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from audits.datasets import BUNDLED, load_dataset
@@ -43,6 +48,8 @@ __all__ = [
     "get_store",
     "panel_analysis",
     "prepare_demo",
+    "report_html",
+    "run_comparison",
     "sensitive_values",
 ]
 
@@ -127,6 +134,26 @@ def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
                            _actor=actor)
 
 
+def report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
+    """Return the HTML of a stored report (:func:`audits.report_runs.export_report`), cached.
+
+    ``version`` is what changes the file (the report's status, body hash and signature),
+    so an approval renders the signed report anew. Raises what ``export_report`` raises,
+    uncached.
+    """
+    return _report_html(url, report_id, version)
+
+
+def run_comparison(url: str, actor: Actor, run_a: int, run_b: int) -> pd.DataFrame:
+    """Return :func:`audits.report_compare.compare_runs` of two stored runs (cached).
+
+    Stored runs never change, so the key is the database, the two runs and the reader's
+    role (the engine checks the role; a refusal is never cached). Raises what
+    ``compare_runs`` raises, uncached.
+    """
+    return _run_comparison(url, run_a, run_b, actor.role.value, _actor=actor)
+
+
 def close_stores() -> None:
     """Close every cached store and forget it (tests, and a clean shutdown)."""
     with _OPENED_LOCK:
@@ -159,6 +186,22 @@ def _panel_analysis(url: str, audit_run_id: int, attribute: str, subject_attribu
                     full: bool, version: tuple[int, ...], *, _actor: Actor) -> PanelAnalysis:
     return analyse_panel(_store(url), _actor, audit_run_id, attribute=attribute,
                          subject_attribute=subject_attribute)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
+    # Imported here: only the Reports page pays for the report renderer's imports.
+    from audits.report_runs import export_report
+
+    return export_report(_store(url), report_id, "html").decode("utf-8")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _run_comparison(url: str, run_a: int, run_b: int, role: str, *,
+                    _actor: Actor) -> pd.DataFrame:
+    from audits.report_compare import compare_runs
+
+    return compare_runs(_store(url), _actor, run_a, run_b)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -89,6 +89,11 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # Reports: data scientists draft and submit, compliance officers approve or return
+    # (admins both); panel leads read them. The engine refuses every other step.
+    PageSpec("app_pages/reports.py", "Reports", ":material/description:", "reports",
+             frozenset({Role.COMPLIANCE_OFFICER, Role.DATA_SCIENTIST, Role.ADMIN,
+                        Role.PANEL_LEAD})),
     PageSpec("app_pages/audit_log.py", "Audit log", ":material/receipt_long:", "audit-log",
              frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})),
     PageSpec("app_pages/users.py", "Users", ":material/group:", "users",

@@ -232,6 +232,16 @@ def check_reviewer_bias(at: AppTest, env: DemoEnv) -> None:
     assert "Effect of showing the model" in metrics(at)
 
 
+def check_reports(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (draft, submit, approve, return, verify): tests/app/test_report_pages.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    keys = [b.key for b in at.button]
+    assert ("reports.draft.submit" in keys) is (role in PERMISSIONS["draft a report"])
+    read_only = role not in PERMISSIONS["draft a report"] | PERMISSIONS["approve a report"]
+    assert any("Read-only" in i.value for i in at.info) is read_only
+    assert "reports.verify.file" in [u.key for u in at.file_uploader]
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/my_reviews.py": check_my_reviews,
     "app_pages/adjudication.py": check_adjudication,
@@ -245,6 +255,7 @@ CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/deferral.py": check_deferral,
     "app_pages/monitoring.py": check_monitoring,
     "app_pages/audit_runs.py": check_audit_runs,
+    "app_pages/reports.py": check_reports,
     "app_pages/audit_log.py": check_audit_log,
     "app_pages/users.py": check_users,
     "app_pages/account.py": check_account,
@@ -338,7 +349,8 @@ def test_first_page_after_sign_in_is_the_overview(app_env: DemoEnv) -> None:
                                   "app_pages/audit_runs.py", "app_pages/review_queue.py",
                                   "app_pages/deferral.py", "app_pages/monitoring.py",
                                   "app_pages/adjudication.py", "app_pages/panel.py",
-                                  "app_pages/agreement.py", "app_pages/reviewer_bias.py"])
+                                  "app_pages/agreement.py", "app_pages/reviewer_bias.py",
+                                  "app_pages/reports.py"])
 def test_reviewer_navigation_hides_other_roles_pages(app_env: DemoEnv, path: str) -> None:
     assert [p.title for p in pages_for(Role.REVIEWER)] == ["My reviews", "Dataset & model",
                                                            "My account"]
