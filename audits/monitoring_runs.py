@@ -17,10 +17,11 @@ import pandas as pd
 from audits.deferral import DeferralCurve, deferral_curve, human_accuracy
 from audits.monitoring import HISTORY_COLUMNS, BatchResult, disparity_history
 from audits.queue_runs import decision_scale
+from audits.roles import Actor
 from audits.runs import columnar, decisions_for
 from audits.store import AlertRecord, BatchRecord, Store
 
-__all__ = ["MonitoringView", "deferral_view", "monitoring_view"]
+__all__ = ["MonitoringView", "deferral_view", "monitoring_view", "reviewed_decisions"]
 
 MSG_NO_RUN = "no audit run with id {id}"
 MSG_NO_SCORES = (
@@ -85,10 +86,11 @@ def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | N
                                             "false_positive_rate")) -> DeferralCurve:
     """Return the deferral curve of an audit's decisions.
 
-    Human accuracy is estimated from ``reviewed`` (one row per reviewed case: ``label``,
-    the reviewer's decision, and ``y_true``, the gold or adjudicated answer) when it has
-    at least 30 rows; otherwise it is ``assumed``, which the curve's
-    :class:`~audits.deferral.HumanAccuracy` states for the chart.
+    Human accuracy is estimated from ``reviewed`` (one row per reviewer decision with a
+    known answer: ``label``, the reviewer's decision, and ``y_true``, the gold or
+    adjudicated answer; None reads them from the audit's stored ratings with
+    :func:`reviewed_decisions`) when there are at least 30; otherwise it is ``assumed``,
+    which the curve's :class:`~audits.deferral.HumanAccuracy` states for the chart.
 
     Raises
     ------
@@ -112,8 +114,22 @@ def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | N
     return deferral_curve(decisions.frame, y_true=decisions.y_true, y_score=decisions.y_score,
                           y_pred=decisions.y_pred,
                           sensitive_features=chosen, threshold=threshold,
-                          human=human_accuracy(reviewed, assumed=assumed), shares=shares,
+                          human=human_accuracy(reviewed if reviewed is not None
+                                               else reviewed_decisions(store, audit_run_id),
+                                               assumed=assumed), shares=shares,
                           metrics=metrics)
+
+
+def reviewed_decisions(store: Store, audit_run_id: int) -> pd.DataFrame:
+    """Return the panel's decisions on an audit's cases whose answer is known.
+
+    One row per rating of a gold case (its known answer) or an adjudicated case (the
+    final label): ``label`` (the reviewer's decision) and ``y_true``. Only this aggregate
+    leaves the function (human accuracy), so it reads with the deployment's own actor.
+    """
+    rows = store.ratings_for_analysis(Actor.system(), audit_run_id)
+    known = [(r["label"], r["truth"]) for r in rows if r["truth"] is not None]
+    return pd.DataFrame(known, columns=["label", "y_true"])
 
 
 def _history(batches: list[BatchRecord], key: str,

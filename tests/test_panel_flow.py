@@ -11,6 +11,7 @@ import pytest
 from audits.demo import DEMO_PERSONAS, ensure_demo
 from audits.demo_panel import N_SIMULATED, OVERLAP, PERSONA, ensure_demo_panel
 from audits.flag_policy import FlagPolicy
+from audits.monitoring_runs import deferral_view, reviewed_decisions
 from audits.panel import PanelConfig
 from audits.panel_runs import assign_queue, reassign_reviewer
 from audits.queue_runs import build_queue
@@ -103,3 +104,18 @@ def test_the_demo_panel_is_simulated_assigned_and_idempotent(
     log = len(store.log_entries())
     again = ensure_demo_panel(store, run_id)
     assert again.simulated_ratings == 0 and len(store.log_entries()) == log
+
+
+def test_deferral_reads_human_accuracy_from_the_panels_gold_ratings(
+        queued: tuple[Store, int]) -> None:
+    store, run_id = queued
+    assert deferral_view(store, run_id).human.statement.endswith("(no reviewed cases yet).")
+    ensure_demo_panel(store, run_id)
+    known = reviewed_decisions(store, run_id)
+    gold = [c.id for c in store.list_cases(run_id) if "hidden" in c.snapshot]
+    rated_gold = [r for r in store.ratings_table(LEAD, run_id) if r["case_id"] in gold]
+    assert len(known) == len(rated_gold) > 0  # nothing adjudicated yet: gold only
+    human = deferral_view(store, run_id).human
+    expected = (f"only {len(known)} reviewed cases; 30 needed to estimate it"
+                if len(known) < 30 else f"estimated from {len(known)} reviewed cases")
+    assert expected in human.statement

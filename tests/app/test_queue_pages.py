@@ -25,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 from app import queue_charts, queue_tables
 from app.navigation import pages_for
 from audits.demo_queue import DRIFT_GROUP, DemoQueues
+from audits.monitoring_runs import reviewed_decisions
 from audits.roles import Role
 from audits.store import CaseRecord, Store
 
@@ -189,12 +190,23 @@ def test_case_detail_shows_decision_score_and_explanation(app_env: QueueEnv,
         assert reason["explanation"] in bullets
 
 
-def test_deferral_page_states_the_assumption_on_the_charts(app_env: QueueEnv) -> None:
+def test_deferral_page_states_the_assumption_on_the_charts(app_env: QueueEnv,
+                                                            store: Store) -> None:
     at = open_page(DEFERRAL)
-    statement = "Human accuracy assumed 0.90, range 0.80 to 0.98 (no reviewed cases yet)."
+    # The demo queue has ratings of gold cases: human accuracy is estimated from them.
+    rated = at.selectbox(key="deferral.run_id").value
+    known = reviewed_decisions(store, rated)
+    assert len(known) >= 30
+    share = float((known["label"] == known["y_true"]).mean())
     specs = chart_specs(at)
     assert len(specs) == 2
     for spec in specs:
+        assert (f"Human accuracy {share:.2f} [" in spec["layout"]["title"]["text"]
+                and f"estimated from {len(known)} reviewed" in spec["layout"]["title"]["text"])
+    # The monitoring example has no reviews: the assumption, following the slider.
+    at.selectbox(key="deferral.run_id").set_value(app_env.queues.monitoring_run_id).run()
+    statement = "Human accuracy assumed 0.90, range 0.80 to 0.98 (no reviewed cases yet)."
+    for spec in chart_specs(at):
         assert statement in spec["layout"]["title"]["text"]
     assert at.selectbox(key="deferral.metric").value == "selection_rate"
     at.slider(key="deferral.assumed").set_value(0.75).run()
