@@ -48,11 +48,14 @@ __all__ = [
     "TRUSTED_TYPES",
     "TrainedModel",
     "UnsafeModelError",
+    "build_pipeline",
+    "check_training_inputs",
     "file_sha256",
     "load_model",
     "held_out_decisions",
     "predict_decisions",
     "save_model",
+    "split_columns",
     "split_rows",
     "train_default_model",
 ]
@@ -181,14 +184,14 @@ def train_default_model(
     >>> model.metrics["n_test"]
     12
     """
-    features = _check_training_inputs(frame, roles, kind, test_size, random_state)
+    features = check_training_inputs(frame, roles, kind, test_size, random_state)
     notify = progress if progress is not None else _no_progress
     y = frame[roles.target].to_numpy()
     train_rows, test_rows = split_rows(y, target=roles.target, test_size=test_size,
                                        random_state=random_state)
     notify(0.1, f"split {len(y)} rows: {len(train_rows)} train, {len(test_rows)} held out")
-    numeric, categorical = _split_columns(frame, features)
-    pipeline = _build_pipeline(kind, numeric, categorical, random_state)
+    numeric, categorical = split_columns(frame, features)
+    pipeline = build_pipeline(kind, numeric, categorical, random_state)
     x = frame.loc[:, list(features)]
     notify(0.2, f"fitting {kind} on {len(train_rows)} rows")
     pipeline.fit(x.iloc[train_rows], y[train_rows])
@@ -311,9 +314,14 @@ def _no_progress(fraction: float, message: str) -> None:
     """Ignore progress."""
 
 
-def _check_training_inputs(
+def check_training_inputs(
     frame: pd.DataFrame, roles: ColumnRoles, kind: str, test_size: float, random_state: int
 ) -> tuple[str, ...]:
+    """Check the options and columns of a training request; return the feature names.
+
+    Raises ``ValueError`` (kind, test size, seed, no features) or
+    ``DataValidationError`` (a missing column, a target not 0/1), naming the problem.
+    """
     if kind not in KINDS:
         raise ValueError(MSG_UNKNOWN_KIND.format(kind=kind, choices=", ".join(KINDS)))
     if (
@@ -372,9 +380,13 @@ def split_rows(
     return train_rows, test_rows
 
 
-def _split_columns(
+def split_columns(
     frame: pd.DataFrame, features: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the (numeric, categorical) features by dtype, as the pipeline encodes them.
+
+    Raises ``DataValidationError`` for an all-missing feature or an unsupported dtype.
+    """
     numeric: list[str] = []
     categorical: list[str] = []
     for col in features:
@@ -396,9 +408,10 @@ def _split_columns(
     return tuple(numeric), tuple(categorical)
 
 
-def _build_pipeline(
+def build_pipeline(
     kind: str, numeric: tuple[str, ...], categorical: tuple[str, ...], random_state: int
 ) -> Pipeline:
+    """Return the unfitted default pipeline: ``preprocess`` then ``model`` (see module)."""
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
     if kind == "logistic_regression":
         numeric_steps.append(("scale", StandardScaler()))

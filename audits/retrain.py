@@ -9,6 +9,8 @@ a paired bootstrap (:func:`compare_models`).
 A constraint is met by fairlearn's ``ThresholdOptimizer`` (``prefit=True``, on
 ``predict_proba``) fitted on the training rows: group-specific randomised thresholds.
 ``ExponentiatedGradient`` would pass ``sample_weight`` to a ``Pipeline``, which rejects it.
+The fitted rules are kept as JSON (:mod:`audits.group_thresholds`), so a constrained model
+is its skops pipeline file plus that JSON, and decides exactly as the optimizer would.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import pandas as pd
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.pipeline import Pipeline
 
+from audits.group_thresholds import apply_thresholds, thresholds_spec
 from audits.intervals import MSG_LEVEL, percentile_interval
-from audits.models import DEFAULT_THRESHOLD, _build_pipeline, _check_training_inputs, _split_columns
+from audits.models import DEFAULT_THRESHOLD, build_pipeline, check_training_inputs, split_columns
 from audits.schema import ColumnRoles, check_columns_exist
 
 __all__ = ["CONSTRAINTS", "BeforeAfter", "LabelCorrection", "RetrainedModel", "apply_consensus",
@@ -66,13 +69,14 @@ class LabelCorrection:
 
 @dataclass(frozen=True, eq=False)
 class RetrainedModel:
-    """The default pipeline refitted on (corrected) labels; ``postprocessor`` is the fitted
-    ThresholdOptimizer when ``constraint`` is set (group thresholds on ``sensitive_feature``,
-    which decisions then need). Other fields as in :class:`audits.models.TrainedModel`.
+    """The default pipeline refitted on (corrected) labels; ``thresholds`` holds the fitted
+    ThresholdOptimizer's group rules (:func:`audits.group_thresholds.thresholds_spec`) when
+    ``constraint`` is set (decisions then need ``sensitive_feature``). Other fields as in
+    :class:`audits.models.TrainedModel`.
     """
 
     pipeline: Pipeline
-    postprocessor: ThresholdOptimizer | None
+    thresholds: dict[str, dict[str, Any]] | None
     kind: str
     features: tuple[str, ...]
     target: str
@@ -192,7 +196,7 @@ def retrain(
     (10,)
     """
     rows = _check_rows(train_rows, len(frame))  # test_size 0.5 below: unused, passes the check
-    features = _check_training_inputs(frame, roles, kind, 0.5, random_state)
+    features = check_training_inputs(frame, roles, kind, 0.5, random_state)
     if constraint not in CONSTRAINTS:
         raise ValueError(MSG_OPTION.format(name="constraint", allowed=CONSTRAINTS,
                                            value=constraint))
@@ -201,16 +205,17 @@ def retrain(
     train = frame.iloc[rows]
     y = _training_labels(train, roles.target, labels)
     # The default model's own pipeline: train_default_model draws its own split instead.
-    pipeline = _build_pipeline(kind, *_split_columns(train, features), random_state)
+    pipeline = build_pipeline(kind, *split_columns(train, features), random_state)
     x = train.loc[:, list(features)]
     pipeline.fit(x, y)
-    post = None
+    thresholds = None
     if constraint is not None and sensitive_feature is not None:
         check_columns_exist(frame, [sensitive_feature], "sensitive feature")
         post = ThresholdOptimizer(estimator=pipeline, constraints=constraint, prefit=True,
                                   predict_method="predict_proba")
         post.fit(x, y, sensitive_features=train[sensitive_feature].to_numpy())
-    return RetrainedModel(pipeline, post, kind, features, roles.target, rows, DEFAULT_THRESHOLD,
+        thresholds = thresholds_spec(post)
+    return RetrainedModel(pipeline, thresholds, kind, features, roles.target, rows, DEFAULT_THRESHOLD,
                           constraint, sensitive_feature, random_state)
 
 
@@ -221,13 +226,13 @@ def predict_retrained(model: RetrainedModel, frame: pd.DataFrame) -> pd.Series:
     :func:`retrain`."""
     check_columns_exist(frame, model.features, "feature")
     x = frame.loc[:, list(model.features)]
-    if model.postprocessor is not None and model.sensitive_feature is not None:
+    scores = model.pipeline.predict_proba(x)[:, 1]
+    if model.thresholds is not None and model.sensitive_feature is not None:
         check_columns_exist(frame, [model.sensitive_feature], "sensitive feature")
-        pred = model.postprocessor.predict(
-            x, sensitive_features=frame[model.sensitive_feature].to_numpy(),
-            random_state=model.random_state)
+        pred = apply_thresholds(scores, frame[model.sensitive_feature], model.thresholds,
+                                random_state=model.random_state)
     else:
-        pred = model.pipeline.predict_proba(x)[:, 1] >= model.threshold
+        pred = scores >= model.threshold
     return pd.Series(np.asarray(pred).astype(np.int8), index=frame.index, name="y_pred")
 
 

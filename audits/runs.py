@@ -21,6 +21,7 @@ import pandas as pd
 from audits.datasets import BUNDLED, load_dataset
 from audits.demo import library_versions
 from audits.fairness import audit_fairness
+from audits.group_thresholds import apply_thresholds
 from audits.model_files import file_sha256, load_model
 from audits.models import predict_decisions, split_rows
 from audits.roles import Actor
@@ -44,6 +45,7 @@ MSG_DATA_CHANGED = (
     "now {now}); register it again before auditing"
 )
 MSG_MODEL_CHANGED = "model file {path} does not match the registered sha256 {sha}"
+MSG_EXCLUDE = "exclude_rows {rows} lie outside the {n} decisions (positions 0 to n - 1)"
 MSG_SENSITIVE = "sensitive feature {column!r} is not one of the dataset's: {choices}"
 
 Progress = Callable[[float, str], None]
@@ -61,11 +63,16 @@ class Decisions:
     source: str
 
 
-def decisions_for(dataset: DatasetRecord, model: ModelRecord | None) -> Decisions:
+def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
+                  exclude_rows: Sequence[int] = ()) -> Decisions:
     """Rebuild the audited decisions of a registered dataset (and model).
 
     With a model: its held-out rows (the stored split), scored by the stored model file,
-    whose sha256 is checked first. Without: the dataset's logged decisions.
+    whose sha256 is checked first; a model retrained under a fairness constraint decides
+    by its stored group rules (``params["thresholds"]``, :mod:`audits.group_thresholds`).
+    Without: the dataset's logged decisions. ``exclude_rows`` drops rows by position in
+    those decisions (the held-out rows reviewers labelled for a retraining, which the
+    retrained model saw), and the index is renumbered.
 
     Raises
     ------
@@ -84,21 +91,44 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None) -> Decision
         if roles.prediction is None:
             raise ValueError(f"dataset {dataset.name!r} has no logged decisions; "
                              "audit it with a model")
-        return Decisions(loaded.frame, roles.target, roles.prediction, roles.score,
-                         roles.sensitive_features, "logged decisions")
+        return Decisions(_without(loaded.frame, exclude_rows), roles.target, roles.prediction,
+                         roles.score, roles.sensitive_features,
+                         _source("logged decisions", exclude_rows))
     if file_sha256(model.path) != model.sha256:
         raise ValueError(MSG_MODEL_CHANGED.format(path=model.path, sha=model.sha256))
     _, test_rows = split_rows(loaded.frame[roles.target].to_numpy(), target=roles.target,
                               test_size=float(model.split["test_size"]),
                               random_state=int(model.split["random_state"]))
-    held_out = loaded.frame.iloc[test_rows].reset_index(drop=True)
+    held_out = _without(loaded.frame.iloc[test_rows].reset_index(drop=True), exclude_rows)
     scored = predict_decisions(load_model(model.path), held_out,
                                features=list(model.feature_names),
                                threshold=float(model.params.get("threshold", 0.5)))
-    frame = held_out.assign(y_score=scored["y_score"].to_numpy(),
-                            y_pred=scored["y_pred"].to_numpy())
+    y_pred = scored["y_pred"].to_numpy()
+    rules = model.params.get("thresholds")
+    if rules:
+        y_pred = apply_thresholds(scored["y_score"].to_numpy(),
+                                  held_out[str(model.params["sensitive_feature"])], rules,
+                                  random_state=int(model.params.get("random_state", 0)))
+    frame = held_out.assign(y_score=scored["y_score"].to_numpy(), y_pred=y_pred)
+    source = f"held-out decisions of model #{model.id} ({model.kind})"
     return Decisions(frame, roles.target, "y_pred", "y_score", roles.sensitive_features,
-                     f"held-out decisions of model #{model.id} ({model.kind})")
+                     _source(source, exclude_rows))
+
+
+def _without(frame: pd.DataFrame, rows: Sequence[int]) -> pd.DataFrame:
+    if len(rows) == 0:
+        return frame
+    bad = [r for r in rows if not 0 <= int(r) < len(frame)]
+    if bad:
+        raise ValueError(MSG_EXCLUDE.format(rows=bad[:5], n=len(frame)))
+    keep = np.ones(len(frame), dtype=bool)
+    keep[np.asarray(rows, dtype=np.intp)] = False
+    return frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+
+
+def _source(source: str, excluded: Sequence[int]) -> str:
+    n = len({int(r) for r in excluded})
+    return f"{source}, without {n} reviewed rows" if n else source
 
 
 def run_fairness_audit(
@@ -114,6 +144,7 @@ def run_fairness_audit(
     n_boot: int = 1000,
     random_state: int = 0,
     min_n: int = 30,
+    exclude_rows: Sequence[int] = (),
     progress: Progress | None = None,
 ) -> AuditRunRecord:
     """Return the stored fairness audit for these inputs, computing it only if new.
@@ -131,13 +162,15 @@ def run_fairness_audit(
     """
     report = progress or (lambda fraction, message: None)
     chosen = chosen_sensitive_features(dataset, sensitive_features)
-    options = {"kind": AUDIT_KIND, "dataset_sha256": dataset.sha256,
+    options: dict[str, Any] = {"kind": AUDIT_KIND, "dataset_sha256": dataset.sha256,
                "model_sha256": model.sha256 if model else None,
                "sensitive_features": chosen, "intersections": intersections,
                "reference": reference, "rule": f"ratio within [{tau}, {1 / tau:.4g}]",
                "favourable": BUNDLED[dataset.name].positive_is_favourable
                if dataset.name in BUNDLED else True,
                "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
+    if len(exclude_rows):  # only when set, so the keys of earlier runs still match
+        options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
     return stored_or_computed(store, actor, dataset, model, options,
                               lambda decisions: _compute(decisions, chosen, options, report),
                               report=report)
@@ -182,7 +215,7 @@ def stored_or_computed(
             report(1.0, f"Reusing stored run #{run.id}")
             return run
     report(0.02, "Rebuilding the decisions from stored provenance")
-    decisions = decisions_for(dataset, model)
+    decisions = decisions_for(dataset, model, exclude_rows=options.get("exclude_rows", ()))
     run = store.create_audit_run(actor, dataset_id=dataset.id,
                                  model_id=model.id if model else None,
                                  config={**options, "config_sha256": key,

@@ -315,7 +315,7 @@ def test_constraint_variant_reduces_its_gap(loop: Loop, constraint: str,
     fair = rt.retrain(loop.frame, ROLES, labels=loop.fix.labels,
                       train_rows=loop.after.train_rows, constraint=constraint,
                       sensitive_feature="group")
-    assert fair.postprocessor is not None and fair.constraint == constraint
+    assert fair.thresholds is not None and fair.constraint == constraint
     h = loop.held_out.assign(fair=rt.predict_retrained(fair, loop.held_out).to_numpy())
     table = rt.compare_models(h, y_true="repaid_true", before="before", after="fair",
                               sensitive_feature="group", reference="A", n_boot=300).table
