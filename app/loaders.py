@@ -15,7 +15,9 @@
 - a stored report rendered as HTML, keyed on the database, the report and its version
   (status, body hash, signature: what changes what the file says);
 - the comparison of two stored fairness runs (:func:`audits.report_compare.compare_runs`),
-  keyed on the database and the two runs (stored runs never change).
+  keyed on the database and the two runs (stored runs never change);
+- which stored audit runs hold a retrained model's before/after re-audit, keyed on the
+  database and the model (a model's runs never change).
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -37,7 +39,7 @@ from audits.demo_panel import ensure_full_demo, full_demo_prepared
 from audits.monitoring_runs import deferral_view
 from audits.panel_analysis import PanelAnalysis, analyse_panel
 from audits.roles import PERMISSIONS, Actor
-from audits.store import Store
+from audits.store import ModelRecord, Store
 from audits.store.db import default_database_url
 
 __all__ = [
@@ -154,6 +156,21 @@ def run_comparison(url: str, actor: Actor, run_a: int, run_b: int) -> pd.DataFra
     return _run_comparison(url, run_a, run_b, actor.role.value, _actor=actor)
 
 
+def retraining_comparison(model: ModelRecord) -> pd.DataFrame:
+    """Return the paired before/after comparison stored with a retrained model (not cached:
+    it is part of the record)."""
+    return pd.DataFrame(model.metrics.get("paired_comparison", []))
+
+
+def retraining_runs(url: str, actor: Actor, model_id: int) -> tuple[int, int] | None:
+    """Return the ids of the old and new model's re-audit runs of a retraining (cached).
+
+    None when they are not stored (e.g. the retraining failed half-way); the engine
+    checks the role, and a refusal is never cached.
+    """
+    return _retraining_runs(url, model_id, actor.role.value, _actor=actor)
+
+
 def close_stores() -> None:
     """Close every cached store and forget it (tests, and a clean shutdown)."""
     with _OPENED_LOCK:
@@ -202,6 +219,14 @@ def _run_comparison(url: str, run_a: int, run_b: int, role: str, *,
     from audits.report_compare import compare_runs
 
     return compare_runs(_store(url), _actor, run_a, run_b)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _retraining_runs(url: str, model_id: int, role: str, *,
+                     _actor: Actor) -> tuple[int, int] | None:
+    from audits.retrain_runs import stored_reaudits
+
+    return stored_reaudits(_store(url), _actor, model_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

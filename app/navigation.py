@@ -89,6 +89,12 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # Retraining: data scientists retrain, compliance officers approve (admins both);
+    # panel leads read the comparison.
+    PageSpec("app_pages/retraining.py", "Retraining", ":material/model_training:",
+             "retraining",
+             frozenset({Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER, Role.ADMIN,
+                        Role.PANEL_LEAD})),
     # Reports: data scientists draft and submit, compliance officers approve or return
     # (admins both); panel leads read them. The engine refuses every other step.
     PageSpec("app_pages/reports.py", "Reports", ":material/description:", "reports",

@@ -20,6 +20,7 @@ from audits.cli_audit import add_audit_parser
 from audits.cli_panel import add_panel_parsers
 from audits.cli_queue import add_queue_parsers
 from audits.cli_report import add_report_parser
+from audits.cli_retrain import add_retrain_parsers
 from audits.datasets import BUNDLED, list_datasets, load_dataset, read_card
 from audits.roles import Actor, PermissionDenied, Role
 from audits.schema import DataValidationError
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     add_queue_parsers(sub)
     add_panel_parsers(sub)
     add_report_parser(sub)
+    add_retrain_parsers(sub)
     _users_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)

@@ -215,8 +215,8 @@ def retrain(
                                   predict_method="predict_proba")
         post.fit(x, y, sensitive_features=train[sensitive_feature].to_numpy())
         thresholds = thresholds_spec(post)
-    return RetrainedModel(pipeline, thresholds, kind, features, roles.target, rows, DEFAULT_THRESHOLD,
-                          constraint, sensitive_feature, random_state)
+    return RetrainedModel(pipeline, thresholds, kind, features, roles.target, rows,
+                          DEFAULT_THRESHOLD, constraint, sensitive_feature, random_state)
 
 
 def predict_retrained(model: RetrainedModel, frame: pd.DataFrame) -> pd.Series:

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
                                         Role.DATA_SCIENTIST}),
     "draft a report": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "approve a report": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
+    "approve a model": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
 }
 
 

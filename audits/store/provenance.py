@@ -43,6 +43,14 @@ MSG_RUN_FINISHED = "audit run {id} is already {status}; a finished run cannot ch
 MSG_RUN_NOT_CREATED = "audit run {id} is {status}; only a 'created' run can start"
 MSG_BAD_FINAL_STATUS = "status must be one of {choices}; got {status!r}"
 MSG_RESULTS_REQUIRED = "results are required when status is 'completed'"
+MSG_PARENT_DATASET = (
+    "parent model {id} belongs to dataset {actual}; a retrained model must belong to the "
+    "same dataset, not to dataset {dataset_id}"
+)
+MSG_BAD_LINEAGE = "lineage must be a list of JSON objects (one per changed label); got {type}"
+MSG_LINEAGE_WITHOUT_PARENT = (
+    "lineage is only recorded for a retrained model: pass parent_id with it"
+)
 
 
 class ProvenanceOps(StoreBase):
@@ -108,8 +116,34 @@ class ProvenanceOps(StoreBase):
         metrics: dict[str, Any],
         feature_names: list[str],
         split: dict[str, Any],
+        parent_id: int | None = None,
+        source_audit_run_id: int | None = None,
+        lineage: list[dict[str, Any]] | None = None,
     ) -> ModelRecord:
         """Register a model (requires "register a model"); idempotent on ``sha256``.
+
+        Without ``parent_id`` the model is ``"deployed"``. With it, the model is a
+        ``"candidate"`` retrained from that parent (of the same data set) and stays one
+        until a person approves it (:meth:`~audits.store.Store.approve_model`). The log
+        entry records ``n_lineage_entries`` and the sha256 of the lineage's canonical JSON.
+
+        Parameters
+        ----------
+        parent_id : int or None, default None
+            The model this one was retrained from.
+        source_audit_run_id : int or None, default None
+            The audit run whose reviews corrected the labels.
+        lineage : list of dict or None, default None
+            One JSON object per changed label (e.g. ``row``, ``old_label``,
+            ``new_label``, ``case_id``); only with ``parent_id``.
+
+        Raises
+        ------
+        LookupError
+            No data set, parent model or audit run with the given id.
+        ValueError
+            The parent belongs to another data set, or ``lineage`` is not a list of JSON
+            objects (the message names the bad item) or is given without a parent.
 
         Examples
         --------
@@ -136,17 +170,24 @@ class ProvenanceOps(StoreBase):
         metrics_json = check_json_object(metrics, "metrics")
         names = check_names(feature_names, "feature_names")
         split_json = check_json_object(split, "split")
+        version = _version_values(parent_id, source_audit_run_id, lineage)
         with self._write() as (session, head):
             existing = session.scalar(select(Model).filter_by(sha256=values["sha256"]))
             if existing is not None:
                 return model_record(existing)
             _get(session, Dataset, dataset, MSG_UNKNOWN_DATASET)
+            _check_version_links(session, dataset, version)
             row = Model(**values, params_json=params_json, metrics_json=metrics_json,
                         feature_names_json=names, split_json=split_json, created_at=utcnow(),
-                        created_by=actor.username)
+                        created_by=actor.username, **version)
             session.add(row)
             session.flush()
-            payload = {**values, "n_features": len(names), "metrics": metrics_json}
+            lineage_json = version["lineage_json"]
+            payload = {**values, "n_features": len(names), "metrics": metrics_json,
+                       "parent_id": version["parent_id"], "status": version["status"],
+                       "source_audit_run_id": version["source_audit_run_id"],
+                       "n_lineage_entries": len(lineage_json or []),
+                       "lineage_sha256": _digest(lineage_json)}
             append_entry(session, head, actor=actor.username, action="record_model",
                          entity="model", entity_id=row.id, payload=payload)
             return model_record(row)
@@ -317,7 +358,36 @@ def _get(session: Session, table: type[T], key: int, message: str) -> T:
     return row
 
 
-def _digest(value: dict[str, Any] | None) -> str | None:
+def _version_values(parent_id: int | None, run_id: int | None,
+                    lineage: list[dict[str, Any]] | None) -> dict[str, Any]:
+    parent = None if parent_id is None else check_id(parent_id, "parent_id")
+    run = None if run_id is None else check_id(run_id, "source_audit_run_id")
+    if parent is None and lineage:
+        raise ValueError(MSG_LINEAGE_WITHOUT_PARENT)
+    lineage_json = None if parent is None else _check_lineage(lineage)
+    return {"parent_id": parent, "status": "deployed" if parent is None else "candidate",
+            "source_audit_run_id": run, "lineage_json": lineage_json}
+
+
+def _check_lineage(lineage: object) -> list[dict[str, Any]]:
+    if lineage is None:
+        return []
+    if not isinstance(lineage, list | tuple):
+        raise ValueError(MSG_BAD_LINEAGE.format(type=type(lineage).__name__))
+    return [check_json_object(item, f"lineage[{i}]") for i, item in enumerate(lineage)]
+
+
+def _check_version_links(session: Session, dataset_id: int, version: dict[str, Any]) -> None:
+    if version["parent_id"] is not None:
+        parent = _get(session, Model, version["parent_id"], MSG_UNKNOWN_MODEL)
+        if parent.dataset_id != dataset_id:
+            raise ValueError(MSG_PARENT_DATASET.format(
+                id=parent.id, actual=parent.dataset_id, dataset_id=dataset_id))
+    if version["source_audit_run_id"] is not None:
+        _get(session, AuditRun, version["source_audit_run_id"], MSG_UNKNOWN_RUN)
+
+
+def _digest(value: dict[str, Any] | list[Any] | None) -> str | None:
     if value is None:
         return None
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

@@ -80,7 +80,13 @@ class DatasetRecord:
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """A registered model with its training parameters, metrics and split."""
+    """A registered model with its training parameters, metrics and split.
+
+    A retrained model has a ``parent_id`` (the model it was retrained from), the
+    ``lineage`` of label changes it learnt from and, until a person decides, status
+    ``"candidate"``; ``decided_by``, ``decided_at`` and ``decision_note`` record that
+    decision. A model registered without a parent is ``"deployed"``.
+    """
 
     id: int
     dataset_id: int
@@ -93,6 +99,13 @@ class ModelRecord:
     split: dict[str, Any]
     created_at: datetime
     created_by: str
+    parent_id: int | None = None
+    status: str = "deployed"
+    source_audit_run_id: int | None = None
+    lineage: tuple[dict[str, Any], ...] = ()
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,13 @@ def model_record(row: Model) -> ModelRecord:
         split=copy.deepcopy(row.split_json),
         created_at=row.created_at,
         created_by=row.created_by,
+        parent_id=row.parent_id,
+        status=row.status,
+        source_audit_run_id=row.source_audit_run_id,
+        lineage=tuple(copy.deepcopy(row.lineage_json or [])),
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decision_note=row.decision_note,
     )
 
 

@@ -8,11 +8,12 @@ from audits.store.queue import QueueOps
 from audits.store.reports import ReportOps
 from audits.store.reviews import ReviewOps
 from audits.store.users import UserOps
+from audits.store.versions import ModelVersionOps
 
 __all__ = ["Store"]
 
 
-class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps):
+class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, ModelVersionOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

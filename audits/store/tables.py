@@ -36,6 +36,7 @@ __all__ = ["Adjudication", "Alert", "AssignmentRow", "AuditLog", "AuditRun", "Ba
            "Rating", "RatingVersion", "ReviewerBackground", "ReviewerRow", "User", "utcnow"]
 
 RUN_STATUSES = ("created", "running", "completed", "failed")
+MODEL_STATUSES = ("deployed", "candidate", "retired", "rejected")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -120,9 +121,19 @@ class Dataset(Base):
 
 
 class Model(Base):
-    """A trained or uploaded model, identified by the hash of its file."""
+    """A trained or uploaded model, identified by the hash of its file.
+
+    A retrained model is a ``candidate`` child (``parent_id``) of the model it was
+    retrained from, with the label changes it learnt from in ``lineage_json``; it is
+    ``deployed`` (and its parent ``retired``) only once a person approves it.
+    """
 
     __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in MODEL_STATUSES) + ")", name="status"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
@@ -135,6 +146,16 @@ class Model(Base):
     split_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="deployed")
+    # use_alter: audit_runs.model_id points back here, and the cycle would otherwise
+    # make SQLAlchemy warn that it cannot sort the tables.
+    source_audit_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("audit_runs.id", use_alter=True))
+    lineage_json: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRun(Base):

@@ -194,6 +194,15 @@ def check_deferral(at: AppTest, env: DemoEnv) -> None:
     assert len(at.get("plotly_chart")) == 2
 
 
+def check_retraining(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (retrain, lineage, before/after, approval): test_retraining_page.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    keys = {b.key for b in at.button}
+    assert ("retraining.submit" in keys) == (role in PERMISSIONS["register a model"])
+    assert any("No retrained version" in i.value for i in at.info)
+    assert at.dataframe[0].value["Status"].tolist() == ["deployed"]
+
+
 def check_monitoring(at: AppTest, env: DemoEnv) -> None:
     assert any("age_band=50+" in e.value for e in at.error)
     assert len(at.get("plotly_chart")) == 1
@@ -258,6 +267,7 @@ CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/monitoring.py": check_monitoring,
     "app_pages/audit_runs.py": check_audit_runs,
     "app_pages/reports.py": check_reports,
+    "app_pages/retraining.py": check_retraining,
     "app_pages/audit_log.py": check_audit_log,
     "app_pages/users.py": check_users,
     "app_pages/account.py": check_account,

@@ -60,7 +60,8 @@ CHANGES: dict[str, tuple[Callable[[Store], object], dict[str, Any]]] = {
         lambda s: s.record_model(SCIENTIST, dataset_id=1, kind="lr", sha256=SHA_B, path="m",
                                  params={}, metrics={"auc": 0.5}, feature_names=["x"], split={}),
         {"dataset_id": 1, "kind": "lr", "sha256": SHA_B, "path": "m", "n_features": 1,
-         "metrics": {"auc": 0.5}},
+         "metrics": {"auc": 0.5}, "parent_id": None, "status": "deployed",
+         "source_audit_run_id": None, "n_lineage_entries": 0, "lineage_sha256": None},
     ),
     "create_audit_run": (
         lambda s: s.create_audit_run(SCIENTIST, dataset_id=1, model_id=None, config={"t": 1}),
