@@ -20,12 +20,14 @@ import pandas as pd
 from audits.case_flags import FlagContext, flag_and_snapshot
 from audits.datasets import frame_sha256
 from audits.fairness import audit_fairness
+from audits.group_thresholds import apply_thresholds
+from audits.model_files import file_sha256, load_model
 from audits.models import predict_decisions
 from audits.monitoring import BatchResult, disparity_history, pooled_window, verdict_alerts
 from audits.queue_runs import flag_context, stored_policy
 from audits.roles import Actor, require_role
-from audits.runs import columnar
-from audits.store import AlertInput, AuditRunRecord, BatchRecord, Store
+from audits.runs import MSG_MODEL_CHANGED, columnar
+from audits.store import AlertInput, AuditRunRecord, BatchRecord, ModelRecord, Store
 from audits.verdicts import ratio_rule
 
 __all__ = ["MSG_BAD_BATCH", "MSG_NO_QUEUE", "Ingested", "batch_problems", "ingest_batch"]
@@ -100,6 +102,7 @@ def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFr
         raise ValueError(MSG_NO_QUEUE.format(id=audit_run_id))
     report(0.02, "Rebuilding the audit's context")
     baseline_frame, context = flag_context(store, run, random_state=policy.random_state)
+    context, model = _deployed(store, run, context)
     problems = batch_problems(batch, baseline_frame, context)
     if problems:
         raise ValueError(MSG_BAD_BATCH.format(problems="; ".join(problems)))
@@ -108,7 +111,7 @@ def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFr
     if existing is not None:
         report(1.0, f"Batch already ingested as {existing.label!r}; nothing added")
         return Ingested(existing, False, 0, [])
-    decisions = _decisions(batch.reset_index(drop=True), context)
+    decisions = _decisions(batch.reset_index(drop=True), context, model)
     previous = store.list_batches(run.id, with_data=True)
     report(0.15, "Auditing the batch and the rolling window")
     label = label or f"batch {len(previous) + 1}"
@@ -124,7 +127,8 @@ def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFr
     results = {"audit": audit, "window": {"batches": [b.label for b in previous][-(window - 1):]
                                           + [label] if window > 1 else [label],
                                           "audit": window_audit},
-               "flagging": flagged.summary()}
+               "flagging": flagged.summary(),
+               "model": None if model is None else {"id": model.id, "sha256": model.sha256}}
     stored, created = store.record_batch(
         actor, run.id, sha256=sha, label=label, n_rows=len(decisions),
         period_start=period_start, period_end=period_end, data=columnar(decisions),
@@ -191,13 +195,36 @@ def _rows(problem: str, mask: pd.Series) -> list[str]:
     return [f"{problem} at {noun} {shown}{more}"]
 
 
-def _decisions(batch: pd.DataFrame, context: FlagContext) -> pd.DataFrame:
+def _deployed(store: Store, run: AuditRunRecord,
+              context: FlagContext) -> tuple[FlagContext, ModelRecord | None]:
+    """New decisions are made by the deployed version of the audited model's family: the
+    audited model itself until a person approves a retrained one."""
+    if run.model_id is None:
+        return context, None
+    deployed = store.deployed_version(run.model_id)
+    if deployed.id == run.model_id:
+        return context, deployed
+    if file_sha256(deployed.path) != deployed.sha256:
+        raise ValueError(MSG_MODEL_CHANGED.format(path=deployed.path, sha=deployed.sha256))
+    provenance = {**context.provenance, "model_sha256": deployed.sha256,
+                  "model_id": deployed.id}
+    return replace(context, pipeline=load_model(deployed.path), provenance=provenance), deployed
+
+
+def _decisions(batch: pd.DataFrame, context: FlagContext,
+               model: ModelRecord | None) -> pd.DataFrame:
     if context.pipeline is None:
         return batch
     scored = predict_decisions(context.pipeline, batch, features=list(context.features),
                                threshold=context.threshold)
+    y_pred = scored["y_pred"].to_numpy()
+    rules = model.params.get("thresholds") if model is not None else None
+    if model is not None and rules:  # a constrained version decides by its group rules
+        y_pred = apply_thresholds(scored["y_score"].to_numpy(),
+                                  batch[str(model.params["sensitive_feature"])], rules,
+                                  random_state=int(model.params.get("random_state", 0)))
     return batch.assign(**{context.y_score or "y_score": scored["y_score"].to_numpy(),
-                           context.y_pred: scored["y_pred"].to_numpy()})
+                           context.y_pred: y_pred})
 
 
 def _audit(frame: pd.DataFrame, context: FlagContext, run: AuditRunRecord) -> dict[str, Any]:

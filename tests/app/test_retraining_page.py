@@ -23,6 +23,7 @@ from app import retrain_tables
 from audits.cli import main
 from audits.consensus import consensus_labels
 from audits.datasets import load_dataset
+from audits.ingest import ingest_batch
 from audits.models import split_rows
 from audits.retrain_runs import (
     MSG_NO_LABELS,
@@ -163,6 +164,20 @@ def test_approval_is_required_and_refused_to_the_wrong_people(loop: Loop) -> Non
         assert store.deployed_version(loop.done.parent.id).id == loop.done.parent.id
 
 
+def _ingest(loop: Loop, seed: int) -> dict[str, object]:
+    batch = load_dataset("german_credit").frame.sample(150, random_state=seed)
+    with Store(loop.copy.url) as store:
+        done = ingest_batch(store, DATA_SCIENTIST, loop.run_id, batch, label=f"week {seed}")
+    assert done.created
+    return dict(done.batch.results)
+
+
+def test_new_decisions_are_made_by_the_deployed_version_only(loop: Loop) -> None:
+    """Before any approval, an ingested batch is scored by the audited model itself."""
+    results = _ingest(loop, 1)
+    assert results["model"] == {"id": loop.done.parent.id, "sha256": loop.done.parent.sha256}
+
+
 def test_logged_decisions_and_unreviewed_audits_are_refused(loop: Loop) -> None:
     with Store(loop.copy.url) as store:
         monitoring = loop.copy.demo.queues.monitoring_run_id
@@ -280,3 +295,8 @@ def test_cli_retrain_json_contract_and_approval(loop: Loop, capsys: pytest.Captu
     assert versions[out["parent"]["id"]]["status"] == "retired"
     with Store(loop.copy.url) as store:
         assert store.deployed_version(out["parent"]["id"]).id == candidate
+        approved = store.get_model(candidate)
+        assert approved is not None
+    # Once approved, new decisions are made by the new version.
+    results = _ingest(loop, 2)
+    assert results["model"] == {"id": candidate, "sha256": approved.sha256}
