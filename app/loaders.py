@@ -159,7 +159,9 @@ def run_comparison(url: str, actor: Actor, run_a: int, run_b: int) -> pd.DataFra
 def retraining_comparison(model: ModelRecord) -> pd.DataFrame:
     """Return the paired before/after comparison stored with a retrained model (not cached:
     it is part of the record)."""
-    return pd.DataFrame(model.metrics.get("paired_comparison", []))
+    from audits.retrain_runs import stored_comparison
+
+    return stored_comparison(model)
 
 
 def retraining_runs(url: str, actor: Actor, model_id: int) -> tuple[int, int] | None:

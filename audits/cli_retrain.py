@@ -25,8 +25,6 @@ __all__ = ["add_retrain_parsers", "model_json", "retraining_json"]
 
 EXIT_OK = 0
 MSG_NO_USER = "no user named {name!r}; add one with fairpanel users add"
-COMPARISON_COLUMNS = ("sensitive_feature", "metric", "group", "reference", "before", "after",
-                      "difference", "ci_low", "ci_high")
 
 
 def add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,6 +80,8 @@ def model_json(m: ModelRecord) -> dict[str, Any]:
 
 def retraining_json(r: Retraining) -> dict[str, Any]:
     """Return a retraining as the JSON contract of ``fairpanel retrain --json``."""
+    from audits.retrain_runs import COMPARISON_COLUMNS
+
     table = r.comparison.reindex(columns=list(COMPARISON_COLUMNS))
     rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
             for row in table.to_dict("records")]

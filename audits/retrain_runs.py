@@ -50,13 +50,15 @@ from audits.schema import ColumnRoles
 from audits.store import AuditRunRecord, ModelRecord, Store, data_dir
 from audits.store.log import canonical_json
 
-__all__ = ["DEFAULT_SOURCES", "PanelLabels", "Retraining", "panel_labels", "retrain_from_panel",
-           "stored_reaudits"]
+__all__ = ["COMPARISON_COLUMNS", "DEFAULT_SOURCES", "PanelLabels", "Retraining", "panel_labels",
+           "retrain_from_panel", "stored_comparison", "stored_reaudits"]
 
 Progress = Callable[[float, str], None]
 DEFAULT_SOURCES = ("adjudicated", "dawid_skene")
 LABEL_COLUMNS = ("case_id", "held_out_row", "label", "source", "confidence", "n_ratings",
                  "reviewer_ids")
+COMPARISON_COLUMNS = ("sensitive_feature", "metric", "group", "reference", "before", "after",
+                      "difference", "ci_low", "ci_high")
 MSG_NO_RUN = "no completed audit run with id {id}"
 MSG_NO_MODEL = ("audit run {id} audits logged decisions, not a model of ours; retraining "
                 "needs the model that made the decisions (audit a registered model)")
@@ -181,6 +183,14 @@ def retrain_from_panel(
         raise ValueError(MSG_NO_LABELS.format(id=audit_run_id, rated=labels.rated,
                                               sources=", ".join(sources), conf=min_confidence))
     plan = _plan(store, run, parent, labels.table)
+    options = {"min_confidence": min_confidence, "sources": list(sources), "n_boot": n_boot,
+               "constraint": constraint, "sensitive_feature": chosen}
+    same = _same_candidate(store, parent, plan.lineage, options)
+    if same is not None:  # the same labels and options again: the stored candidate
+        before, after = _reaudits(store, actor, run, parent, same, plan.excluded, n_boot, report)
+        report(1.0, f"Candidate model #{same.id} was already trained on these labels")
+        return Retraining(same, parent, before, after, stored_comparison(same),
+                          pd.DataFrame(same.lineage))
     report(0.1, f"Retraining {parent.kind} on {len(plan.train_rows)} rows "
                 f"({len(labels.table)} reviewed)")
     model = retrain(plan.frame, plan.roles, labels=plan.labels, train_rows=plan.train_rows,
@@ -189,14 +199,19 @@ def retrain_from_panel(
     report(0.3, "Comparing old and new decisions on the same held-out rows (paired bootstrap)")
     comparison = _paired(store, run, parent, model, plan.excluded, features, n_boot)
     report(0.45, "Saving the new model version (skops)")
-    candidate = _record(store, actor, run, parent, model, plan, comparison,
-                        {"min_confidence": min_confidence, "sources": list(sources),
-                         "n_boot": n_boot})
+    candidate = _record(store, actor, run, parent, model, plan, comparison, options)
     before, after = _reaudits(store, actor, run, parent, candidate, plan.excluded, n_boot,
                               report)
     report(1.0, f"Candidate model #{candidate.id} stored; it waits for approval")
     return Retraining(candidate, parent, before, after, comparison,
                       pd.DataFrame(candidate.lineage))
+
+
+def stored_comparison(model: ModelRecord) -> pd.DataFrame:
+    """Return the paired before/after comparison stored with a retrained model
+    (:data:`COMPARISON_COLUMNS`; empty for a model that was not retrained)."""
+    rows = model.metrics.get("paired_comparison", [])
+    return pd.DataFrame(rows).reindex(columns=list(COMPARISON_COLUMNS))
 
 
 def stored_reaudits(store: Store, actor: Actor, model_id: int) -> tuple[int, int] | None:
@@ -299,6 +314,16 @@ def _adjudicated(ratings: pd.DataFrame, cases: dict[int, Any]) -> dict[Hashable,
     return out
 
 
+def _same_candidate(store: Store, parent: ModelRecord, lineage: list[dict[str, Any]],
+                    options: dict[str, Any]) -> ModelRecord | None:
+    for m in store.model_versions(parent.id):
+        if (m.parent_id == parent.id and m.status == "candidate"
+                and list(m.lineage) == lineage
+                and all(m.params.get(k) == v for k, v in options.items())):
+            return m
+    return None
+
+
 def _ancestry(store: Store, model: ModelRecord) -> list[ModelRecord]:
     return store.model_lineage(model.id) if model.parent_id is not None else []
 
@@ -321,8 +346,7 @@ def _paired(store: Store, run: AuditRunRecord, parent: ModelRecord, model: Any,
         tables.append(table.assign(sensitive_feature=feature))
     out = pd.concat(tables, ignore_index=True)
     out.loc[out["metric"] == "accuracy", "sensitive_feature"] = None
-    return out[["sensitive_feature", "metric", "group", "reference", "before", "after",
-                "difference", "ci_low", "ci_high"]]
+    return out[list(COMPARISON_COLUMNS)]
 
 
 def _record(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord, model: Any,
@@ -335,8 +359,7 @@ def _record(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord
     path = folder / f"model-{parent.id}-retrained-{sha[:16]}.skops"
     os.replace(temp, path)
     thresholds = model.thresholds
-    params = {**parent.params, "retrained_from": parent.id, "constraint": model.constraint,
-              "sensitive_feature": model.sensitive_feature, "thresholds": thresholds,
+    params = {**parent.params, "retrained_from": parent.id, "thresholds": thresholds,
               **options}
     accuracy = comparison[comparison["metric"] == "accuracy"].iloc[0]
     records = [{k: _plain(v) for k, v in row.items()} for row in comparison.to_dict("records")]

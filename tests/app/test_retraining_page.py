@@ -119,6 +119,17 @@ def test_candidate_is_trained_on_reviewed_rows_and_waits_for_approval(loop: Loop
     assert c.sha256 != parent.sha256 and len(c.sha256) == 64
     with Store(loop.copy.url) as store:
         assert store.deployed_version(c.id).id == parent.id  # not used before approval
+        n_models, n_runs = len(store.list_models()), len(store.list_audit_runs())
+        again = retrain_from_panel(store, DATA_SCIENTIST, loop.run_id, n_boot=N_BOOT)
+        # The same labels and options again: the stored candidate, nothing new stored.
+        assert again.candidate.id == c.id
+        assert (again.before_run.id, again.after_run.id) == (loop.done.before_run.id,
+                                                             loop.done.after_run.id)
+        assert len(store.list_models()) == n_models
+        assert len(store.list_audit_runs()) == n_runs
+        pd.testing.assert_frame_equal(again.comparison.reset_index(drop=True),
+                                      loop.done.comparison.reset_index(drop=True),
+                                      check_dtype=False)
 
 
 def test_before_after_is_paired_on_the_same_unseen_rows(loop: Loop) -> None:
@@ -283,6 +294,21 @@ def test_cli_retrain_json_contract_and_approval(loop: Loop, capsys: pytest.Captu
     assert {"case_id", "held_out_row", "dataset_row", "recorded_label", "label", "changed",
             "source", "confidence", "n_ratings", "reviewer_ids"} <= set(out["lineage"][0])
     candidate = out["candidate"]["id"]
+    # Bad input: a clear message on stderr, exit 2, nothing stored.
+    with Store(loop.copy.url) as store:
+        n_models = len(store.list_models())
+    assert main(["retrain", "9999"]) == 2
+    assert "no completed audit run with id 9999" in capsys.readouterr().err
+    assert main(["retrain", str(loop.copy.demo.queues.monitoring_run_id)]) == 2
+    assert "audits logged decisions" in capsys.readouterr().err
+    assert main(["models", "approve", str(candidate), "--user", "nobody"]) == 2
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    assert main(["models", "reject", str(candidate), "--user", COMPLIANCE.username,
+                 "--note", "  "]) == 2
+    assert "a note is required" in capsys.readouterr().err
+    with Store(loop.copy.url) as store:
+        assert len(store.list_models()) == n_models
+        assert store.get_model(candidate).status == "candidate"  # type: ignore[union-attr]
     # The system operator cannot approve; a named compliance officer can.
     assert main(["models", "approve", str(candidate), "--user", "demo-data-scientist"]) == 2
     assert "may not" in capsys.readouterr().err
