@@ -51,7 +51,9 @@ def main() -> None:
     if user is None:
         page = st.navigation([_page(SIGN_IN)], position="hidden")
     else:
-        page = st.navigation([_page(spec) for spec in pages_for(user.role)])
+        # expanded: every page in the menu (Streamlit folds all but the first ten into
+        # "View more" otherwise, and a role sees up to sixteen).
+        page = st.navigation([_page(spec) for spec in pages_for(user.role)], expanded=True)
         _sidebar(user)
     page.run()
 

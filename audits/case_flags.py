@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audits.active_learning import active_learning_flags, encoded_features
 from audits.explain import Explanation, explain_model
 from audits.explain_cases import explain_case
 from audits.flag_policy import FlagPolicy, Selection, select_cases
@@ -66,7 +67,8 @@ class FlagContext:
     positive_label : str
         Wording of a positive decision, e.g. ">50K" or "approved".
     pipeline : fitted model or None
-        None for logged decisions: no counterfactual, attribution or SHAP explanation.
+        None for logged decisions: no counterfactual, attribution, active learning or
+        SHAP explanation.
     background : pandas.DataFrame or None
         SHAP background rows (from the audit's own decisions, so batches share it).
     proxies : mapping of sensitive feature -> tuple of model features
@@ -139,7 +141,8 @@ def flag_and_snapshot(frame: pd.DataFrame, context: FlagContext, policy: FlagPol
         explanation = explain_model(context.pipeline, frame, features=list(context.features),
                                     background=context.background,
                                     random_state=policy.random_state)
-    report(0.5, "Flagging: low confidence, disparity, counterfactual, attribution")
+    report(0.5, "Flagging: low confidence, disparity, counterfactual, attribution, "
+                "active learning")
     flags = _flags(frame, context, policy, explanation)
     report(0.8, f"Selecting {policy.budget} cases")
     selection = select_cases(flags, subject_groups(frame, context.sensitive_features)
@@ -199,17 +202,33 @@ def _flags(frame: pd.DataFrame, context: FlagContext, policy: FlagPolicy,
         tables.append(gold_flags(gold, source=GOLD_SOURCE).assign(
             explanation=f"Known answer on file ({GOLD_SOURCE}); measures reviewer accuracy."))
     if context.pipeline is not None and explanation is not None:
-        tables.append(counterfactual_flags(
-            context.pipeline, frame, features=list(context.features),
-            sensitive_features=list(context.sensitive_features),
-            proxies={k: list(v) for k, v in context.proxies.items()},
-            threshold=context.threshold))
-        watched, kinds = _watched(context)
-        if watched:
-            tables.append(attribution_flags(explanation.contributions, watched=watched,
-                                            min_share=policy.attribution_min_share,
-                                            kinds=kinds))
+        tables += _model_flags(frame, context, policy, explanation)
     return combine_flags(*[t[list(FLAG_COLUMNS)] for t in tables])
+
+
+def _model_flags(frame: pd.DataFrame, context: FlagContext, policy: FlagPolicy,
+                 explanation: Explanation) -> list[pd.DataFrame]:
+    """The reasons that need the model: counterfactual, attribution, active learning."""
+    tables = [counterfactual_flags(
+        context.pipeline, frame, features=list(context.features),
+        sensitive_features=list(context.sensitive_features),
+        proxies={k: list(v) for k, v in context.proxies.items()},
+        threshold=context.threshold)]
+    watched, kinds = _watched(context)
+    if watched:
+        tables.append(attribution_flags(explanation.contributions, watched=watched,
+                                        min_share=policy.attribution_min_share, kinds=kinds))
+    if context.y_score is not None and 0.0 < context.threshold < 1.0:
+        # Every decision flagged here is new to the panel (an audit is queued once; a
+        # batch's rows get their own keys and a batch seen before is skipped), so none is
+        # excluded as already reviewed. k = budget leaves candidates for handed-over seats.
+        # A threshold of 0 or 1 decides everything alike: no decision is uncertain.
+        tables.append(active_learning_flags(
+            encoded_features(context.pipeline, frame, features=list(context.features)),
+            frame[context.y_score], threshold=context.threshold,
+            groups=subject_groups(frame, context.sensitive_features),
+            k=min(policy.budget, len(frame)), random_state=policy.random_state))
+    return tables
 
 
 def _watched(context: FlagContext) -> tuple[list[str], dict[str, str]]:

@@ -21,13 +21,16 @@ from audits.flagging import REASONS, seeded_key, validate_flags
 __all__ = ["ALLOCATION_COLUMNS", "CASE_COLUMNS", "DEFAULT_QUOTAS", "FILL_ORDER", "FlagPolicy",
            "Selection", "select_cases"]
 
-DEFAULT_QUOTAS: dict[str, float] = {"low_confidence": 0.3, "disparity": 0.2,
+DEFAULT_QUOTAS: dict[str, float] = {"low_confidence": 0.2, "disparity": 0.2,
                                     "counterfactual": 0.1, "attribution": 0.1,
-                                    "random_control": 0.2, "gold": 0.1}
+                                    "random_control": 0.2, "gold": 0.1,
+                                    "active_learning": 0.1}
 #: Reasons fill their seats in this order: the control first, so that rows it draws are
-#: never taken away by another reason and it stays a uniform sample; gold next.
-FILL_ORDER: tuple[str, ...] = ("random_control", "gold", "low_confidence", "disparity",
-                               "counterfactual", "attribution")
+#: never taken away by another reason and it stays a uniform sample; gold next; active
+#: learning right after low confidence, so its seats go to uncertain rows that low
+#: confidence left (unlike the ones it took).
+FILL_ORDER: tuple[str, ...] = ("random_control", "gold", "low_confidence", "active_learning",
+                               "disparity", "counterfactual", "attribution")
 #: Reasons whose seats are never split across subject groups.
 UNSTRATIFIED: tuple[str, ...] = ("random_control",)
 CASE_COLUMNS = ("row", "group", "primary_reason", "reasons", "priority", "rank")
@@ -340,7 +343,9 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
         w = np.ones(len(w))
     exact = np.round(total * w / w.sum(), 9)
     out = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - out), kind="stable")
+    # Rounded again: 1.333333333 - 1 falls a hair below 0.333333333, which would break a
+    # tie of equal remainders against the reason first in order.
+    order = np.argsort(-np.round(exact - out, 9), kind="stable")
     out[order[: total - int(out.sum())]] += 1
     return [int(v) for v in out]
 

@@ -10,6 +10,9 @@ English sentence about that row, numbers rounded to two decimals).
 Random control and gold cases score a constant 0.5: they are chosen for what they
 measure (the error rate of unflagged decisions, the accuracy of reviewers), not for how
 doubtful they are, so they should neither lead nor trail the queue by content.
+
+Active learning (:mod:`audits.active_learning`) flags the unreviewed decisions whose label
+would teach the model most: uncertain, and unlike each other within a subject group.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from audits.active_learning import active_learning_flags
 from audits.flag_common import (
     FLAG_COLUMNS,
     MSG_BINARY,
@@ -95,6 +99,7 @@ __all__ = [
     "MSG_THRESHOLD",
     "MSG_WATCHED",
     "TOLERANCE",
+    "active_learning_flags",
     "attribution_flags",
     "combine_flags",
     "counterfactual_flags",

@@ -52,7 +52,8 @@ def flag_tables(draw: st.DrawFn, *, overlap: bool = True) -> tuple[pd.DataFrame,
 
 @st.composite
 def policies(draw: st.DrawFn) -> FlagPolicy:
-    weights = draw(st.lists(st.integers(0, 4), min_size=6, max_size=6).filter(any))
+    weights = draw(st.lists(st.integers(0, 4), min_size=len(REASONS),
+                            max_size=len(REASONS)).filter(any))
     quotas = {r: w / sum(weights) for r, w in zip(REASONS, weights, strict=True)}
     return FlagPolicy(budget=draw(st.integers(0, 35)), quotas=quotas,
                       stratify=draw(st.booleans()), random_state=draw(st.integers(0, 5)))
