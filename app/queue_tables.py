@@ -222,17 +222,24 @@ def feature_table(snapshot: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def batch_table(batches: Sequence[BatchRecord], cases: Sequence[CaseRecord]) -> pd.DataFrame:
-    """Return one row per batch: label, period, rows, cases queued, short sha256."""
+    """Return one row per batch: label, period, rows, cases queued, the model version
+    that decided it (empty for logged decisions), short sha256."""
     queued: dict[int | None, int] = {}
     for case in cases:
         queued[case.batch_id] = queued.get(case.batch_id, 0) + 1
     rows = [{"batch": b.label,
              "period": f"{b.period_start or '?'} to {b.period_end or '?'}",
              "rows": b.n_rows, "cases queued": queued.get(b.id, 0),
-             "sha256": short_hash(b.sha256), "ingested": when(b.created_at)}
+             "decided by": _model_of(b), "sha256": short_hash(b.sha256),
+             "ingested": when(b.created_at)}
             for b in batches]
-    return pd.DataFrame(rows, columns=["batch", "period", "rows", "cases queued", "sha256",
-                                       "ingested"])
+    return pd.DataFrame(rows, columns=["batch", "period", "rows", "cases queued",
+                                       "decided by", "sha256", "ingested"])
+
+
+def _model_of(batch: BatchRecord) -> str:
+    model = (batch.results or {}).get("model")
+    return f"model #{model['id']}" if isinstance(model, dict) and "id" in model else ""
 
 
 def position_labels(history: pd.DataFrame) -> list[str]:

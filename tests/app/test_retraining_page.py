@@ -19,7 +19,7 @@ import pytest
 from app_support import DATA_SCIENTIST, PERSONAS, DemoCopy, full_demo_copy, open_page
 from sklearn.metrics import accuracy_score
 
-from app import retrain_tables
+from app import queue_tables, retrain_tables
 from audits.cli import main
 from audits.consensus import consensus_labels
 from audits.datasets import load_dataset
@@ -326,3 +326,7 @@ def test_cli_retrain_json_contract_and_approval(loop: Loop, capsys: pytest.Captu
     # Once approved, new decisions are made by the new version.
     results = _ingest(loop, 2)
     assert results["model"] == {"id": candidate, "sha256": approved.sha256}
+    with Store(loop.copy.url) as store:  # the monitoring page's table says so
+        table = queue_tables.batch_table(store.list_batches(loop.run_id), [])
+    assert table["decided by"].tolist()[-2:] == [f"model #{loop.done.parent.id}",
+                                                 f"model #{candidate}"]
