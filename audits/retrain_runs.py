@@ -34,18 +34,16 @@ import numpy as np
 import pandas as pd
 
 from audits.consensus import consensus_labels
-from audits.datasets import load_dataset
 from audits.model_files import save_model
 from audits.models import split_rows
 from audits.retrain import (
     CONSTRAINTS,
-    apply_consensus,
     compare_models,
     predict_retrained,
     retrain,
 )
 from audits.roles import Actor, require_role
-from audits.runs import MSG_DATA_CHANGED, decisions_for, run_fairness_audit
+from audits.runs import decisions_for, registered_data, run_fairness_audit
 from audits.schema import ColumnRoles
 from audits.store import AuditRunRecord, ModelRecord, Store, data_dir
 from audits.store.log import canonical_json
@@ -270,10 +268,7 @@ def _plan(store: Store, run: AuditRunRecord, parent: ModelRecord,
     dataset = store.get_dataset(run.dataset_id)
     if dataset is None:
         raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
-    loaded = load_dataset(dataset.name)
-    if loaded.sha256 != dataset.sha256:
-        raise ValueError(MSG_DATA_CHANGED.format(name=dataset.name, stored=dataset.sha256,
-                                                 now=loaded.sha256))
+    loaded = registered_data(dataset)
     frame, target = loaded.frame, loaded.roles.target
     base_train, test_rows = split_rows(frame[target].to_numpy(), target=target,
                                        test_size=float(parent.split["test_size"]),
@@ -284,12 +279,11 @@ def _plan(store: Store, run: AuditRunRecord, parent: ModelRecord,
                         strict=True))
     added = sorted(set(earlier) | set(reviewed))
     rows = np.union1d(base_train, test_rows[added]).astype(np.intp)
-    train = frame.iloc[rows]
-    fixed = pd.Series({**earlier, **reviewed})
-    prior = pd.DataFrame({"case_id": [f"earlier-{r}" for r in fixed.index],
-                          "label": fixed.to_numpy(), "source": "adjudicated"})
-    correction = apply_consensus(train, target=target, consensus=prior, row_of_case={
-        f"earlier-{r}": frame.index[test_rows[r]] for r in fixed.index})
+    # The recorded labels of the training rows, then the panel's (this round's win over
+    # an earlier version's for a row reviewed twice).
+    labels = frame[target].iloc[rows].astype(np.int64)
+    fixed = {**earlier, **reviewed}
+    labels.loc[frame.index[test_rows[list(fixed)]]] = list(fixed.values())
     lineage = [{"case_id": int(r.case_id), "held_out_row": int(r.held_out_row),
                 "dataset_row": int(test_rows[int(r.held_out_row)]),
                 "recorded_label": int(frame[target].iat[int(test_rows[int(r.held_out_row)])]),
@@ -301,7 +295,7 @@ def _plan(store: Store, run: AuditRunRecord, parent: ModelRecord,
         entry["changed"] = entry["label"] != entry["recorded_label"]
     roles = ColumnRoles(target=target, sensitive_features=loaded.roles.sensitive_features,
                         features=tuple(parent.feature_names))
-    return _Plan(frame, roles, rows, correction.labels, added, lineage)
+    return _Plan(frame, roles, rows, labels, added, lineage)
 
 
 def _adjudicated(ratings: pd.DataFrame, cases: dict[int, Any]) -> dict[Hashable, Any]:

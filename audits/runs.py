@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audits.datasets import BUNDLED, load_dataset
+from audits.datasets import BUNDLED, LoadedDataset, load_dataset
 from audits.demo import library_versions
 from audits.fairness import audit_fairness
 from audits.group_thresholds import apply_thresholds
@@ -30,7 +30,8 @@ from audits.thresholds import threshold_curves
 from audits.verdicts import ratio_rule
 
 __all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
-           "decisions_for", "json_safe", "run_fairness_audit", "stored_or_computed"]
+           "decisions_for", "json_safe", "registered_data", "run_fairness_audit",
+           "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
@@ -80,12 +81,7 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
         The dataset is not bundled, or its data or the model file changed since
         registration.
     """
-    if dataset.name not in BUNDLED:
-        raise ValueError(MSG_NOT_BUNDLED.format(name=dataset.name))
-    loaded = load_dataset(dataset.name)
-    if loaded.sha256 != dataset.sha256:
-        raise ValueError(MSG_DATA_CHANGED.format(name=dataset.name, stored=dataset.sha256,
-                                                 now=loaded.sha256))
+    loaded = registered_data(dataset)
     roles = loaded.roles
     if model is None:
         if roles.prediction is None:
@@ -113,6 +109,24 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
     source = f"held-out decisions of model #{model.id} ({model.kind})"
     return Decisions(frame, roles.target, "y_pred", "y_score", roles.sensitive_features,
                      _source(source, exclude_rows))
+
+
+def registered_data(dataset: DatasetRecord) -> LoadedDataset:
+    """Load a registered dataset's data, checked against its stored sha256.
+
+    Raises
+    ------
+    ValueError
+        The dataset is not bundled (:data:`MSG_NOT_BUNDLED`) or its data changed since it
+        was registered (:data:`MSG_DATA_CHANGED`).
+    """
+    if dataset.name not in BUNDLED:
+        raise ValueError(MSG_NOT_BUNDLED.format(name=dataset.name))
+    loaded = load_dataset(dataset.name)
+    if loaded.sha256 != dataset.sha256:
+        raise ValueError(MSG_DATA_CHANGED.format(name=dataset.name, stored=dataset.sha256,
+                                                 now=loaded.sha256))
+    return loaded
 
 
 def _without(frame: pd.DataFrame, rows: Sequence[int]) -> pd.DataFrame:
