@@ -81,10 +81,10 @@ def model_json(m: ModelRecord) -> dict[str, Any]:
 def retraining_json(r: Retraining) -> dict[str, Any]:
     """Return a retraining as the JSON contract of ``fairpanel retrain --json``."""
     from audits.retrain_runs import COMPARISON_COLUMNS
+    from audits.runs import json_safe
 
     table = r.comparison.reindex(columns=list(COMPARISON_COLUMNS))
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
-            for row in table.to_dict("records")]
+    rows = [{k: json_safe(v) for k, v in row.items()} for row in table.to_dict("records")]
     return {"candidate": model_json(r.candidate), "parent": model_json(r.parent),
             "before_audit_run_id": r.before_run.id, "after_audit_run_id": r.after_run.id,
             "n_evaluated": r.candidate.metrics.get("n_evaluated"), "comparison": rows,

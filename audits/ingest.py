@@ -21,12 +21,11 @@ from audits.case_flags import FlagContext, flag_and_snapshot
 from audits.datasets import frame_sha256
 from audits.fairness import audit_fairness
 from audits.group_thresholds import apply_thresholds
-from audits.model_files import file_sha256, load_model
 from audits.models import predict_decisions
 from audits.monitoring import BatchResult, disparity_history, pooled_window, verdict_alerts
 from audits.queue_runs import flag_context, stored_policy
 from audits.roles import Actor, require_role
-from audits.runs import MSG_MODEL_CHANGED, columnar
+from audits.runs import columnar, registered_model
 from audits.store import AlertInput, AuditRunRecord, BatchRecord, ModelRecord, Store
 from audits.verdicts import ratio_rule
 
@@ -204,11 +203,9 @@ def _deployed(store: Store, run: AuditRunRecord,
     deployed = store.deployed_version(run.model_id)
     if deployed.id == run.model_id:
         return context, deployed
-    if file_sha256(deployed.path) != deployed.sha256:
-        raise ValueError(MSG_MODEL_CHANGED.format(path=deployed.path, sha=deployed.sha256))
     provenance = {**context.provenance, "model_sha256": deployed.sha256,
                   "model_id": deployed.id}
-    return replace(context, pipeline=load_model(deployed.path), provenance=provenance), deployed
+    return replace(context, pipeline=registered_model(deployed), provenance=provenance), deployed
 
 
 def _decisions(batch: pd.DataFrame, context: FlagContext,

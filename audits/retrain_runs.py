@@ -43,7 +43,7 @@ from audits.retrain import (
     retrain,
 )
 from audits.roles import Actor, require_role
-from audits.runs import decisions_for, registered_data, run_fairness_audit
+from audits.runs import decisions_for, json_safe, registered_data, run_fairness_audit
 from audits.schema import ColumnRoles
 from audits.store import AuditRunRecord, ModelRecord, Store, data_dir
 from audits.store.log import canonical_json
@@ -356,7 +356,8 @@ def _record(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord
     params = {**parent.params, "retrained_from": parent.id, "thresholds": thresholds,
               **options}
     accuracy = comparison[comparison["metric"] == "accuracy"].iloc[0]
-    records = [{k: _plain(v) for k, v in row.items()} for row in comparison.to_dict("records")]
+    records = [{k: json_safe(v) for k, v in row.items()}
+               for row in comparison.to_dict("records")]
     metrics = {"accuracy_before": float(accuracy["before"]),
                "accuracy_after": float(accuracy["after"]), "n_train": len(plan.train_rows),
                "n_reviewed": len(plan.lineage),
@@ -392,11 +393,3 @@ def _reaudits(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelReco
                                progress=lambda f, m: report(0.75 + 0.25 * f,
                                                             f"Auditing the new model: {m}"))
     return before, after
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

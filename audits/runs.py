@@ -30,8 +30,8 @@ from audits.thresholds import threshold_curves
 from audits.verdicts import ratio_rule
 
 __all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
-           "decisions_for", "json_safe", "registered_data", "run_fairness_audit",
-           "stored_or_computed"]
+           "decisions_for", "json_safe", "registered_data", "registered_model",
+           "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
@@ -90,13 +90,12 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
         return Decisions(_without(loaded.frame, exclude_rows), roles.target, roles.prediction,
                          roles.score, roles.sensitive_features,
                          _source("logged decisions", exclude_rows))
-    if file_sha256(model.path) != model.sha256:
-        raise ValueError(MSG_MODEL_CHANGED.format(path=model.path, sha=model.sha256))
+    pipeline = registered_model(model)
     _, test_rows = split_rows(loaded.frame[roles.target].to_numpy(), target=roles.target,
                               test_size=float(model.split["test_size"]),
                               random_state=int(model.split["random_state"]))
     held_out = _without(loaded.frame.iloc[test_rows].reset_index(drop=True), exclude_rows)
-    scored = predict_decisions(load_model(model.path), held_out,
+    scored = predict_decisions(pipeline, held_out,
                                features=list(model.feature_names),
                                threshold=float(model.params.get("threshold", 0.5)))
     y_pred = scored["y_pred"].to_numpy()
@@ -109,6 +108,19 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
     source = f"held-out decisions of model #{model.id} ({model.kind})"
     return Decisions(frame, roles.target, "y_pred", "y_score", roles.sensitive_features,
                      _source(source, exclude_rows))
+
+
+def registered_model(model: ModelRecord) -> Any:
+    """Load a registered model's file (skops allow-list), checked against its sha256.
+
+    Raises
+    ------
+    ValueError
+        The file no longer matches the registered sha256 (:data:`MSG_MODEL_CHANGED`).
+    """
+    if file_sha256(model.path) != model.sha256:
+        raise ValueError(MSG_MODEL_CHANGED.format(path=model.path, sha=model.sha256))
+    return load_model(model.path)
 
 
 def registered_data(dataset: DatasetRecord) -> LoadedDataset:
