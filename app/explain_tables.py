@@ -1,6 +1,6 @@
 """Display tables from a stored explanation run's ``results`` (no statistics computed here).
 
-An explanation run (:func:`audits.explain_runs.run_explanations`) stores its tables as
+An explanation run (:func:`audits.explain.stored.run_explanations`) stores its tables as
 column-wise lists; these helpers turn them back into DataFrames, pick the rows a page
 shows and order them for reading. Everything here is pure: no Streamlit.
 """

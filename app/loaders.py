@@ -9,12 +9,12 @@
 - the deferral curve of a stored audit (it rebuilds the audited decisions), keyed on the
   database, the run and the assumed human accuracy, kept for a few minutes so reviews
   recorded since are taken up;
-- the panel analysis of an audit (:func:`audits.panel_analysis.analyse_panel`), keyed on
+- the panel analysis of an audit (:func:`audits.raters.stored.analyse_panel`), keyed on
   the database, the run, the grouping, whether the reader sees per-reviewer results
   and the run's review progress (so new ratings are taken up);
 - a stored report rendered as HTML, keyed on the database, the report and its version
   (status, body hash, signature: what changes what the file says);
-- the comparison of two stored fairness runs (:func:`audits.report_compare.compare_runs`),
+- the comparison of two stored fairness runs (:func:`audits.reports.compare.compare_runs`),
   keyed on the database and the two runs (stored runs never change);
 - which stored audit runs hold a retrained model's before/after re-audit, keyed on the
   database and the model (a model's runs never change).
@@ -32,12 +32,12 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from audits.datasets import BUNDLED, load_dataset
-from audits.deferral import DeferralCurve
-from audits.demo import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
-from audits.demo_panel import ensure_full_demo, full_demo_prepared
-from audits.monitoring_runs import deferral_view
-from audits.panel_analysis import PanelAnalysis, analyse_panel
+from audits.data.datasets import BUNDLED, load_dataset
+from audits.demo.default import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
+from audits.demo.panel import ensure_full_demo, full_demo_prepared
+from audits.flagging.deferral import DeferralCurve
+from audits.monitoring.stored import deferral_view
+from audits.raters.stored import PanelAnalysis, analyse_panel
 from audits.roles import PERMISSIONS, Actor
 from audits.store import ModelRecord, Store
 from audits.store.db import default_database_url
@@ -75,7 +75,7 @@ def prepare_demo(
 ) -> DemoState:
     """Prepare the bundled demo in ``store`` (idempotent), one caller at a time.
 
-    :func:`audits.demo_panel.ensure_full_demo`: the dataset, model and first audit, the
+    :func:`audits.demo.panel.ensure_full_demo`: the dataset, model and first audit, the
     review queue and the simulated monitoring example, and the demo panel.
     ``progress(fraction, message)`` receives all of it in one 0-1 range; the caller owns
     whatever element shows it.
@@ -108,13 +108,13 @@ def sensitive_values(name: str, sha256: str) -> dict[str, list[str]]:
     ``sha256`` is the registered content hash: it keys the cache, and a dataset whose
     bundled file no longer matches it gets ``{}`` (the audit would refuse it anyway).
     Datasets that are not bundled also get ``{}``. Missing values are the group
-    ``"<missing>"``, as in :func:`audits.counts.count_groups`.
+    ``"<missing>"``, as in :func:`audits.fairness.counts.count_groups`.
     """
     return _sensitive_values(name, sha256)
 
 
 def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
-    """Return :func:`audits.monitoring_runs.deferral_view` of a stored audit (cached).
+    """Return :func:`audits.monitoring.stored.deferral_view` of a stored audit (cached).
 
     ``url`` names the database (a cache key, and the store read). Raises what
     ``deferral_view`` raises (``ValueError`` for decisions without scores), uncached.
@@ -124,7 +124,7 @@ def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve
 
 def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
                    subject_attribute: str | None, version: tuple[int, ...]) -> PanelAnalysis:
-    """Return :func:`audits.panel_analysis.analyse_panel` of a stored audit (cached).
+    """Return :func:`audits.raters.stored.analyse_panel` of a stored audit (cached).
 
     Shared by every reader with the same view: the key holds whether ``actor`` may read
     every rating (per-reviewer results) instead of who they are. ``version`` is a cheap
@@ -137,7 +137,7 @@ def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
 
 
 def report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
-    """Return the HTML of a stored report (:func:`audits.report_runs.export_report`), cached.
+    """Return the HTML of a stored report (:func:`audits.reports.stored.export_report`), cached.
 
     ``version`` is what changes the file (the report's status, body hash and signature),
     so an approval renders the signed report anew. Raises what ``export_report`` raises,
@@ -147,7 +147,7 @@ def report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
 
 
 def run_comparison(url: str, actor: Actor, run_a: int, run_b: int) -> pd.DataFrame:
-    """Return :func:`audits.report_compare.compare_runs` of two stored runs (cached).
+    """Return :func:`audits.reports.compare.compare_runs` of two stored runs (cached).
 
     Stored runs never change, so the key is the database, the two runs and the reader's
     role (the engine checks the role; a refusal is never cached). Raises what
@@ -159,7 +159,7 @@ def run_comparison(url: str, actor: Actor, run_a: int, run_b: int) -> pd.DataFra
 def retraining_comparison(model: ModelRecord) -> pd.DataFrame:
     """Return the paired before/after comparison stored with a retrained model (not cached:
     it is part of the record)."""
-    from audits.retrain_runs import stored_comparison
+    from audits.retrain.stored import stored_comparison
 
     return stored_comparison(model)
 
@@ -210,7 +210,7 @@ def _panel_analysis(url: str, audit_run_id: int, attribute: str, subject_attribu
 @st.cache_data(show_spinner=False, max_entries=16)
 def _report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
     # Imported here: only the Reports page pays for the report renderer's imports.
-    from audits.report_runs import export_report
+    from audits.reports.stored import export_report
 
     return export_report(_store(url), report_id, "html").decode("utf-8")
 
@@ -218,7 +218,7 @@ def _report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _run_comparison(url: str, run_a: int, run_b: int, role: str, *,
                     _actor: Actor) -> pd.DataFrame:
-    from audits.report_compare import compare_runs
+    from audits.reports.compare import compare_runs
 
     return compare_runs(_store(url), _actor, run_a, run_b)
 
@@ -226,7 +226,7 @@ def _run_comparison(url: str, run_a: int, run_b: int, role: str, *,
 @st.cache_data(show_spinner=False, max_entries=16)
 def _retraining_runs(url: str, model_id: int, role: str, *,
                      _actor: Actor) -> tuple[int, int] | None:
-    from audits.retrain_runs import stored_reaudits
+    from audits.retrain.stored import stored_reaudits
 
     return stored_reaudits(_store(url), _actor, model_id)
 

@@ -1,6 +1,6 @@
 """Plotly figures for the Agreement and Reviewer bias pages (no statistics are computed here).
 
-Each function takes a table of :class:`audits.panel_analysis.PanelAnalysis` (or one
+Each function takes a table of :class:`audits.raters.stored.PanelAnalysis` (or one
 shaped by :mod:`app.panel_tables`) and returns a :class:`plotly.graph_objects.Figure`;
 pages only display them.
 """

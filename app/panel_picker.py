@@ -4,7 +4,7 @@ Reviewer bias (pages never import each other).
 The reader picks an audit whose queue has ratings, the reviewer-background attribute
 compared and how cases are grouped (the intersectional subject groups as stored, or
 one sensitive feature); :func:`load` returns the cached
-:func:`audits.panel_analysis.analyse_panel`, or shows why there is nothing to show.
+:func:`audits.raters.stored.analyse_panel`, or shows why there is nothing to show.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import loaders, panel_tables, state
-from audits.panel_analysis import PanelAnalysis
+from audits.raters.stored import PanelAnalysis
 from audits.roles import Actor
 from audits.store import AuditRunRecord, Store
 

@@ -1,6 +1,6 @@
 """Display shaping for the Agreement and Reviewer bias pages (no statistics).
 
-Each function takes what :func:`audits.panel_analysis.analyse_panel` returned (or plain
+Each function takes what :func:`audits.raters.stored.analyse_panel` returned (or plain
 labels) and returns a label, a short text or a tidy :class:`pandas.DataFrame`; pages
 and :mod:`app.panel_charts` only show them, so the shaping is tested without Streamlit.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from audits.rater_effects import AutomationEffect
+from audits.raters.automation import AutomationEffect
 
 __all__ = [
     "ALL_CASES",

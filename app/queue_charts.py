@@ -173,7 +173,7 @@ def monitoring_figure(history: pd.DataFrame, metric: str, *, tau: float,
     Parameters
     ----------
     history : pandas.DataFrame
-        A monitoring history (:func:`audits.monitoring.disparity_history` columns).
+        A monitoring history (:func:`audits.monitoring.history.disparity_history` columns).
     metric : str
     tau : float
         The parity rule: dashed lines at ``tau`` and ``1/tau``.

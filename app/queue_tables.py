@@ -265,7 +265,7 @@ def alert_points(history: pd.DataFrame, alerts: Iterable[AlertRecord] | pd.DataF
     """Return the history rows where an alert moved a disparity into ``fail``.
 
     ``alerts`` are stored alerts (matched on ``batch_id``, ``metric`` and
-    ``subject_group``) or a :func:`audits.monitoring.verdict_alerts` table (matched on
+    ``subject_group``) or a :func:`audits.monitoring.history.verdict_alerts` table (matched on
     ``batch_id``, ``metric`` and ``group``).
     """
     if isinstance(alerts, pd.DataFrame):

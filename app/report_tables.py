@@ -201,7 +201,7 @@ def checks_table(checks: Iterable[Sequence[Any]]) -> pd.DataFrame:
     """Return the checks of a verification as a table: check, result (pass/fail), detail.
 
     ``checks`` holds ``(name, passed, detail)`` triples, as
-    ``audits.report_runs.verify_report_file`` returns them.
+    ``audits.reports.stored.verify_report_file`` returns them.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """Tables and the figure of the retraining page (shaping only; the engine computed it all).
 
-The paired comparison comes from :func:`audits.retrain_runs.retrain_from_panel` (stored
+The paired comparison comes from :func:`audits.retrain.stored.retrain_from_panel` (stored
 with the candidate model); the lineage is the candidate's stored list of reviewed labels.
 """
 

@@ -1,12 +1,104 @@
 """fairpanel's engine: fairness audits, explanations, the reviewer panel and reports.
 
 This package never imports Streamlit; the dashboard in ``app/`` is a thin layer over it.
+Each concept has a subpackage (``data``, ``models``, ``fairness``, ``explain``,
+``flagging``, ``monitoring``, ``panel``, ``raters``, ``reports``, ``retrain``, ``store``,
+``cli``, ``demo``); the names below are what a notebook user calls, imported on first use
+so that ``import audits`` stays fast.
 """
 
 from __future__ import annotations
 
-from audits.roles import Actor, PermissionDenied, Role
-from audits.schema import ColumnRoles, DataValidationError
+from typing import TYPE_CHECKING
 
-__all__ = ["Actor", "ColumnRoles", "DataValidationError", "PermissionDenied", "Role"]
-__version__ = "0.1.0"
+from audits._lazy import lazy_getattr
+from audits.roles import Actor, PermissionDenied, Role
+from audits.versions import __version__
+
+if TYPE_CHECKING:
+    from audits.data.datasets import list_datasets, load_dataset, load_file
+    from audits.data.schema import ColumnRoles, DataValidationError
+    from audits.data.synthetic import make_synthetic_loans
+    from audits.explain.cases import explain_case
+    from audits.explain.counterfactual import counterfactual_flips
+    from audits.explain.groups import explain_groups, gap_decomposition
+    from audits.explain.proxies import find_proxies
+    from audits.explain.shap_values import explain_model
+    from audits.fairness.audit import audit_fairness
+    from audits.fairness.counts import count_groups
+    from audits.fairness.gate import violates, violations
+    from audits.fairness.result import FairnessAudit
+    from audits.fairness.verdicts import parse_rule, ratio_rule
+    from audits.flagging.flags import combine_flags
+    from audits.flagging.policy import FlagPolicy, select_cases
+    from audits.models.files import load_model, save_model
+    from audits.models.training import train_default_model
+    from audits.panel.assignment import PanelConfig, assign_cases
+    from audits.panel.simulation import SimulatedReviewer, simulate_ratings
+    from audits.raters.agreement import (
+        agreement_summary,
+        fleiss_kappa,
+        gwet_ac1,
+        krippendorff_alpha,
+    )
+    from audits.raters.agreement_groups import agreement_by_group
+    from audits.raters.automation import automation_bias
+    from audits.raters.consensus import DawidSkene, majority_vote
+    from audits.raters.human_bias import (
+        differential_rater_functioning,
+        reviewer_report,
+        reviewer_severity,
+    )
+    from audits.retrain.retraining import apply_consensus
+    from audits.store.repository import Store
+
+__all__ = [
+    "Actor",
+    "ColumnRoles",
+    "DataValidationError",
+    "DawidSkene",
+    "FairnessAudit",
+    "FlagPolicy",
+    "PanelConfig",
+    "PermissionDenied",
+    "Role",
+    "SimulatedReviewer",
+    "Store",
+    "__version__",
+    "agreement_by_group",
+    "agreement_summary",
+    "apply_consensus",
+    "assign_cases",
+    "audit_fairness",
+    "automation_bias",
+    "combine_flags",
+    "count_groups",
+    "counterfactual_flips",
+    "differential_rater_functioning",
+    "explain_case",
+    "explain_groups",
+    "explain_model",
+    "find_proxies",
+    "fleiss_kappa",
+    "gap_decomposition",
+    "gwet_ac1",
+    "krippendorff_alpha",
+    "list_datasets",
+    "load_dataset",
+    "load_file",
+    "load_model",
+    "majority_vote",
+    "make_synthetic_loans",
+    "parse_rule",
+    "ratio_rule",
+    "reviewer_report",
+    "reviewer_severity",
+    "save_model",
+    "select_cases",
+    "simulate_ratings",
+    "train_default_model",
+    "violates",
+    "violations",
+]
+
+__getattr__ = lazy_getattr(__name__, __file__)

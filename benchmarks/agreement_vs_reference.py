@@ -33,7 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audits.agreement import krippendorff_alpha  # noqa: E402
+from audits.raters.agreement import krippendorff_alpha  # noqa: E402
 
 REVIEWERS = 200
 RATINGS_PER_CASE = 5

@@ -1,7 +1,7 @@
 """Benchmark: fairpanel's Dawid-Skene against crowd-kit's on the same simulated reviews.
 
 Simulates N cases, each rated by a few distinct reviewers of varied accuracy (wrong
-answers uniform over the other classes), and fits :class:`audits.consensus.DawidSkene`
+answers uniform over the other classes), and fits :class:`audits.raters.consensus.DawidSkene`
 and ``crowdkit.aggregation.DawidSkene`` with the same ``n_iter`` and ``tol``, one after
 the other in this process. (The two stop on different criteria: fairpanel on the largest
 change of a posterior, crowd-kit on the change of its ELBO.) Prints the label agreement
@@ -27,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audits.consensus import DawidSkene, majority_vote  # noqa: E402
+from audits.raters.consensus import DawidSkene, majority_vote  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Benchmark: fairpanel's stratified per-group SHAP importances against exact SHAP.
 
 Trains the default model on synthetic loans, then computes mean |SHAP| per feature per
-group twice: with :func:`audits.explain_groups.explain_groups` (stratified sample) and
+group twice: with :func:`audits.explain.groups.explain_groups` (stratified sample) and
 exactly on every row. When explaining every row would exceed ``--exact-seconds``, the
 exact side runs on the largest uniform random sample that fits the budget and its time
 is extrapolated to all rows; the output says so.
@@ -29,11 +29,11 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audits.explain import explain_model  # noqa: E402
-from audits.explain_groups import explain_groups  # noqa: E402
-from audits.models import train_default_model  # noqa: E402
-from audits.schema import ColumnRoles  # noqa: E402
-from audits.synthetic import make_synthetic_loans  # noqa: E402
+from audits.data.schema import ColumnRoles  # noqa: E402
+from audits.data.synthetic import make_synthetic_loans  # noqa: E402
+from audits.explain.groups import explain_groups  # noqa: E402
+from audits.explain.shap_values import explain_model  # noqa: E402
+from audits.models.training import train_default_model  # noqa: E402
 
 FEATURES = ("income", "debt_to_income", "credit_history_years", "loan_amount",
             "employment_years", "zip_region", "age_band")

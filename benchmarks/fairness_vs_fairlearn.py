@@ -39,7 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audits.fairness import audit_fairness  # noqa: E402
+from audits.fairness.audit import audit_fairness  # noqa: E402
 
 METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate",
            "false_negative_rate", "true_negative_rate", "precision", "accuracy")

@@ -1,12 +1,25 @@
-"""Fixtures shared by every test folder: a fresh store URL on SQLite and PostgreSQL."""
+"""Fixtures shared by every test folder: a fresh store URL on SQLite and PostgreSQL, and
+the session's prepared demo stores."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from db_support import postgres_schema, postgres_url_or_skip
+from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from demo_support import DemoTemplates
+
+# No property test depends on how fast the machine is: no per-example deadline (200 ms by
+# default) and no health check that fails when generating examples is slow. A test's own
+# @settings keeps these unless it names them.
+settings.register_profile("fairpanel", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fairpanel")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,3 +40,11 @@ def _one_thread_per_math_library() -> Iterator[None]:
 
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> DemoTemplates:
+    """Full demo stores, each prepared on first use and then copied (see demo_support)."""
+    from demo_support import DemoTemplates  # the engine is imported only when needed
+
+    return DemoTemplates(tmp_path_factory)

@@ -38,6 +38,10 @@ ENV_POSTGRES = "FAIRPANEL_TEST_POSTGRES_URL"
 MSG_PG_UNSET = f"{ENV_POSTGRES} is not set; PostgreSQL tests skipped"
 MSG_PG_UNREACHABLE = "{env} is set but PostgreSQL at {url} cannot be reached: {error}"
 
+#: How long a test waits for a writer thread before calling it hung: a guard against a
+#: deadlock, not a speed requirement (fifty writers take some 15 s on an idle machine).
+HANG_TIMEOUT_S = 300.0
+
 #: Cheap argon2 parameters: the tests check the logic, not the cost of a hash.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 

@@ -12,7 +12,7 @@ import audits
 
 MODULES = sorted(
     name for _, name, _ in pkgutil.walk_packages(audits.__path__, prefix="audits.")
-    if ".migrations" not in name and not name.endswith(".cli")
+    if ".migrations" not in name and name not in {"audits.cli.command", "audits.cli.__main__"}
 )
 
 

@@ -1,6 +1,6 @@
 """Agreement: how consistently the review panel decides the same cases.
 
-Reads :func:`audits.panel_analysis.analyse_panel` (through the cache in
+Reads :func:`audits.raters.stored.analyse_panel` (through the cache in
 :mod:`app.loaders`): agreement overall, per subject group, per reviewer-background group
 and between reviewers of the same versus different backgrounds; for panel leads and
 admins also Cohen's kappa of every pair of reviewers. Others see aggregates only.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
-from audits.panel_analysis import PanelAnalysis
+from audits.raters.stored import PanelAnalysis
 
 PAGE = "app_pages/agreement.py"
 AREA = "agreement"

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import auth, loaders
 from app.formatting import short_hash, when
-from audits.counts import COUNT_COLUMNS
+from audits.fairness.counts import COUNT_COLUMNS
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord
 
 PAGE = "app_pages/audit_runs.py"

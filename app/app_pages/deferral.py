@@ -1,6 +1,6 @@
 """Deferral: what sending the least-confident decisions to people would do.
 
-The curve is :func:`audits.monitoring_runs.deferral_view` of a stored audit (cached by
+The curve is :func:`audits.monitoring.stored.deferral_view` of a stored audit (cached by
 :func:`app.loaders.deferral_curve`); the page only draws it. Human accuracy is
 estimated from reviewed cases once there are enough, and assumed before: the curve's
 own statement of which, and with what range, is part of every chart.
@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import auth, loaders, queue_charts, state
 from app.formatting import metric_label
-from audits.runs import AUDIT_KIND
+from audits.fairness.stored import AUDIT_KIND
 from audits.store import AuditRunRecord, Store
 
 PAGE = "app_pages/deferral.py"

@@ -1,7 +1,7 @@
 """Explanations: what the model relies on per group, what drives a gap, proxies, cases.
 
 Data scientists and admins compute the explanations of a model's held-out decisions with
-:func:`audits.explain_runs.run_explanations`, which returns the stored run when the same
+:func:`audits.explain.stored.run_explanations`, which returns the stored run when the same
 inputs were explained before. Panel leads and compliance officers read stored runs.
 Every number shown is read from the run's stored ``results``; :mod:`app.explain_tables`
 and :mod:`app.charts` only reshape it into tables and figures.
@@ -17,7 +17,7 @@ import streamlit as st
 from app import auth, charts, explain_tables, loaders, run_picker, state
 from app.formatting import count, short_hash, when
 from app.state import SignedInUser
-from audits.explain_runs import EXPLAIN_KIND, run_explanations
+from audits.explain.stored import EXPLAIN_KIND, run_explanations
 from audits.roles import PERMISSIONS, PermissionDenied
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 

@@ -1,7 +1,7 @@
 """Fairness audit: per-group metrics with intervals, disparities and verdicts of a stored run.
 
 Data scientists and admins choose the decisions, the sensitive features, the reference
-group and the rule, and run an audit with :func:`audits.runs.run_fairness_audit`, which
+group and the rule, and run an audit with :func:`audits.fairness.stored.run_fairness_audit`, which
 returns the stored run when the same inputs were audited before. Panel leads and
 compliance officers read the stored fairness runs. Every number shown is read from the
 run's stored ``results``; :mod:`app.charts` only reshapes it into tables and figures.
@@ -19,8 +19,8 @@ from app import auth, charts, fairness_tables, loaders, run_picker, state
 from app.formatting import count, metric_label, short_hash, when
 from app.run_picker import Pair
 from app.state import SignedInUser
+from audits.fairness.stored import AUDIT_KIND, run_fairness_audit
 from audits.roles import PERMISSIONS, PermissionDenied
-from audits.runs import AUDIT_KIND, run_fairness_audit
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 
 PAGE = "app_pages/fairness.py"

@@ -1,6 +1,6 @@
 """Monitoring: an audit's disparities batch by batch after its baseline, and the alerts.
 
-Reads :func:`audits.monitoring_runs.monitoring_view` (the stored batch audits lined up
+Reads :func:`audits.monitoring.stored.monitoring_view` (the stored batch audits lined up
 after the baseline audit, per batch and per rolling window) and the stored alerts.
 """
 
@@ -10,8 +10,8 @@ import streamlit as st
 
 from app import auth, loaders, queue_charts, queue_tables, state
 from app.formatting import metric_label
-from audits.monitoring import verdict_alerts
-from audits.monitoring_runs import MonitoringView, monitoring_view
+from audits.monitoring.history import verdict_alerts
+from audits.monitoring.stored import MonitoringView, monitoring_view
 from audits.store import AlertRecord, AuditRunRecord, Store
 
 PAGE = "app_pages/monitoring.py"

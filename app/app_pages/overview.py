@@ -21,7 +21,7 @@ from app.formatting import (
     metric_value,
     when,
 )
-from audits.datasets import BUNDLED
+from audits.data.datasets import BUNDLED
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 
 PAGE = "app_pages/overview.py"

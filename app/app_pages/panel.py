@@ -12,8 +12,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, review_tables, state
-from audits.panel import PanelConfig
-from audits.panel_runs import assign_queue, reassign_reviewer
+from audits.panel.assignment import PanelConfig
+from audits.panel.stored import assign_queue, reassign_reviewer
 from audits.roles import PERMISSIONS, Actor, PermissionDenied
 from audits.store import AuditRunRecord, ReviewerRecord, Store
 

@@ -1,12 +1,12 @@
 """Reports: draft an audit's report, submit it, approve or return it, export and verify it.
 
 Data scientists (and admins) draft a report of a completed fairness audit with
-:func:`audits.report_runs.draft_report` and submit their own draft; compliance officers
+:func:`audits.reports.stored.draft_report` and submit their own draft; compliance officers
 (and admins) approve it, which signs its manifest, or return it with a comment. The
 engine refuses everything else, including the person who ran the audit or drafted the
 report approving it: the page shows its message. Anyone who opens the page reads the
-reports, downloads them (HTML, PDF, JSON through :func:`audits.report_runs.export_report`)
-and checks a report file with :func:`audits.report_runs.verify_report_file`. Panel leads
+reports, downloads them (HTML, PDF, JSON through :func:`audits.reports.stored.export_report`)
+and checks a report file with :func:`audits.reports.stored.verify_report_file`. Panel leads
 read only.
 """
 
@@ -21,8 +21,8 @@ import streamlit as st
 
 from app import auth, loaders, report_tables, state
 from app.state import SignedInUser
-from audits import report_runs
-from audits.report_compare import what_changed
+from audits.reports import stored as report_runs
+from audits.reports.compare import what_changed
 from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role, require_role
 from audits.store import AuditRunRecord, ReportRecord, Store
 

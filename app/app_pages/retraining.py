@@ -1,7 +1,7 @@
 """Retraining: the panel's labels retrain the model; old and new compared; a person approves.
 
 Data scientists (and admins) retrain an audited model on the panel's consensus labels
-with :func:`audits.retrain_runs.retrain_from_panel`, optionally under a fairness
+with :func:`audits.retrain.stored.retrain_from_panel`, optionally under a fairness
 constraint; the new version is stored as a candidate with its lineage and re-audited on
 the same held-out decisions as the old one. Everyone who opens the page reads the
 before/after comparison and the lineage; compliance officers (and admins) who did not
@@ -15,8 +15,8 @@ import streamlit as st
 
 from app import auth, loaders, retrain_tables, state
 from app.state import SignedInUser
-from audits.report_compare import what_changed
-from audits.retrain_runs import DEFAULT_SOURCES, panel_labels, retrain_from_panel
+from audits.reports.compare import what_changed
+from audits.retrain.stored import DEFAULT_SOURCES, panel_labels, retrain_from_panel
 from audits.roles import PERMISSIONS, PermissionDenied
 from audits.store import AuditRunRecord, ModelRecord, Store
 

@@ -1,6 +1,6 @@
 """Reviewer bias: severity, differential rater functioning and automation bias.
 
-Reads :func:`audits.panel_analysis.analyse_panel` (through the cache in
+Reads :func:`audits.raters.stored.analyse_panel` (through the cache in
 :mod:`app.loaders`). Panel leads and admins see each reviewer by name (severity, the
 per-reviewer automation effect); compliance officers and data scientists see aggregates
 only: how many reviewers are flagged, never who.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
-from audits.panel_analysis import PanelAnalysis
-from audits.rater_effects import AutomationEffect
+from audits.raters.automation import AutomationEffect
+from audits.raters.stored import PanelAnalysis
 
 PAGE = "app_pages/reviewer_bias.py"
 AREA = "reviewer_bias"

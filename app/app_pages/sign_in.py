@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, loaders, state
-from audits.demo import DEMO_PERSONAS
+from audits.demo.default import DEMO_PERSONAS
 from audits.store import Store
 
 MSG_BAD_LOGIN = "Unknown user, wrong password, or the account is inactive."

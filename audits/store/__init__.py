@@ -1,6 +1,13 @@
-"""fairpanel's storage: users, provenance and a tamper-evident audit log.
+"""fairpanel's storage: everything kept, behind one :class:`Store`, on SQLite or PostgreSQL.
 
-Use :class:`Store`; everything else here is for tools and tests.
+Owns the SQLAlchemy tables and Alembic migrations (:mod:`~audits.store.tables`,
+:mod:`~audits.store.db`), the hash-chained audit log (:mod:`~audits.store.log`), users,
+datasets, models and their versions, audit runs, the review queue, the panel and its
+ratings, and reports (one ``*Ops`` mixin per concern, joined in
+:mod:`~audits.store.repository`), and the deployment's signing key with the signatures of
+approved reports (:mod:`~audits.store.signing`), since the store checks every signature
+it keeps. Use :class:`Store`; everything else here is for tools and tests. The store
+imports nothing of the engine but :mod:`audits.roles`.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ class ReviewerRecord:
 
 @dataclass(frozen=True)
 class AssignmentInput:
-    """One assignment to store (from :func:`audits.panel.assign_cases`)."""
+    """One assignment to store (from :func:`audits.panel.assignment.assign_cases`)."""
 
     case_id: int
     reviewer_id: int

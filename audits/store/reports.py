@@ -280,8 +280,8 @@ def _check_manifest(manifest: dict[str, Any], row: ReportRow, actor: Actor) -> d
 
 
 def _check_signature(manifest: dict[str, Any], signature: str, public_key: str) -> None:
-    # Imported here: audits.signing imports audits.store (for canonical_json).
-    from audits.signing import verify_signature
+    # Imported here: audits.store.signing imports audits.store (for canonical_json).
+    from audits.store.signing import verify_signature
 
     if not verify_signature(manifest, signature, public_key):
         raise ValueError(MSG_BAD_SIGNATURE)

@@ -1,72 +1,67 @@
-"""What the page tests with a prepared store share: the store, and opening a page."""
+"""What the page tests with a prepared store share: the store, and opening a page.
+
+A page test waits for the page's script run to finish, however long that takes on a
+busy machine: :data:`HANG_TIMEOUT_S` only stops a run that hangs. What keeps the runs
+fast is the store: the full demo is prepared once per session (see ``demo_support``)
+and each module works on its own copy.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from demo_support import GERMAN_CREDIT, LOGISTIC, DemoCopy, DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import loaders
-from audits.demo import DEMO_PERSONAS, DemoState
-from audits.demo_panel import FullDemo, ensure_full_demo
+from audits.demo.default import DEMO_PERSONAS, DemoState
 from audits.roles import Actor, Role
 from audits.store import AuditRunRecord, Store
+
+__all__ = ["APP_SCRIPT", "DATA_SCIENTIST", "HANG_TIMEOUT_S", "PERSONAS", "DemoCopy", "RunEnv",
+           "demo_copy", "full_demo_copy", "new_app", "open_page", "prepared_store"]
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 PERSONAS = {p.role: p for p in DEMO_PERSONAS}
 DATA_SCIENTIST = Actor(PERSONAS[Role.DATA_SCIENTIST].username, Role.DATA_SCIENTIST)
+#: A guard against a hung script run, not a speed requirement: the longest run, the first
+#: visit to an empty store, prepares the whole demo (about 20 s on an idle machine).
+HANG_TIMEOUT_S = 300.0
 
 
-@dataclass(frozen=True)
-class DemoCopy:
-    """A private copy of the full german_credit demo (queue, monitoring, panel)."""
-
-    env: dict[str, str]
-    url: str
-    demo: FullDemo
-
-
-_TEMPLATE: list[tuple[Path, FullDemo]] = []
+def new_app() -> AppTest:
+    """Return the dashboard's AppTest, not yet run, with the suite's hang guard."""
+    return AppTest.from_file(str(APP_SCRIPT), default_timeout=HANG_TIMEOUT_S)
 
 
 @contextmanager
-def full_demo_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[DemoCopy]:
-    """Yield a copy of the full demo (logistic regression), built once per session.
-
-    Building it takes about 30 s; a copy of the SQLite file takes milliseconds, and each
-    test module gets its own, so one module's ratings never leak into another's. The
-    model file stays in the template's folder, where the copied database points.
-    """
-    if not _TEMPLATE:
-        template = tmp_path_factory.mktemp("fairpanel-template")
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in _env(template).items():
-                mp.setenv(key, value)
-            with Store(_env(template)["FAIRPANEL_DATABASE_URL"]) as store:
-                demo = ensure_full_demo(store, kind="logistic_regression")
-        _TEMPLATE.append((template, demo))
-    template, demo = _TEMPLATE[0]
-    home = tmp_path_factory.mktemp(name)
-    for file in template.glob("fairpanel.db*"):  # the store is closed: no WAL is pending
-        shutil.copy2(file, home / file.name)
-    env = _env(home)
+def demo_copy(templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory,
+              name: str, *, dataset: str = GERMAN_CREDIT,
+              kind: str = LOGISTIC) -> Iterator[DemoCopy]:
+    """Yield a private copy of the session's full demo of ``dataset`` and ``kind``, with
+    the dashboard's settings in the environment; release the dashboard's stores after."""
+    copy = templates.copy(tmp_path_factory.mktemp(name), dataset=dataset, kind=kind)
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
+        for key, value in copy.env.items():
             mp.setenv(key, value)
-        yield DemoCopy(env=env, url=env["FAIRPANEL_DATABASE_URL"], demo=demo)
+        yield copy
     # The dashboard caches one Store per URL for the process; release its connections.
     loaders.close_stores()
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {"FAIRPANEL_HOME": str(home),
-            "FAIRPANEL_DATABASE_URL": f"sqlite:///{home / 'fairpanel.db'}",
-            "FAIRPANEL_DEMO_DATASET": "german_credit", "FAIRPANEL_AUTH": "demo"}
+@contextmanager
+def full_demo_copy(templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory,
+                   name: str) -> Iterator[DemoCopy]:
+    """Yield a copy of the full german_credit demo (logistic regression).
+
+    Each test module gets its own, so one module's ratings never leak into another's.
+    """
+    with demo_copy(templates, tmp_path_factory, name) as copy:
+        yield copy
 
 
 @dataclass(frozen=True)
@@ -80,19 +75,20 @@ class RunEnv:
 
 
 @contextmanager
-def prepared_store(tmp_path_factory: pytest.TempPathFactory, name: str,
-                   run: Callable[[Store, DemoState], AuditRunRecord]) -> Iterator[RunEnv]:
+def prepared_store(templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory,
+                   name: str, run: Callable[[Store, DemoState], AuditRunRecord],
+                   ) -> Iterator[RunEnv]:
     """The german_credit demo (logistic regression, fast) and one run made by ``run``,
     in a private copy of the session's demo store."""
-    with full_demo_copy(tmp_path_factory, name) as copy:
+    with full_demo_copy(templates, tmp_path_factory, name) as copy:
         with Store(copy.url) as store:
             stored = run(store, copy.demo.state)
         yield RunEnv(env=copy.env, url=copy.url, demo=copy.demo.state, stored=stored)
 
 
-def open_page(page: str, title: str, role: Role, *, timeout: float) -> AppTest:
+def open_page(page: str, title: str, role: Role) -> AppTest:
     """Return the dashboard on ``page``, signed in as the persona of ``role``."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=timeout)
+    at = new_app()
     at.run()
     at.button(key=f"sign_in.persona.{PERSONAS[role].username}").click().run()
     at.switch_page(page).run()

@@ -15,18 +15,17 @@ import app_support
 import pandas as pd
 import pytest
 from app_support import DATA_SCIENTIST, RunEnv, prepared_store
+from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import charts, explain_tables
 from app.navigation import pages_for
-from audits.demo import DemoState
-from audits.explain_runs import EXPLAIN_KIND, run_explanations
+from audits.demo.default import DemoState
+from audits.explain.stored import EXPLAIN_KIND, run_explanations
 from audits.roles import Role
 from audits.store import AuditRunRecord, Store
 
 PAGE = "app_pages/explanations.py"
-#: Generous: the first run of a session imports plotly, pandas, shap and the engine.
-TIMEOUT = 120.0
 FEATURES = ["sex", "age_group", "foreign_worker"]
 
 
@@ -36,9 +35,10 @@ def _prepare_run(store: Store, demo: DemoState) -> AuditRunRecord:
 
 
 @pytest.fixture(scope="module")
-def explain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
+def explain_env(demo_templates: DemoTemplates,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
     """Prepare german_credit and one explanation run, in a temporary FAIRPANEL_HOME."""
-    with prepared_store(tmp_path_factory, "fairpanel-explain",
+    with prepared_store(demo_templates, tmp_path_factory, "fairpanel-explain",
                         _prepare_run) as prepared:
         yield prepared
 
@@ -60,7 +60,7 @@ def store(app_env: RunEnv) -> Iterator[Store]:
 
 def open_page(role: Role) -> AppTest:
     """Return the dashboard on this page, signed in as the persona of ``role``."""
-    return app_support.open_page(PAGE, "Explanations", role, timeout=TIMEOUT)
+    return app_support.open_page(PAGE, "Explanations", role)
 
 
 def explanation_runs(store: Store) -> list[AuditRunRecord]:

@@ -12,26 +12,23 @@ import doctest
 import math
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import app_support
 import pandas as pd
 import pytest
 from app_support import DATA_SCIENTIST, PERSONAS, RunEnv, prepared_store
+from demo_support import DemoCopy, DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import charts, fairness_tables
 from app.navigation import pages_for
-from audits.demo import DemoState
-from audits.demo_panel import ensure_full_demo
+from audits.demo.default import DemoState
+from audits.fairness.stored import run_fairness_audit
 from audits.roles import Actor, PermissionDenied, Role
-from audits.runs import run_fairness_audit
 from audits.store import AuditRunRecord, Store
 
 PAGE = "app_pages/fairness.py"
-#: Generous: the first run of a session imports plotly, pandas and the engine.
-TIMEOUT = 60.0
 INTERVAL = re.compile(r"^-?\d+\.\d{3} \[-?\d+\.\d{3}, -?\d+\.\d{3}\]$|^n/a$|^-?\d+\.\d{3}$")
 
 
@@ -41,9 +38,10 @@ def _prepare_run(store: Store, demo: DemoState) -> AuditRunRecord:
 
 
 @pytest.fixture(scope="module")
-def fairness_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
+def fairness_env(demo_templates: DemoTemplates,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
     """Prepare the german_credit demo and one fairness run, in a temporary FAIRPANEL_HOME."""
-    with prepared_store(tmp_path_factory, "fairpanel-fairness",
+    with prepared_store(demo_templates, tmp_path_factory, "fairpanel-fairness",
                         _prepare_run) as prepared:
         yield prepared
 
@@ -65,7 +63,7 @@ def store(app_env: RunEnv) -> Iterator[Store]:
 
 def open_page(role: Role) -> AppTest:
     """Return the dashboard on this page, signed in as the persona of ``role``."""
-    return app_support.open_page(PAGE, "Fairness audit", role, timeout=TIMEOUT)
+    return app_support.open_page(PAGE, "Fairness audit", role)
 
 
 def run_audit(at: AppTest, *, n_boot: int = 50) -> AppTest:
@@ -202,7 +200,7 @@ def test_read_only_roles_see_stored_runs(app_env: RunEnv, role: Role) -> None:
 
 def test_reviewer_navigation_lacks_the_page(app_env: RunEnv) -> None:
     assert PAGE not in [p.path for p in pages_for(Role.REVIEWER)]
-    at = AppTest.from_file(str(app_support.APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.run()
     at.button(key=f"sign_in.persona.{PERSONAS[Role.REVIEWER].username}").click().run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -474,14 +472,9 @@ def test_threshold_range(thresholds: list[float], expected: tuple[float, float, 
     assert fairness_tables.threshold_range(curves) == pytest.approx(expected)
 
 
-def test_logged_decisions_are_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logged_decisions_are_audited(compas_copy: DemoCopy) -> None:
     # compas carries a deployed system's decisions and decile scores (1-10), no model.
-    url = f"sqlite:///{tmp_path / 'compas.db'}"
-    for key, value in {"FAIRPANEL_HOME": str(tmp_path), "FAIRPANEL_DATABASE_URL": url,
-                       "FAIRPANEL_DEMO_DATASET": "compas", "FAIRPANEL_AUTH": "demo"}.items():
-        monkeypatch.setenv(key, value)
-    with Store(url) as store:
-        demo = ensure_full_demo(store).state
+    url, demo = compas_copy.url, compas_copy.demo.state
     at = open_page(Role.DATA_SCIENTIST)
     assert at.selectbox(key="fairness.data").value == (demo.dataset.id, None)
     at.checkbox(key="fairness.form.intersections").uncheck()

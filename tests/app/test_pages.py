@@ -10,19 +10,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import app_support
 import pytest
+from app_support import demo_copy
+from demo_support import DemoCopy, DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import loaders, state
 from app.navigation import PAGES, PageSpec, pages_for
-from audits.demo import DEMO_PERSONAS, DemoState
-from audits.demo_panel import ensure_full_demo, full_demo_prepared
+from audits.demo.default import DEMO_PERSONAS, DemoState
+from audits.demo.panel import full_demo_prepared
 from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
 from audits.store import Store
 
-APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
-#: Generous: the first run of a session imports plotly, pandas and the engine.
-TIMEOUT = 60.0
 PERSONAS = {p.role: p for p in DEMO_PERSONAS}
 ROLE_PAGES = [(role, spec) for role in Role for spec in pages_for(role)]
 
@@ -37,24 +37,11 @@ class DemoEnv:
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnv]:
-    """Prepare the german_credit demo once, in a temporary FAIRPANEL_HOME."""
-    home = tmp_path_factory.mktemp("fairpanel-home")
-    url = f"sqlite:///{home / 'fairpanel.db'}"
-    env = {
-        "FAIRPANEL_HOME": str(home),
-        "FAIRPANEL_DATABASE_URL": url,
-        "FAIRPANEL_DEMO_DATASET": "german_credit",
-        "FAIRPANEL_AUTH": "demo",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with Store(url) as store:
-            demo = ensure_full_demo(store).state  # with the queue, monitoring and panel
-        yield DemoEnv(env=env, url=url, demo=demo)
-    # The dashboard caches one Store per URL for the process; release its connections.
-    loaders.close_stores()
+def demo_env(demo_templates: DemoTemplates,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnv]:
+    """A private copy of the session's german_credit demo (queue, monitoring and panel)."""
+    with demo_copy(demo_templates, tmp_path_factory, "fairpanel-home") as copy:
+        yield DemoEnv(env=copy.env, url=copy.url, demo=copy.demo.state)
 
 
 @pytest.fixture
@@ -74,7 +61,7 @@ def store(app_env: DemoEnv) -> Iterator[Store]:
 
 def new_app() -> AppTest:
     """Return the dashboard, run once (the sign-in page)."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.run()
     assert not at.exception, at.exception
     return at
@@ -324,11 +311,8 @@ def test_first_run_on_an_empty_store_prepares_the_demo(
         assert len(store.list_audit_runs()) == n_runs
 
 
-def test_overview_of_logged_decisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overview_of_logged_decisions(compas_copy: DemoCopy) -> None:
     # compas carries the decisions of a deployed system: no model of ours to show.
-    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path))
-    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", f"sqlite:///{tmp_path / 'compas.db'}")
-    monkeypatch.setenv("FAIRPANEL_DEMO_DATASET", "compas")
     at = sign_in_as(Role.COMPLIANCE_OFFICER)
     assert titles(at) == ["Dataset & model"]
     assert any("logged decisions" in i.value for i in at.info)
@@ -464,7 +448,7 @@ OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
 def test_oidc_registered_user(app_env: DemoEnv, store: Store) -> None:
     if store.get_user("ada@example.org") is None:
         store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": True, "email": "ada@example.org", "name": "Ada"}
     at.run()
@@ -476,7 +460,7 @@ def test_oidc_registered_user(app_env: DemoEnv, store: Store) -> None:
 
 
 def test_oidc_unregistered_user_is_told_to_ask_an_admin(app_env: DemoEnv) -> None:
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": True, "email": "mallory@example.org"}
     at.run()
@@ -489,7 +473,7 @@ def test_oidc_unregistered_user_is_told_to_ask_an_admin(app_env: DemoEnv) -> Non
 def test_oidc_unverified_email_is_not_trusted(app_env: DemoEnv, store: Store) -> None:
     if store.get_user("ada@example.org") is None:
         store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": True, "email": "ada@example.org", "email_verified": False}
     at.run()
@@ -499,7 +483,7 @@ def test_oidc_unverified_email_is_not_trusted(app_env: DemoEnv, store: Store) ->
 
 
 def test_oidc_logged_out_sees_sign_in_button(app_env: DemoEnv) -> None:
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": False}
     at.run()

@@ -1,10 +1,10 @@
 """The Agreement and Reviewer bias pages, and the helpers they draw with.
 
 The pages run in-process with ``streamlit.testing.v1.AppTest`` against a german_credit
-demo store prepared once for this module with :func:`audits.demo_panel.ensure_full_demo`
+demo store prepared once for this module with :func:`audits.demo.panel.ensure_full_demo`
 (a review queue rated by the simulated panel, with a severe reviewer, a background
 group harsher on women applicants and automation bias injected). What the pages show is
-compared with :func:`audits.panel_analysis.analyse_panel` called directly; the helpers
+compared with :func:`audits.raters.stored.analyse_panel` called directly; the helpers
 of :mod:`app.panel_tables` and :mod:`app.panel_charts` are checked on hand-built tables.
 """
 
@@ -20,17 +20,17 @@ from typing import Any
 import app_support
 import pandas as pd
 import pytest
+from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import panel_charts, panel_picker, panel_tables
 from app.navigation import pages_for
-from audits.demo_panel import SEVERE_REVIEWER
-from audits.panel_analysis import analyse_panel
-from audits.rater_effects import AutomationEffect
+from audits.demo.panel import SEVERE_REVIEWER
+from audits.raters.automation import AutomationEffect
+from audits.raters.stored import analyse_panel
 from audits.roles import Actor, Role
 from audits.store import Store
 
-TIMEOUT = 60.0
 AGREEMENT, BIAS = "app_pages/agreement.py", "app_pages/reviewer_bias.py"
 TITLES = {AGREEMENT: "Agreement", BIAS: "Reviewer bias"}
 LEAD = Actor(app_support.PERSONAS[Role.PANEL_LEAD].username, Role.PANEL_LEAD)
@@ -47,9 +47,11 @@ class PanelEnv:
 
 
 @pytest.fixture(scope="module")
-def panel_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PanelEnv]:
+def panel_env(demo_templates: DemoTemplates,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[PanelEnv]:
     """The german_credit demo with its rated review queue (a private copy)."""
-    with app_support.full_demo_copy(tmp_path_factory, "fairpanel-panel") as copy:
+    with app_support.full_demo_copy(demo_templates, tmp_path_factory,
+                                    "fairpanel-panel") as copy:
         with Store(copy.url) as store:
             unrated = tuple(i for i in store.queued_audit_runs()
                             if store.panel_progress(LEAD, i)["assignments_rated"] == 0)
@@ -71,7 +73,7 @@ def store(app_env: PanelEnv) -> Iterator[Store]:
 
 
 def open_page(page: str, role: Role = Role.PANEL_LEAD) -> AppTest:
-    at = app_support.open_page(page, TITLES[page], role, timeout=TIMEOUT)
+    at = app_support.open_page(page, TITLES[page], role)
     assert not at.error, [e.value for e in at.error]
     return at
 
@@ -238,8 +240,7 @@ def test_automation_tiles_equal_the_engine(app_env: PanelEnv, store: Store) -> N
 @pytest.mark.parametrize("page", [AGREEMENT, BIAS])
 def test_reviewer_cannot_open(app_env: PanelEnv, page: str) -> None:
     assert page not in {p.path for p in pages_for(Role.REVIEWER)}
-    at = app_support.open_page("app_pages/overview.py", "Dataset & model", Role.REVIEWER,
-                               timeout=TIMEOUT)
+    at = app_support.open_page("app_pages/overview.py", "Dataset & model", Role.REVIEWER)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(page)
 

@@ -1,8 +1,8 @@
 """The Review queue, Deferral and Monitoring pages, and the helpers they draw with.
 
 The pages run in-process with ``streamlit.testing.v1.AppTest`` against a german_credit
-demo store prepared once for this module with :func:`audits.demo.ensure_demo` and
-:func:`audits.demo_queue.ensure_demo_queue` (a review queue of the demo audit, and the
+demo store prepared once for this module with :func:`audits.demo.default.ensure_demo` and
+:func:`audits.demo.queue.ensure_demo_queue` (a review queue of the demo audit, and the
 synthetic monitoring example with three simulated weekly batches, drift in the third).
 The helpers of :mod:`app.queue_tables` and :mod:`app.queue_charts` are checked on
 hand-built records.
@@ -20,17 +20,16 @@ from typing import Any
 import app_support
 import pandas as pd
 import pytest
+from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import queue_charts, queue_tables
 from app.navigation import pages_for
-from audits.demo_queue import DRIFT_GROUP, DemoQueues
-from audits.monitoring_runs import reviewed_decisions
+from audits.demo.queue import DRIFT_GROUP, DemoQueues
+from audits.monitoring.stored import reviewed_decisions
 from audits.roles import Role
 from audits.store import CaseRecord, Store
 
-#: Generous: the first run of a session imports plotly, pandas and the engine.
-TIMEOUT = 60.0
 QUEUE, DEFERRAL, MONITORING = ("app_pages/review_queue.py", "app_pages/deferral.py",
                                "app_pages/monitoring.py")
 TITLES = {QUEUE: "Review queue", DEFERRAL: "Deferral", MONITORING: "Monitoring"}
@@ -46,9 +45,11 @@ class QueueEnv:
 
 
 @pytest.fixture(scope="module")
-def queue_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueEnv]:
+def queue_env(demo_templates: DemoTemplates,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueEnv]:
     """The german_credit demo with its review queue and the monitoring example."""
-    with app_support.full_demo_copy(tmp_path_factory, "fairpanel-queue") as copy:
+    with app_support.full_demo_copy(demo_templates, tmp_path_factory,
+                                    "fairpanel-queue") as copy:
         yield QueueEnv(env=copy.env, url=copy.url, queues=copy.demo.queues)
 
 
@@ -66,7 +67,7 @@ def store(app_env: QueueEnv) -> Iterator[Store]:
 
 
 def open_page(page: str, role: Role = Role.PANEL_LEAD) -> AppTest:
-    at = app_support.open_page(page, TITLES[page], role, timeout=TIMEOUT)
+    at = app_support.open_page(page, TITLES[page], role)
     if page != MONITORING:  # where alerts of new failures are errors
         assert not at.error, [e.value for e in at.error]
     return at
@@ -255,8 +256,7 @@ def test_monitoring_window_view(app_env: QueueEnv) -> None:
 @pytest.mark.parametrize("page", [QUEUE, DEFERRAL, MONITORING])
 def test_reviewer_cannot_open(app_env: QueueEnv, page: str) -> None:
     assert page not in {p.path for p in pages_for(Role.REVIEWER)}
-    at = app_support.open_page("app_pages/overview.py", "Dataset & model", Role.REVIEWER,
-                               timeout=TIMEOUT)
+    at = app_support.open_page("app_pages/overview.py", "Dataset & model", Role.REVIEWER)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(page)
 

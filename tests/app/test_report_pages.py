@@ -16,21 +16,20 @@ import app_support
 import pandas as pd
 import pytest
 from app_support import DATA_SCIENTIST, PERSONAS, RunEnv, prepared_store
+from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import report_tables
 from app.navigation import pages_for
-from audits import report_runs
-from audits.demo import DemoState
-from audits.report_compare import compare_runs, what_changed
+from audits.demo.default import DemoState
+from audits.fairness.stored import run_fairness_audit
+from audits.reports import stored as report_runs
+from audits.reports.compare import compare_runs, what_changed
 from audits.roles import MSG_DENIED, Actor, Role
-from audits.runs import run_fairness_audit
 from audits.store import AuditRunRecord, ReportRecord, Store
 from audits.store.reports import MSG_COMMENT_REQUIRED, MSG_SELF_APPROVAL
 
 PAGE = "app_pages/reports.py"
-#: Generous: the first run of a session imports plotly, pandas and the engine.
-TIMEOUT = 90.0
 COMPLIANCE = Actor(PERSONAS[Role.COMPLIANCE_OFFICER].username, Role.COMPLIANCE_OFFICER)
 ADMIN = Actor(PERSONAS[Role.ADMIN].username, Role.ADMIN)
 
@@ -41,9 +40,11 @@ def _prepare_run(store: Store, demo: DemoState) -> AuditRunRecord:
 
 
 @pytest.fixture(scope="module")
-def report_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
+def report_env(demo_templates: DemoTemplates,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunEnv]:
     """The german_credit demo and one fairness run by the data scientist persona."""
-    with prepared_store(tmp_path_factory, "fairpanel-reports", _prepare_run) as prepared:
+    with prepared_store(demo_templates, tmp_path_factory, "fairpanel-reports",
+                        _prepare_run) as prepared:
         yield prepared
 
 
@@ -64,7 +65,7 @@ def store(app_env: RunEnv) -> Iterator[Store]:
 
 def open_page(role: Role) -> AppTest:
     """Return the dashboard on this page, signed in as the persona of ``role``."""
-    return app_support.open_page(PAGE, "Reports", role, timeout=TIMEOUT)
+    return app_support.open_page(PAGE, "Reports", role)
 
 
 def submitted_report(store: Store, run: AuditRunRecord,
@@ -205,7 +206,7 @@ def test_panel_lead_reads_only(app_env: RunEnv, store: Store) -> None:
 
 def test_reviewer_cannot_open_the_page(app_env: RunEnv) -> None:
     assert "Reports" not in [p.title for p in pages_for(Role.REVIEWER)]
-    at = AppTest.from_file(str(app_support.APP_SCRIPT), default_timeout=TIMEOUT)
+    at = app_support.new_app()
     at.run()
     at.button(key=f"sign_in.persona.{PERSONAS[Role.REVIEWER].username}").click().run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):

@@ -1,6 +1,6 @@
 """The feedback loop on the demo: retrain from the simulated panel, compare, approve.
 
-The engine flow (:func:`audits.retrain_runs.retrain_from_panel`) runs on a private copy of
+The engine flow (:func:`audits.retrain.stored.retrain_from_panel`) runs on a private copy of
 the german_credit demo store, whose simulated panel has rated the demo queue; every claim
 is read back from the store and checked against an independent recomputation
 (scikit-learn on the rebuilt decisions, the store's own ratings). The Retraining page
@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from app_support import DATA_SCIENTIST, PERSONAS, DemoCopy, full_demo_copy, open_page
+from demo_support import DemoTemplates
 from sklearn.metrics import accuracy_score
 
 from app import queue_tables, retrain_tables
-from audits.cli import main
-from audits.consensus import consensus_labels
-from audits.datasets import load_dataset
-from audits.ingest import ingest_batch
-from audits.models import split_rows
-from audits.retrain_runs import (
+from audits.cli.command import main
+from audits.data.datasets import load_dataset
+from audits.fairness.stored import decisions_for
+from audits.models.training import split_rows
+from audits.monitoring.ingest import ingest_batch
+from audits.raters.consensus import consensus_labels
+from audits.retrain.stored import (
     MSG_NO_LABELS,
     MSG_NO_MODEL,
     Retraining,
@@ -34,11 +36,9 @@ from audits.retrain_runs import (
     stored_reaudits,
 )
 from audits.roles import Actor, PermissionDenied, Role
-from audits.runs import decisions_for
 from audits.store import Store
 
 PAGE = "app_pages/retraining.py"
-TIMEOUT = 120.0
 COMPLIANCE = Actor(PERSONAS[Role.COMPLIANCE_OFFICER].username, Role.COMPLIANCE_OFFICER)
 LEAD = Actor(PERSONAS[Role.PANEL_LEAD].username, Role.PANEL_LEAD)
 N_BOOT = 200
@@ -52,9 +52,10 @@ class Loop:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+def loop(demo_templates: DemoTemplates,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     """The demo copy with one retraining by the data scientist persona."""
-    with full_demo_copy(tmp_path_factory, "fairpanel-retraining") as copy:
+    with full_demo_copy(demo_templates, tmp_path_factory, "fairpanel-retraining") as copy:
         run_id = copy.demo.queues.queue.audit_run.id
         with Store(copy.url) as store:
             done = retrain_from_panel(store, DATA_SCIENTIST, run_id, n_boot=N_BOOT)
@@ -244,7 +245,7 @@ def test_page_data_scientist_retrains_and_sees_before_after(loop: Loop,
                                                             ) -> None:
     for key, value in loop.copy.env.items():
         monkeypatch.setenv(key, value)
-    at = open_page(PAGE, "Retraining", Role.DATA_SCIENTIST, timeout=TIMEOUT)
+    at = open_page(PAGE, "Retraining", Role.DATA_SCIENTIST)
     with Store(loop.copy.url) as store:
         before = len(store.list_models())
     at.button(key="retraining.submit").click().run()
@@ -266,7 +267,7 @@ def test_page_compliance_officer_approves(loop: Loop, monkeypatch: pytest.Monkey
         monkeypatch.setenv(key, value)
     with Store(loop.copy.url) as store:
         fresh = retrain_from_panel(store, DATA_SCIENTIST, loop.run_id, n_boot=50)
-    at = open_page(PAGE, "Retraining", Role.COMPLIANCE_OFFICER, timeout=TIMEOUT)
+    at = open_page(PAGE, "Retraining", Role.COMPLIANCE_OFFICER)
     assert "retraining.submit" not in {b.key for b in at.button}  # may not retrain
     at.selectbox(key="retraining.model_id").select(fresh.candidate.id).run()
     at.button(key="retraining.approve").click().run()

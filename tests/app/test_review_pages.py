@@ -2,7 +2,7 @@
 
 The pages run in-process with ``streamlit.testing.v1.AppTest`` on a german_credit demo
 (logistic regression) prepared once for this module by
-:func:`audits.demo_panel.ensure_full_demo`: the queue, the panel with simulated
+:func:`audits.demo.panel.ensure_full_demo`: the queue, the panel with simulated
 reviewers who have rated their cases, and the reviewer persona's 40 open cases. What
 the pages show is checked against the store, read independently of the pages.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import app_support
 import pytest
+from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
 from app import review_tables, state
@@ -25,7 +26,6 @@ from audits.store import CaseReview, Store
 from audits.store.panel import MIN_AGGREGATE, MSG_NO_CONSENT
 from audits.store.reviews import ADJUDICATION_THRESHOLD, disagreement
 
-TIMEOUT = 60.0
 MINE, ADJUDICATION, PANEL = ("app_pages/my_reviews.py", "app_pages/adjudication.py",
                              "app_pages/panel.py")
 TITLES = {MINE: "My reviews", ADJUDICATION: "Adjudication", PANEL: "Reviewer panel"}
@@ -42,9 +42,11 @@ class PanelEnv:
 
 
 @pytest.fixture(scope="module")
-def panel_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PanelEnv]:
+def panel_env(demo_templates: DemoTemplates,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[PanelEnv]:
     """The german_credit demo with its queue and panel (a private copy)."""
-    with app_support.full_demo_copy(tmp_path_factory, "fairpanel-review") as copy:
+    with app_support.full_demo_copy(demo_templates, tmp_path_factory,
+                                    "fairpanel-review") as copy:
         yield PanelEnv(env=copy.env, url=copy.url, run_id=copy.demo.panel.audit_run_id)
 
 
@@ -62,7 +64,7 @@ def store(app_env: PanelEnv) -> Iterator[Store]:
 
 
 def open_page(page: str, role: Role = Role.REVIEWER, *, case: int | None = None) -> AppTest:
-    at = app_support.open_page(page, TITLES[page], role, timeout=TIMEOUT)
+    at = app_support.open_page(page, TITLES[page], role)
     if case is not None:
         at.query_params["case"] = str(case)
         at.run()
@@ -291,7 +293,7 @@ def test_tampered_session_case_shows_nothing(app_env: PanelEnv, store: Store) ->
 
 
 def test_bad_case_parameter(app_env: PanelEnv) -> None:
-    at = app_support.open_page(MINE, TITLES[MINE], Role.REVIEWER, timeout=TIMEOUT)
+    at = app_support.open_page(MINE, TITLES[MINE], Role.REVIEWER)
     at.query_params["case"] = "drop table"
     at.run()
     assert at.error and "is not a case number" in at.error[0].value

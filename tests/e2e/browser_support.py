@@ -1,4 +1,10 @@
-"""What the browser tests share: Debian's Chromium, and a dashboard server on a free port."""
+"""What the browser tests share: Debian's Chromium, and a dashboard server on a free port.
+
+No browser test depends on how fast the machine is. Every wait is on what the page shows
+when it is ready (an element, Streamlit's script run finished, the charts drawn) or on
+the server's health endpoint answering; the one bound, :data:`HANG_TIMEOUT_S`, is set
+here for every wait and only stops a test that hangs.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,17 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-STARTUP_TIMEOUT_S = 60.0
+#: A guard against a hang, not a speed requirement: the longest wait, the first visit to
+#: an empty store, prepares the whole demo (about 25 s on an idle machine).
+HANG_TIMEOUT_S = 300.0
+HANG_TIMEOUT_MS = HANG_TIMEOUT_S * 1000
+#: The pause between two probes of the server's health endpoint while it starts.
+POLL_S = 0.25
+#: Every Plotly chart on the page has been laid out and drawn.
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .every(chart => chart._fullLayout !== undefined && chart.querySelector('.main-svg'))"""
+#: Two animation frames: what the last change drew has been painted.
+NEXT_PAINT = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 @dataclass(frozen=True)
@@ -88,27 +104,59 @@ def running_server(tmp_path: Path, *,
             proc.wait(timeout=15)
 
 
-def prepare_logistic_demo(settings: dict[str, str]) -> None:
-    """Fill the store with the german_credit demo and a logistic regression (fast)."""
-    from audits.demo_panel import ensure_full_demo
-    from audits.store import Store
+@contextmanager
+def browser_page(**options: Any) -> Iterator[Any]:
+    """Yield a new page in Debian's headless Chromium (``options`` go to ``new_page``).
 
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in settings.items():
-            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
-        with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
-            ensure_full_demo(store, kind="logistic_regression")
+    Every action, navigation and ``expect`` on it waits until the page shows what it
+    waits for, up to :data:`HANG_TIMEOUT_MS`; Playwright's own defaults (5 s for an
+    ``expect``, 30 s for an action) failed on a busy machine.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=HANG_TIMEOUT_MS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                    timeout=HANG_TIMEOUT_MS)
+        try:
+            page = browser.new_page(**options)
+            page.set_default_timeout(HANG_TIMEOUT_MS)
+            page.set_default_navigation_timeout(HANG_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
 
 
-def open_page_as(page: Any, persona: str, title: str, *, timeout_ms: int) -> None:
-    """Pick ``persona`` in demo sign-in, then open the sidebar page titled ``title``."""
+def wait_until_idle(page: Any) -> None:
+    """Wait until the app's script run has finished (Streamlit marks it on ``stApp``)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state",
+                                                           "notRunning")
+
+
+def wait_until_drawn(page: Any) -> None:
+    """Wait until the page is finished and painted: the script run over, every frame
+    loaded, every Plotly chart drawn, the fonts in; then screenshots show the page."""
+    wait_until_idle(page)
+    for frame in page.frames:
+        frame.wait_for_load_state("load")
+    page.wait_for_function(CHARTS_DRAWN)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.evaluate(NEXT_PAINT)
+
+
+def open_page_as(page: Any, persona: str, title: str) -> None:
+    """Pick ``persona`` in demo sign-in, open the sidebar page titled ``title`` and wait
+    until its script run has finished."""
     from playwright.sync_api import expect
 
     button = page.get_by_role("button", name=persona, exact=True)
-    expect(button).to_be_visible(timeout=timeout_ms)
+    expect(button).to_be_visible()
     button.click()
-    page.get_by_test_id("stSidebar").get_by_role("link", name=title).click(timeout=60_000)
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=60_000)
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_until_idle(page)
 
 
 def _free_port() -> int:
@@ -118,16 +166,20 @@ def _free_port() -> int:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    """Return once ``/_stcore/health`` answers ``ok``; fail if the server exits first."""
+    deadline = time.monotonic() + HANG_TIMEOUT_S
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}/_stcore/health",
+                                        timeout=HANG_TIMEOUT_S) as response:
                 if response.read().decode().strip() == "ok":
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer /_stcore/health in {STARTUP_TIMEOUT_S:.0f} s:\n"
+        except (urllib.error.URLError, ConnectionError):
+            pass  # not listening yet
+        try:  # the pause before the next probe, on the process itself: an exit shows at once
+            proc.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+    pytest.fail(f"streamlit did not answer /_stcore/health in {HANG_TIMEOUT_S:.0f} s:\n"
                 f"{log.read_text()}")

@@ -13,61 +13,48 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Server,
-    open_page_as,
-)
+from browser_support import ARTIFACTS, Server, browser_page, open_page_as, wait_until_drawn
 
-UI_TIMEOUT_MS = 120_000
 N_BOOT = 200
 
 pytestmark = pytest.mark.e2e
 
 
 def test_data_scientist_runs_a_fairness_audit(prepared_server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from audits.store import Store
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(prepared_server.url)
-            open_page_as(page, "Data scientist", "Fairness audit", timeout_ms=UI_TIMEOUT_MS)
-            replicates = page.get_by_role("spinbutton", name="Bootstrap replicates")
-            replicates.fill(str(N_BOOT))
-            replicates.press("Tab")  # Enter would submit the form itself
-            page.get_by_role("button", name="Run audit").click()
-            expect(page.get_by_text("Audit stored as run", exact=False)).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            with Store(prepared_server.database_url) as store:
-                run = store.latest_audit_run()
-            assert run is not None and run.status == "completed"
-            assert run.config["kind"] == "fairness" and run.config["n_boot"] == N_BOOT
-            for heading in ("Per-group metrics", "Metrics by group", "Disparities",
-                            "Decision threshold", "Provenance"):
-                expect(page.get_by_role("heading", name=heading)).to_be_visible()
-            expect(page.get_by_text(run.config["config_sha256"]).first).to_be_visible()
-            expect(page.get_by_text("insufficient evidence", exact=False).first).to_be_visible()
-            # Streamlit scrolls inside its main block, so a full-page shot needs a tall
-            # viewport rather than full_page=True.
-            page.set_viewport_size({"width": 1600, "height": 5200})
-            expect(page.locator(".js-plotly-plot")).to_have_count(5, timeout=30_000)
-            page.wait_for_timeout(1000)  # let the charts finish drawing
-            page.screenshot(path=str(ARTIFACTS / "e2e_fairness.png"))
-            page.set_viewport_size({"width": 1600, "height": 1000})
-            page.get_by_test_id("stSidebar").get_by_role(
-                "button", name="Switch persona").click()
-            open_page_as(page, "Compliance officer", "Fairness audit", timeout_ms=UI_TIMEOUT_MS)
-            expect(page.get_by_text("only data scientists", exact=False)).to_be_visible()
-            expect(page.get_by_role("button", name="Run audit")).to_have_count(0)
-            chosen = page.get_by_role("combobox", name="Stored fairness run")
-            expect(chosen).to_have_value(re.compile(rf"^#{run.id} · german_credit · "))
-        finally:
-            browser.close()
+    with browser_page(viewport={"width": 1600, "height": 1000}) as page:
+        page.goto(prepared_server.url)
+        open_page_as(page, "Data scientist", "Fairness audit")
+        replicates = page.get_by_role("spinbutton", name="Bootstrap replicates")
+        replicates.fill(str(N_BOOT))
+        replicates.press("Tab")  # Enter would submit the form itself
+        page.get_by_role("button", name="Run audit").click()
+        expect(page.get_by_text("Audit stored as run", exact=False)).to_be_visible()
+        with Store(prepared_server.database_url) as store:
+            run = store.latest_audit_run()
+        assert run is not None and run.status == "completed"
+        assert run.config["kind"] == "fairness" and run.config["n_boot"] == N_BOOT
+        for heading in ("Per-group metrics", "Metrics by group", "Disparities",
+                        "Decision threshold", "Provenance"):
+            expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        expect(page.get_by_text(run.config["config_sha256"]).first).to_be_visible()
+        expect(page.get_by_text("insufficient evidence", exact=False).first).to_be_visible()
+        # Streamlit scrolls inside its main block, so a full-page shot needs a tall
+        # viewport rather than full_page=True.
+        page.set_viewport_size({"width": 1600, "height": 5200})
+        expect(page.locator(".js-plotly-plot")).to_have_count(5)
+        wait_until_drawn(page)
+        page.screenshot(path=str(ARTIFACTS / "e2e_fairness.png"))
+        page.set_viewport_size({"width": 1600, "height": 1000})
+        page.get_by_test_id("stSidebar").get_by_role(
+            "button", name="Switch persona").click()
+        open_page_as(page, "Compliance officer", "Fairness audit")
+        expect(page.get_by_text("only data scientists", exact=False)).to_be_visible()
+        expect(page.get_by_role("button", name="Run audit")).to_have_count(0)
+        chosen = page.get_by_role("combobox", name="Stored fairness run")
+        expect(chosen).to_have_value(re.compile(rf"^#{run.id} · german_credit · "))
     assert "Traceback" not in prepared_server.log.read_text()

@@ -11,47 +11,39 @@ Skipped when ``/usr/bin/chromium`` is missing, unless ``FAIRPANEL_REQUIRE_BROWSE
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, open_page_as
-
-UI_TIMEOUT_MS = 120_000
+from browser_support import ARTIFACTS, Server, browser_page, open_page_as, wait_until_drawn
 
 pytestmark = pytest.mark.e2e
 
 
 def test_retrain_compare_and_approve(prepared_server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from audits.store import Store
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(prepared_server.url)
-            open_page_as(page, "Data scientist", "Retraining", timeout_ms=UI_TIMEOUT_MS)
-            page.get_by_role("button", name="Retrain and re-audit").click()
-            expect(page.get_by_text("It is not used until a person approves it",
-                                    exact=False)).to_be_visible(timeout=UI_TIMEOUT_MS)
-            expect(page.get_by_text("Accuracy ", exact=False).first).to_be_visible()
-            expect(page.get_by_text("Waiting for a compliance officer", exact=False)
-                   ).to_be_visible()
-            with Store(prepared_server.database_url) as store:
-                candidate = store.list_models()[-1]
-            assert candidate.status == "candidate" and candidate.parent_id is not None
-            page.set_viewport_size({"width": 1400, "height": 2200})
-            page.wait_for_timeout(1500)  # let the chart finish drawing
-            page.screenshot(path=str(ARTIFACTS / "e2e_retraining.png"))
-            page.set_viewport_size({"width": 1400, "height": 1000})
-            page.get_by_test_id("stSidebar").get_by_role(
-                "button", name="Switch persona").click()
-            open_page_as(page, "Compliance officer", "Retraining", timeout_ms=UI_TIMEOUT_MS)
-            expect(page.get_by_role("button", name="Retrain and re-audit")).to_have_count(0)
-            page.get_by_role("button", name="Approve and deploy").click()
-            expect(page.get_by_text(f"Model #{candidate.id} is now deployed.")).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            with Store(prepared_server.database_url) as store:
-                assert store.deployed_version(candidate.parent_id).id == candidate.id
-        finally:
-            browser.close()
+    with browser_page(viewport={"width": 1400, "height": 1000}) as page:
+        page.goto(prepared_server.url)
+        open_page_as(page, "Data scientist", "Retraining")
+        page.get_by_role("button", name="Retrain and re-audit").click()
+        expect(page.get_by_text("It is not used until a person approves it",
+                                exact=False)).to_be_visible()
+        expect(page.get_by_text("Accuracy ", exact=False).first).to_be_visible()
+        expect(page.get_by_text("Waiting for a compliance officer", exact=False)
+               ).to_be_visible()
+        with Store(prepared_server.database_url) as store:
+            candidate = store.list_models()[-1]
+        assert candidate.status == "candidate" and candidate.parent_id is not None
+        page.set_viewport_size({"width": 1400, "height": 2200})
+        wait_until_drawn(page)
+        page.screenshot(path=str(ARTIFACTS / "e2e_retraining.png"))
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.get_by_test_id("stSidebar").get_by_role(
+            "button", name="Switch persona").click()
+        open_page_as(page, "Compliance officer", "Retraining")
+        expect(page.get_by_role("button", name="Retrain and re-audit")).to_have_count(0)
+        page.get_by_role("button", name="Approve and deploy").click()
+        expect(page.get_by_text(f"Model #{candidate.id} is now deployed.")).to_be_visible()
+        with Store(prepared_server.database_url) as store:
+            assert store.deployed_version(candidate.parent_id).id == candidate.id
     assert "Traceback" not in prepared_server.log.read_text()

@@ -15,9 +15,14 @@ import re
 from typing import Any
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, open_page_as
-
-UI_TIMEOUT_MS = 120_000
+from browser_support import (
+    ARTIFACTS,
+    Server,
+    browser_page,
+    open_page_as,
+    wait_until_drawn,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +31,7 @@ def shown_case(page: Any) -> int:
     from playwright.sync_api import expect
 
     heading = page.get_by_role("heading", name=re.compile(r"^Case \d+$"))
-    expect(heading).to_have_count(1, timeout=60_000)
+    expect(heading).to_have_count(1)
     return int(heading.inner_text().removeprefix("Case "))
 
 
@@ -44,8 +49,7 @@ def rate(page: Any, *, keyboard: bool) -> int:
         rationale.press("Control+Enter")
     else:
         form.get_by_role("button", name=re.compile("Submit rating")).click()
-    expect(page.get_by_text(f"Rating of case {case_id} saved.").first).to_be_visible(
-        timeout=60_000)
+    expect(page.get_by_text(f"Rating of case {case_id} saved.").first).to_be_visible()
     expect(page.get_by_role("heading", name=f"Case {case_id}", exact=True)).to_have_count(0)
     return case_id
 
@@ -54,20 +58,19 @@ def sign_in_again(page: Any) -> None:
     from playwright.sync_api import expect
 
     button = page.get_by_role("button", name="Reviewer", exact=True)
-    expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
-    page.wait_for_timeout(1000)
+    expect(button).to_be_visible()
+    wait_until_idle(page)  # a "Page not found" dialog, if any, is up by the end of the run
     dialog = page.get_by_role("dialog")
     if dialog.count():  # "Page not found": a deep link's page exists only after sign-in
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
     button.click()
-    expect(page.get_by_role("heading", name="My reviews", exact=True)).to_be_visible(
-        timeout=60_000)
+    expect(page.get_by_role("heading", name="My reviews", exact=True)).to_be_visible()
 
 
 def test_reviewer_rates_two_cases_and_progress_survives_a_reload(
         prepared_server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from audits.roles import Actor, Role
     from audits.store import Store
@@ -83,32 +86,25 @@ def test_reviewer_rates_two_cases_and_progress_survives_a_reload(
         other_value = next(v for v in store.case_review(lead, other).snapshot["features"]
                            .values() if isinstance(v, str) and len(v) >= 8)
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(prepared_server.url)
-            open_page_as(page, "Reviewer", "My reviews", timeout_ms=UI_TIMEOUT_MS)
-            expect(page.get_by_text(f"0 of {assigned} assigned cases rated")).to_be_visible()
-            rated = [rate(page, keyboard=True), rate(page, keyboard=False)]
-            expect(page.get_by_text(f"2 of {assigned} assigned cases rated")).to_be_visible()
-            page.reload()
-            sign_in_again(page)
-            expect(page.get_by_text(f"2 of {assigned} assigned cases rated")).to_be_visible(
-                timeout=60_000)
-            assert shown_case(page) not in rated
-            page.set_viewport_size({"width": 1400, "height": 2600})
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(ARTIFACTS / "e2e_my_reviews.png"))
-            page.goto(f"{prepared_server.url}/my-reviews?case={other}")
-            sign_in_again(page)
-            expect(page.get_by_text(f"Case {other} is not assigned to you")).to_be_visible(
-                timeout=60_000)
-            expect(page.get_by_role("heading", name=f"Case {other}", exact=True)
-                   ).to_have_count(0)
-            expect(page.get_by_text(other_value, exact=False)).to_have_count(0)
-        finally:
-            browser.close()
+    with browser_page(viewport={"width": 1400, "height": 1000}) as page:
+        page.goto(prepared_server.url)
+        open_page_as(page, "Reviewer", "My reviews")
+        expect(page.get_by_text(f"0 of {assigned} assigned cases rated")).to_be_visible()
+        rated = [rate(page, keyboard=True), rate(page, keyboard=False)]
+        expect(page.get_by_text(f"2 of {assigned} assigned cases rated")).to_be_visible()
+        page.reload()
+        sign_in_again(page)
+        expect(page.get_by_text(f"2 of {assigned} assigned cases rated")).to_be_visible()
+        assert shown_case(page) not in rated
+        page.set_viewport_size({"width": 1400, "height": 2600})
+        wait_until_drawn(page)
+        page.screenshot(path=str(ARTIFACTS / "e2e_my_reviews.png"))
+        page.goto(f"{prepared_server.url}/my-reviews?case={other}")
+        sign_in_again(page)
+        expect(page.get_by_text(f"Case {other} is not assigned to you")).to_be_visible()
+        expect(page.get_by_role("heading", name=f"Case {other}", exact=True)
+               ).to_have_count(0)
+        expect(page.get_by_text(other_value, exact=False)).to_have_count(0)
     with Store(prepared_server.database_url) as store:
         run_id = store.queued_audit_runs()[-1]
         rows = [r for r in store.ratings_table(lead, run_id) if r["reviewer_id"] == me]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from db_support import SCIENTIST, SHA_A, Database, row_counts
+from db_support import HANG_TIMEOUT_S, SCIENTIST, SHA_A, Database, row_counts
 
 from audits.roles import Actor, Role
 from audits.store import Store
@@ -30,7 +30,7 @@ def _run_threads(stores: list[Store], work: Callable[[Store, int], None]) -> lis
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=HANG_TIMEOUT_S)
     assert not any(t.is_alive() for t in threads), "a writer hung"
     return errors
 

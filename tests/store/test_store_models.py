@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 from alembic import command
-from db_support import ADMIN, SCIENTIST, SHA_A, SHA_B, SHA_C, Database, add_dataset, row_counts
+from db_support import (
+    ADMIN,
+    HANG_TIMEOUT_S,
+    SCIENTIST,
+    SHA_A,
+    SHA_B,
+    SHA_C,
+    Database,
+    add_dataset,
+    row_counts,
+)
 from sqlalchemy import inspect, text
 
 from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
@@ -267,7 +277,7 @@ def _race(approvers: list[tuple[Store, Actor]], model_ids: list[int]) -> list[st
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=HANG_TIMEOUT_S)
     assert not any(t.is_alive() for t in threads), "an approval hung"
     return outcomes
 

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from db_support import ADMIN, REVIEWER, SCIENTIST, add_dataset, row_counts
 
 from audits.roles import Actor, PermissionDenied, Role
-from audits.signing import manifest_sha256, public_key_hex, sign_manifest
 from audits.store import ReportRecord, Store
 from audits.store.reports import (
     MSG_BAD_SIGNATURE,
@@ -26,6 +25,7 @@ from audits.store.reports import (
     MSG_UNKNOWN_REPORT,
     MSG_UNKNOWN_RUN,
 )
+from audits.store.signing import manifest_sha256, public_key_hex, sign_manifest
 
 CASEY = Actor("casey", Role.COMPLIANCE_OFFICER)
 OTHER_SCIENTIST = Actor("dina", Role.DATA_SCIENTIST)

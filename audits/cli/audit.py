@@ -1,0 +1,204 @@
+"""``fairpanel audit``: a fairness audit from the command line, and a gate for CI.
+
+Kept apart from :mod:`audits.cli.command` so each stays short; the command registers
+the subcommand. The JSON it writes is :meth:`audits.fairness.audit.FairnessAudit.to_dict`, a
+documented, stable contract (see docs/json-contracts.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from audits.cli.common import EXIT_CHECK_FAILED, EXIT_OK, ProgressBar
+from audits.data.catalog import DATASET_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from audits.fairness.audit import FairnessAudit
+
+__all__ = ["add_audit_parser", "cmd_audit"]
+
+MSG_NEED_TARGET = "--target is required when DATA is a file ({data})"
+MSG_NEED_SENSITIVE = "at least one --sensitive column is required when DATA is a file"
+MSG_NEED_DECISIONS = (
+    "no decisions to audit in {data}: give --prediction COL, or --score COL with "
+    "--threshold T"
+)
+MSG_REFERENCE = "--reference must look like COLUMN=VALUE, 'largest' or 'best'; got {value!r}"
+MSG_THRESHOLD_NEEDS_SCORE = "--threshold needs --score (the column the threshold applies to)"
+
+SHOWN_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
+
+
+def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``fairpanel audit`` on the top-level subparsers."""
+    p = sub.add_parser(
+        "audit", help="audit decisions for group fairness (metrics, intervals, verdicts)",
+        description="Per-group and intersectional fairness metrics with bootstrap "
+                    "intervals, significance tests and verdicts. DATA is a bundled dataset "
+                    "name or a CSV/Parquet file. With a bundled dataset and no decisions "
+                    "(--prediction, or --score with --threshold), the default model's "
+                    "held-out decisions are audited. Exit 1 when a --fail-on rule fails.")
+    p.add_argument("data", metavar="DATA", help=f"one of {', '.join(DATASET_NAMES)}, or a file")
+    p.add_argument("--target", help="observed outcome column (y_true)")
+    p.add_argument("--prediction", help="decision column (y_pred)")
+    p.add_argument("--score", help="score column (y_score), for AUC, calibration, thresholds")
+    p.add_argument("--threshold", type=float, help="decide y_pred = score >= T")
+    p.add_argument("--sensitive", action="append", metavar="COL",
+                   help="sensitive feature (repeat for several; intersections included)")
+    p.add_argument("--positive-label", help="the label of the positive class, when not 0/1")
+    p.add_argument("--reference", action="append", metavar="COL=VALUE",
+                   help="reference group per feature (default: the largest group); "
+                        "or 'largest' / 'best'")
+    p.add_argument("--no-intersections", action="store_true",
+                   help="audit each sensitive feature alone")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (1000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--min-n", type=int, default=30,
+                   help="smallest group that gets a pass/fail verdict (30)")
+    p.add_argument("--positive-is-adverse", action="store_true",
+                   help="a positive decision is unfavourable (e.g. 'high risk'): the best-off "
+                        "group is the one with the lowest rates (bundled datasets know "
+                        "this already)")
+    p.add_argument("--json", metavar="PATH|-", help="write the JSON result ('-' for stdout)")
+    p.add_argument("--fail-on", action="append", metavar="RULE", default=[],
+                   help="gate, e.g. 'impact_ratio<0.8' or "
+                        "'abs(false_positive_rate_difference)>0.1': exit 1 if any group "
+                        "fails it (repeatable)")
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Run ``fairpanel audit``; return the exit code."""
+    # The engine is imported here, not at the top: `fairpanel --help` must not load it.
+    from audits.fairness.audit import audit_fairness
+    from audits.fairness.verdicts import parse_rule
+
+    gates = [parse_rule(text) for text in args.fail_on]  # bad rules fail before any work
+    if args.threshold is not None and args.score is None:
+        raise ValueError(MSG_THRESHOLD_NEEDS_SCORE)
+    progress = ProgressBar(sys.stderr)
+    frame, columns = _decisions(args, progress)
+    audit = audit_fairness(
+        frame, y_true=columns["target"], y_pred=columns["prediction"],
+        y_score=columns["score"], threshold=columns["threshold"],
+        sensitive_features=columns["sensitive"], pos_label=args.positive_label,
+        intersections=not args.no_intersections, reference=_reference(args.reference),
+        n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
+        positive_is_favourable=columns["favourable"] and not args.positive_is_adverse,
+        progress=lambda f, m: progress(0.3 + 0.7 * f, m),
+    )
+    result = audit.to_dict()
+    if args.json == "-":
+        print(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        _print_summary(result, sys.stdout)
+    return _gate(audit, gates, sys.stderr)
+
+
+def _decisions(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from audits.data.datasets import read_table
+
+    if args.data in DATASET_NAMES:
+        return _bundled(args, progress)
+    progress(0.05, f"Reading {args.data}")
+    frame = read_table(Path(args.data))
+    if not args.target:
+        raise ValueError(MSG_NEED_TARGET.format(data=args.data))
+    if not args.sensitive:
+        raise ValueError(MSG_NEED_SENSITIVE)
+    if args.prediction is None and args.threshold is None:
+        raise ValueError(MSG_NEED_DECISIONS.format(data=args.data))
+    return frame, {"target": args.target, "prediction": args.prediction,
+                   "score": args.score, "threshold": args.threshold,
+                   "sensitive": list(args.sensitive), "favourable": True}
+
+
+def _bundled(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from audits.data.datasets import BUNDLED, load_dataset
+    from audits.models.training import held_out_decisions, train_default_model
+
+    progress(0.05, f"Loading the bundled dataset {args.data!r}")
+    loaded = load_dataset(args.data, random_state=args.seed)
+    roles = loaded.roles
+    frame = loaded.frame
+    columns: dict[str, Any] = {
+        "target": args.target or roles.target,
+        "prediction": args.prediction, "score": args.score, "threshold": args.threshold,
+        "sensitive": list(args.sensitive or roles.sensitive_features),
+        "favourable": BUNDLED[args.data].positive_is_favourable,
+    }
+    if args.prediction is None and args.threshold is None:
+        if roles.prediction is not None:
+            columns.update(prediction=roles.prediction, score=args.score or roles.score)
+        else:
+            trained = train_default_model(
+                frame, roles, random_state=args.seed,
+                progress=lambda f, m: progress(0.05 + 0.25 * f, f"Default model: {m}"))
+            frame = held_out_decisions(frame, trained)
+            columns.update(prediction="y_pred", score="y_score")
+    return frame, columns
+
+
+def _reference(values: list[str] | None) -> str | dict[str, str] | None:
+    if not values:
+        return None
+    if len(values) == 1 and values[0] in ("largest", "best"):
+        return values[0]
+    mapping: dict[str, str] = {}
+    for value in values:
+        column, sep, group = value.partition("=")
+        if not sep or not column or not group:
+            raise ValueError(MSG_REFERENCE.format(value=value))
+        mapping[column] = group
+    return mapping
+
+
+def _gate(audit: FairnessAudit, gates: list[Any], err: TextIO) -> int:
+    from audits.fairness.gate import violations
+
+    code = EXIT_OK
+    for gate in gates:
+        failing = violations(audit, gate)
+        if len(failing):
+            code = EXIT_CHECK_FAILED
+            err.write(f"fairpanel: gate {gate.text!r} failed for {len(failing)} "
+                      f"group(s)/slice(s)\n")
+    return code
+
+
+def _print_summary(result: dict[str, Any], out: TextIO) -> None:
+    out.write(f"{result['rows']} decisions audited\n\n")
+    header = f"{'group':<42} {'n':>7}  " + "  ".join(f"{m[:22]:>22}" for m in SHOWN_METRICS)
+    out.write(header + "\n")
+    for g in result["groups"]:
+        label = ", ".join(f"{k}={v}" for k, v in g["attributes"].items())
+        cells = "  ".join(f"{_estimate(g['metrics'].get(m)):>22}" for m in SHOWN_METRICS)
+        out.write(f"{label[:42]:<42} {g['n']:>7}  {cells}\n")
+    verdicts = [d["verdict"] for d in result["disparities"]]
+    failing = [d for d in result["disparities"] if d["verdict"] == "fail"]
+    out.write(f"\ndisparities: {verdicts.count('fail')} fail, {verdicts.count('pass')} pass, "
+              f"{verdicts.count('insufficient_evidence')} insufficient evidence, "
+              f"{verdicts.count(None)} not judged (prevalence, or no rule)\n")
+    for d in failing[:20]:
+        label = ", ".join(f"{k}={v}" for k, v in d["attributes"].items())
+        out.write(f"  {d['metric']:<26} {label:<36} ratio {_estimate(d['ratio'])}  "
+                  f"difference {_estimate(d['difference'])}\n")
+
+
+def _estimate(e: dict[str, Any] | None) -> str:
+    if not e or e.get("value") is None or (isinstance(e["value"], float)
+                                           and math.isnan(e["value"])):
+        return "-"
+    lo, hi = e.get("ci_low"), e.get("ci_high")
+    if lo is None or hi is None:
+        return f"{e['value']:.3f}"
+    return f"{e['value']:.3f} [{lo:.3f}, {hi:.3f}]"

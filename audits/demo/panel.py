@@ -1,0 +1,177 @@
+"""The demo's reviewer panel: the reviewer persona plus simulated reviewers and ratings.
+
+:func:`ensure_demo_panel` (idempotent) puts the demo reviewer persona and
+:data:`N_SIMULATED` simulated reviewers (named "Simulated reviewer NN", flagged
+``simulated`` in the store, every rating tagged ``simulated``) on the panel, records
+consented backgrounds for them, assigns the demo queue (4 reviewers per case, the
+model's suggestion hidden for half the assignments at random), and lets the simulated
+reviewers rate their cases through the same store calls as a person, with the biases
+of :mod:`audits.panel.simulation` injected: a severe reviewer, a group of reviewers harsher on
+women applicants, and automation bias. The persona's own cases wait for a visitor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audits.demo.default import DEMO_PERSONAS, DemoState, ensure_demo
+from audits.demo.queue import DemoQueues, ensure_demo_queue
+from audits.flagging.stored import flag_context
+from audits.panel.assignment import PanelConfig
+from audits.panel.simulation import SimulatedReviewer, simulate_ratings
+from audits.panel.stored import assign_queue
+from audits.roles import Actor, Role
+from audits.store import CaseRecord, Store
+
+__all__ = ["N_SIMULATED", "DemoPanel", "FullDemo", "ensure_demo_panel", "ensure_full_demo",
+           "full_demo_prepared", "simulated_panel"]
+
+Progress = Callable[[float, str], None]
+N_SIMULATED = 14
+PERSONA = next(p for p in DEMO_PERSONAS if p.role == Role.REVIEWER)
+LEAD = next(p for p in DEMO_PERSONAS if p.role == Role.PANEL_LEAD)
+#: Reviewers with this background value are harsher on cases of women applicants; the
+#: other half of the simulated panel reports :data:`OTHER_GROUP`.
+HARSH_GROUP = ("gender", "man")
+OTHER_GROUP = ("gender", "woman")
+HARSH_ON = "sex=Female"
+SEVERE_REVIEWER = "sim-reviewer-03"
+#: The injected biases, strong enough to be found in the demo's 600 ratings.
+SEVERITY, LENIENCY, AUTOMATION_BIAS = 3.0, -3.0, 0.5
+#: Reviewers per case in the demo (more than the default 3, so the biases show).
+OVERLAP = 4
+
+
+@dataclass(frozen=True)
+class DemoPanel:
+    """What the demo panel holds for its audit."""
+
+    audit_run_id: int
+    reviewers: int
+    assignments: int
+    simulated_ratings: int
+
+
+def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
+                    random_state: int = 0) -> list[tuple[str, dict[str, str], SimulatedReviewer]]:
+    """Return (username, background, simulator) for each simulated reviewer.
+
+    Backgrounds are drawn from the schema (about one attribute in eight left
+    undisclosed) except gender, half "man" (harsher on women applicants by
+    :data:`LENIENCY` log-odds) and half "woman"; :data:`SEVERE_REVIEWER` is harsher on
+    everyone by :data:`SEVERITY` and ignores the model; every other simulated reviewer
+    copies a shown model decision with probability :data:`AUTOMATION_BIAS`. Tests and the
+    demo know what to find.
+    """
+    rng = np.random.default_rng(random_state)
+    out = []
+    for i in range(1, N_SIMULATED + 1):
+        username = f"sim-reviewer-{i:02d}"
+        background = {name: str(values[int(rng.integers(len(values)))])
+                      for name, values in schema.items() if rng.random() > 0.125}
+        harsh = i % 2 == 1
+        background[HARSH_GROUP[0]] = (HARSH_GROUP if harsh else OTHER_GROUP)[1]
+        out.append((username, background, SimulatedReviewer(
+            username, accuracy=float(np.round(rng.uniform(0.78, 0.92), 2)),
+            severity=SEVERITY if username == SEVERE_REVIEWER else 0.0,
+            leniency={g: LENIENCY for g in subject_groups if harsh and g.startswith(HARSH_ON)},
+            automation_bias=0.0 if username == SEVERE_REVIEWER else AUTOMATION_BIAS)))
+    return out
+
+
+def ensure_demo_panel(store: Store, audit_run_id: int, *,
+                      progress: Progress | None = None) -> DemoPanel:
+    """Prepare the demo panel on an audit's queue unless it is already there."""
+    report = progress or (lambda fraction, message: None)
+    lead = Actor(LEAD.username, LEAD.role)
+    cases = store.list_cases(audit_run_id)
+    groups = sorted({c.subject_group for c in cases})
+    members = {r.username for r in store.list_reviewers(lead)}
+    plan = simulated_panel(store.background_schema(), groups)
+    report(0.05, "Registering the demo panel")
+    if PERSONA.username not in members:
+        store.add_reviewer(lead, PERSONA.username, expertise=["lending"], capacity=40)
+    for username, background, _ in plan:
+        if username in members:
+            continue
+        if store.get_user(username) is None:
+            store.add_user(Actor.system(), username, Role.REVIEWER,
+                           display_name=f"Simulated reviewer {username[-2:]}")
+        store.add_reviewer(lead, username, capacity=60, simulated=True)
+        store.report_background(lead, username, background, consent=True)
+    report(0.2, f"Assigning the queue ({OVERLAP} reviewers per case)")
+    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=OVERLAP, random_state=0))
+    report(0.4, "Simulated reviewers rating their cases")
+    rated = _simulate(store, lead, audit_run_id, cases, plan, report)
+    table = store.assignment_table(lead, audit_run_id)
+    report(1.0, "Demo panel ready")
+    return DemoPanel(audit_run_id, len(store.list_reviewers(lead)), len(table), rated)
+
+
+def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseRecord],
+              plan: list[tuple[str, dict[str, str], SimulatedReviewer]],
+              report: Progress) -> int:
+    ids = {r.id: r.username for r in store.list_reviewers(lead)}
+    simulators = {name: sim for name, _, sim in plan}
+    table = pd.DataFrame(store.assignment_table(lead, audit_run_id))
+    table["reviewer_id"] = table["reviewer_id"].map(ids)
+    table = table[table["reviewer_id"].isin(simulators) & (table["status"] == "open")]
+    if table.empty:
+        return 0
+    run = store.get_audit_run(audit_run_id)
+    assert run is not None  # the queue exists, so the run does
+    frame, context = flag_context(store, run)
+    truth = [int(frame.at[c.snapshot["row"], str(context.y_true)]) for c in cases]
+    facts = pd.DataFrame({"case_id": [c.id for c in cases], "truth": truth,
+                          "model_decision": [c.snapshot["decision"]["value"] for c in cases],
+                          "subject_group": [c.subject_group for c in cases]})
+    ratings = simulate_ratings(facts, table, simulators, random_state=1)
+    decisions = facts.set_index("case_id")["model_decision"]
+    for i, r in enumerate(ratings.itertuples(index=False)):
+        if i % 50 == 0:
+            report(0.4 + 0.6 * i / len(ratings), f"Simulated rating {i + 1} of {len(ratings)}")
+        overrides = int(r.label) != int(decisions[r.case_id])
+        store.submit_rating(
+            Actor(str(r.reviewer_id), Role.REVIEWER), int(r.case_id), label=int(r.label),
+            confidence=int(r.confidence), seconds_spent=float(r.seconds_spent),
+            rationale="Simulated rationale: the evidence points the other way."
+            if overrides else "", tags=["simulated"],
+            idempotency_key=f"simulated-{r.case_id:06d}-{r.reviewer_id}")
+    return len(ratings)
+
+
+@dataclass(frozen=True)
+class FullDemo:
+    """Everything ``fairpanel demo`` prepares."""
+
+    state: DemoState
+    queues: DemoQueues
+    panel: DemoPanel
+
+
+def ensure_full_demo(store: Store, *, dataset: str | None = None,
+                     kind: str = "gradient_boosting",
+                     progress: Progress | None = None) -> FullDemo:
+    """Prepare the whole demo (idempotent): dataset, model, audit, queue, monitoring, panel.
+
+    Progress: the dataset and model take the first 40%, the queue and the monitoring
+    example the next 40%, the panel the rest.
+    """
+    report = progress or (lambda fraction, message: None)
+    state = ensure_demo(store, dataset=dataset, kind=kind,
+                        progress=lambda f, m: report(0.4 * f, m))
+    queues = ensure_demo_queue(store, dataset=dataset,
+                               progress=lambda f, m: report(0.4 + 0.4 * f, m))
+    panel = ensure_demo_panel(store, queues.queue.audit_run.id,
+                              progress=lambda f, m: report(0.8 + 0.2 * f, m))
+    return FullDemo(state, queues, panel)
+
+
+def full_demo_prepared(store: Store) -> bool:
+    """Return True when the newest review queue already has its panel (a cheap check)."""
+    queued = store.queued_audit_runs()
+    return bool(queued) and store.panel_config(queued[-1]) is not None

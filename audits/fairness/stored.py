@@ -1,0 +1,296 @@
+"""Audit runs from stored inputs: rebuild the decisions, audit once, store the result.
+
+A page or a command asks for a fairness audit of a registered dataset (and model) with
+some options; :func:`run_fairness_audit` returns the stored run when the same data,
+model and options were audited before, and otherwise computes it and stores it, so a
+result is computed once per (data hash, configuration) and never in a page render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audits.data.datasets import BUNDLED, LoadedDataset, load_dataset
+from audits.fairness.audit import audit_fairness
+from audits.fairness.thresholds import threshold_curves
+from audits.fairness.verdicts import ratio_rule
+from audits.models.files import file_sha256, load_model
+from audits.models.group_thresholds import apply_thresholds
+from audits.models.training import predict_decisions, split_rows
+from audits.roles import Actor
+from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+from audits.versions import library_versions
+
+__all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
+           "decisions_for", "json_safe", "registered_data", "registered_model",
+           "run_fairness_audit", "stored_or_computed"]
+
+AUDIT_KIND = "fairness"
+#: Metrics tabulated against the decision threshold (what a threshold slider shows).
+THRESHOLD_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate",
+                     "precision")
+MSG_NOT_BUNDLED = (
+    "dataset {name!r} is not a bundled dataset; only bundled datasets can be re-read "
+    "from stored provenance for now"
+)
+MSG_DATA_CHANGED = (
+    "dataset {name!r} no longer matches what was registered (stored sha256 {stored}, "
+    "now {now}); register it again before auditing"
+)
+MSG_MODEL_CHANGED = "model file {path} does not match the registered sha256 {sha}"
+MSG_EXCLUDE = "exclude_rows {rows} lie outside the {n} decisions (positions 0 to n - 1)"
+MSG_SENSITIVE = "sensitive feature {column!r} is not one of the dataset's: {choices}"
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The decisions an audit reads, rebuilt from stored provenance."""
+
+    frame: pd.DataFrame
+    y_true: str
+    y_pred: str
+    y_score: str | None
+    sensitive_features: tuple[str, ...]
+    source: str
+
+
+def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
+                  exclude_rows: Sequence[int] = ()) -> Decisions:
+    """Rebuild the audited decisions of a registered dataset (and model).
+
+    With a model: its held-out rows (the stored split), scored by the stored model file,
+    whose sha256 is checked first; a model retrained under a fairness constraint decides
+    by its stored group rules (``params["thresholds"]``, :mod:`audits.models.group_thresholds`).
+    Without: the dataset's logged decisions. ``exclude_rows`` drops rows by position in
+    those decisions (the held-out rows reviewers labelled for a retraining, which the
+    retrained model saw), and the index is renumbered.
+
+    Raises
+    ------
+    ValueError
+        The dataset is not bundled, or its data or the model file changed since
+        registration.
+    """
+    loaded = registered_data(dataset)
+    roles = loaded.roles
+    if model is None:
+        if roles.prediction is None:
+            raise ValueError(f"dataset {dataset.name!r} has no logged decisions; "
+                             "audit it with a model")
+        return Decisions(_without(loaded.frame, exclude_rows), roles.target, roles.prediction,
+                         roles.score, roles.sensitive_features,
+                         _source("logged decisions", exclude_rows))
+    pipeline = registered_model(model)
+    _, test_rows = split_rows(loaded.frame[roles.target].to_numpy(), target=roles.target,
+                              test_size=float(model.split["test_size"]),
+                              random_state=int(model.split["random_state"]))
+    held_out = _without(loaded.frame.iloc[test_rows].reset_index(drop=True), exclude_rows)
+    scored = predict_decisions(pipeline, held_out,
+                               features=list(model.feature_names),
+                               threshold=float(model.params.get("threshold", 0.5)))
+    y_pred = scored["y_pred"].to_numpy()
+    rules = model.params.get("thresholds")
+    if rules:
+        y_pred = apply_thresholds(scored["y_score"].to_numpy(),
+                                  held_out[str(model.params["sensitive_feature"])], rules,
+                                  random_state=int(model.params.get("random_state", 0)))
+    frame = held_out.assign(y_score=scored["y_score"].to_numpy(), y_pred=y_pred)
+    source = f"held-out decisions of model #{model.id} ({model.kind})"
+    return Decisions(frame, roles.target, "y_pred", "y_score", roles.sensitive_features,
+                     _source(source, exclude_rows))
+
+
+def registered_model(model: ModelRecord) -> Any:
+    """Load a registered model's file (skops allow-list), checked against its sha256.
+
+    Raises
+    ------
+    ValueError
+        The file no longer matches the registered sha256 (:data:`MSG_MODEL_CHANGED`).
+    """
+    if file_sha256(model.path) != model.sha256:
+        raise ValueError(MSG_MODEL_CHANGED.format(path=model.path, sha=model.sha256))
+    return load_model(model.path)
+
+
+def registered_data(dataset: DatasetRecord) -> LoadedDataset:
+    """Load a registered dataset's data, checked against its stored sha256.
+
+    Raises
+    ------
+    ValueError
+        The dataset is not bundled (:data:`MSG_NOT_BUNDLED`) or its data changed since it
+        was registered (:data:`MSG_DATA_CHANGED`).
+    """
+    if dataset.name not in BUNDLED:
+        raise ValueError(MSG_NOT_BUNDLED.format(name=dataset.name))
+    loaded = load_dataset(dataset.name)
+    if loaded.sha256 != dataset.sha256:
+        raise ValueError(MSG_DATA_CHANGED.format(name=dataset.name, stored=dataset.sha256,
+                                                 now=loaded.sha256))
+    return loaded
+
+
+def _without(frame: pd.DataFrame, rows: Sequence[int]) -> pd.DataFrame:
+    if len(rows) == 0:
+        return frame
+    bad = [r for r in rows if not 0 <= int(r) < len(frame)]
+    if bad:
+        raise ValueError(MSG_EXCLUDE.format(rows=bad[:5], n=len(frame)))
+    keep = np.ones(len(frame), dtype=bool)
+    keep[np.asarray(rows, dtype=np.intp)] = False
+    return frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+
+
+def _source(source: str, excluded: Sequence[int]) -> str:
+    n = len({int(r) for r in excluded})
+    return f"{source}, without {n} reviewed rows" if n else source
+
+
+def run_fairness_audit(
+    store: Store,
+    actor: Actor,
+    dataset: DatasetRecord,
+    model: ModelRecord | None,
+    *,
+    sensitive_features: Sequence[str] | None = None,
+    intersections: bool = True,
+    reference: str | dict[str, str] | None = None,
+    tau: float = 0.8,
+    n_boot: int = 1000,
+    random_state: int = 0,
+    min_n: int = 30,
+    exclude_rows: Sequence[int] = (),
+    progress: Progress | None = None,
+) -> AuditRunRecord:
+    """Return the stored fairness audit for these inputs, computing it only if new.
+
+    The options, the dataset's and model's sha256 and the library versions form the
+    run's configuration; its sha256 is the key a later request is matched on.
+    Permission to run an audit is checked by the store (data scientists and admins).
+
+    Returns
+    -------
+    AuditRunRecord
+        A completed run whose ``results`` hold the audit's JSON contract plus
+        ``threshold_curves`` (column-wise lists: group_id, slice, group_label, threshold,
+        metric, value, reference_id, difference) when the decisions have scores.
+    """
+    report = progress or (lambda fraction, message: None)
+    chosen = chosen_sensitive_features(dataset, sensitive_features)
+    options: dict[str, Any] = {"kind": AUDIT_KIND, "dataset_sha256": dataset.sha256,
+               "model_sha256": model.sha256 if model else None,
+               "sensitive_features": chosen, "intersections": intersections,
+               "reference": reference, "rule": f"ratio within [{tau}, {1 / tau:.4g}]",
+               "favourable": BUNDLED[dataset.name].positive_is_favourable
+               if dataset.name in BUNDLED else True,
+               "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
+    if len(exclude_rows):  # only when set, so the keys of earlier runs still match
+        options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
+    return stored_or_computed(store, actor, dataset, model, options,
+                              lambda decisions: _compute(decisions, chosen, options, report),
+                              report=report)
+
+
+def chosen_sensitive_features(dataset: DatasetRecord,
+                              sensitive_features: Sequence[str] | None) -> list[str]:
+    """Return the requested sensitive features (all of the dataset's by default).
+
+    Raises
+    ------
+    ValueError
+        A feature that is not one of the dataset's sensitive features (:data:`MSG_SENSITIVE`).
+    """
+    allowed = list(dict(dataset.roles).get("sensitive_features", []))
+    chosen = list(sensitive_features or allowed)
+    for column in chosen:
+        if column not in allowed:
+            raise ValueError(MSG_SENSITIVE.format(column=column, choices=", ".join(allowed)))
+    return chosen
+
+
+def stored_or_computed(
+    store: Store,
+    actor: Actor,
+    dataset: DatasetRecord,
+    model: ModelRecord | None,
+    options: dict[str, Any],
+    compute: Callable[[Decisions], dict[str, Any]],
+    *,
+    report: Progress,
+) -> AuditRunRecord:
+    """Return the completed run stored for ``options``, or compute, store and return it.
+
+    The run's configuration is ``options`` plus its sha256 (the key a later request is
+    matched on), the decisions' source and the library versions. A computation that
+    raises leaves the run stored as ``failed`` with the error, and re-raises.
+    """
+    key = config_key(options)
+    for run in store.list_audit_runs():
+        if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
+            report(1.0, f"Reusing stored run #{run.id}")
+            return run
+    report(0.02, "Rebuilding the decisions from stored provenance")
+    decisions = decisions_for(dataset, model, exclude_rows=options.get("exclude_rows", ()))
+    run = store.create_audit_run(actor, dataset_id=dataset.id,
+                                 model_id=model.id if model else None,
+                                 config={**options, "config_sha256": key,
+                                         "decisions": decisions.source,
+                                         "library_versions": library_versions()})
+    try:
+        results = compute(decisions)
+    except Exception as error:
+        store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
+        raise
+    return store.finish_audit_run(actor, run.id, results=results)
+
+
+def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
+             report: Progress) -> dict[str, Any]:
+    audit = audit_fairness(
+        decisions.frame, y_true=decisions.y_true, y_pred=decisions.y_pred,
+        y_score=decisions.y_score, sensitive_features=chosen,
+        intersections=bool(options["intersections"]), reference=options["reference"],
+        rules=[ratio_rule(float(options["tau"]))],
+        n_boot=int(options["n_boot"]), random_state=int(options["random_state"]),
+        min_n=int(options["min_n"]), positive_is_favourable=bool(options["favourable"]),
+        progress=lambda f, m: report(0.05 + 0.85 * f, m),
+    )
+    results = audit.to_dict()
+    if decisions.y_score is not None:
+        report(0.93, "Threshold curves")
+        curves = threshold_curves(audit.counts, reference=options["reference"],
+                                  metrics=THRESHOLD_METRICS, max_thresholds=51)
+        results["threshold_curves"] = columnar(curves)
+    report(1.0, "Audit stored")
+    return results
+
+
+def columnar(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """Return a frame as column-wise JSON-safe lists (a tenth of one object per row)."""
+    return {str(c): [json_safe(v) for v in frame[c].tolist()] for c in frame.columns}
+
+
+def json_safe(value: Any) -> Any:
+    """Return a NumPy scalar as Python, and NaN or infinity as None (JSON null)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def config_key(options: dict[str, Any]) -> str:
+    """Return the sha256 of a run's options as canonical JSON: the key runs are reused on."""
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

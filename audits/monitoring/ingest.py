@@ -1,0 +1,262 @@
+"""Continuous operation: append a batch of new decisions to an audit.
+
+:func:`ingest_batch` checks the whole batch first (every bad row named, nothing stored
+when any is bad), skips a batch the audit already holds (same content hash), scores it
+with the audit's model (or takes its logged decisions), audits it and the rolling window
+of the last batches with the audit's own options, raises an alert for each verdict that
+moved into or out of ``fail``, flags and snapshots its cases under the audit's review
+policy, and stores all of it in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audits.data.datasets import frame_sha256
+from audits.fairness.audit import audit_fairness
+from audits.fairness.stored import columnar, registered_model
+from audits.fairness.verdicts import ratio_rule
+from audits.flagging.cases import FlagContext, flag_and_snapshot
+from audits.flagging.stored import flag_context, stored_policy
+from audits.models.group_thresholds import apply_thresholds
+from audits.models.training import predict_decisions
+from audits.monitoring.history import BatchResult, disparity_history, pooled_window, verdict_alerts
+from audits.roles import Actor, require_role
+from audits.store import AlertInput, AuditRunRecord, BatchRecord, ModelRecord, Store
+
+__all__ = ["MSG_BAD_BATCH", "MSG_NO_QUEUE", "Ingested", "batch_problems", "ingest_batch"]
+
+Progress = Callable[[float, str], None]
+
+MSG_NO_QUEUE = (
+    "audit run {id} has no review queue yet; build it first (fairpanel queue build "
+    "--audit {id}) so new batches are flagged with the same policy"
+)
+MSG_BAD_BATCH = "batch rejected, nothing stored: {problems}"
+MSG_EMPTY_BATCH = "the batch has no rows"
+#: Batches pooled in the rolling time window (this batch and the ones before it).
+WINDOW = 4
+#: Metrics whose verdict changes raise alerts. Their complements (FNR, TNR, ...) test the
+#: same hypotheses and would repeat each alert; the monitoring chart still shows every metric.
+ALERT_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
+#: Bad rows named per problem before "and N more".
+SHOWN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What ingesting a batch did: the stored batch and whether it was new."""
+
+    batch: BatchRecord
+    created: bool
+    n_cases: int
+    alerts: list[str]
+
+
+def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFrame, *,
+                 label: str | None = None, period_start: str | None = None,
+                 period_end: str | None = None, window: int = WINDOW,
+                 progress: Progress | None = None) -> Ingested:
+    """Append ``batch`` to an audit: score, audit, alert, flag, queue; all or nothing.
+
+    Parameters
+    ----------
+    store : Store
+    actor : Actor
+        Needs "run an audit".
+    audit_run_id : int
+        A fairness audit run that has a review queue (:func:`audits.flagging.stored.build_queue`).
+    batch : pandas.DataFrame
+        New decisions with the audit's features, sensitive features and outcome (and,
+        for logged decisions, the decision and score columns).
+    label : str or None, default None
+        Unique within the audit; None: ``"batch N"``.
+    period_start, period_end : str or None
+        The period the batch covers (ISO dates), shown on the monitoring chart.
+    window : int, default 4
+        Batches pooled in the rolling window audit.
+    progress : callable ``(fraction, message) -> None`` or None
+
+    Returns
+    -------
+    Ingested
+        ``created`` is False when the audit already held this batch (nothing added).
+
+    Raises
+    ------
+    ValueError
+        Bad rows (:data:`MSG_BAD_BATCH`, naming each problem and its rows), no queue yet
+        (:data:`MSG_NO_QUEUE`), or a label already used by another batch.
+    """
+    require_role(actor, "run an audit")
+    report = progress or (lambda fraction, message: None)
+    run = store.get_audit_run(audit_run_id)
+    policy = stored_policy(store, audit_run_id) if run is not None else None
+    if run is None or policy is None:
+        raise ValueError(MSG_NO_QUEUE.format(id=audit_run_id))
+    report(0.02, "Rebuilding the audit's context")
+    baseline_frame, context = flag_context(store, run, random_state=policy.random_state)
+    context, model = _deployed(store, run, context)
+    problems = batch_problems(batch, baseline_frame, context)
+    if problems:
+        raise ValueError(MSG_BAD_BATCH.format(problems="; ".join(problems)))
+    sha = frame_sha256(batch)
+    existing = store.find_batch(run.id, sha)
+    if existing is not None:
+        report(1.0, f"Batch already ingested as {existing.label!r}; nothing added")
+        return Ingested(existing, False, 0, [])
+    decisions = _decisions(batch.reset_index(drop=True), context, model)
+    previous = store.list_batches(run.id, with_data=True)
+    report(0.15, "Auditing the batch and the rolling window")
+    label = label or f"batch {len(previous) + 1}"
+    audit = _audit(decisions, context, run)
+    window_frames = [pd.DataFrame(b.data) for b in previous] + [decisions]
+    pooled = pooled_window(window_frames, window=window)
+    window_audit = _audit(pooled, context, run)
+    alerts = _alerts(run, previous, audit, label, period_start, period_end)
+    report(0.3, "Flagging the batch's decisions")
+    batch_context = _with_disparities(context, audit["disparities"])
+    flagged = flag_and_snapshot(decisions, batch_context, policy, key_prefix=f"{sha[:12]}:",
+                                progress=lambda f, m: report(0.3 + 0.6 * f, m))
+    results = {"audit": audit, "window": {"batches": [b.label for b in previous][-(window - 1):]
+                                          + [label] if window > 1 else [label],
+                                          "audit": window_audit},
+               "flagging": flagged.summary(),
+               "model": None if model is None else {"id": model.id, "sha256": model.sha256}}
+    stored, created = store.record_batch(
+        actor, run.id, sha256=sha, label=label, n_rows=len(decisions),
+        period_start=period_start, period_end=period_end, data=columnar(decisions),
+        results=results, cases=flagged.cases, alerts=alerts)
+    report(1.0, f"Ingested {label!r}: {len(flagged.cases)} cases queued, "
+                f"{len(alerts)} alert(s)")
+    return Ingested(stored, created, len(flagged.cases) if created else 0,
+                    [a.message for a in alerts] if created else [])
+
+
+def batch_problems(batch: pd.DataFrame, reference: pd.DataFrame,
+                   context: FlagContext) -> list[str]:
+    """Return every problem of a batch, each naming its column and rows (1-based).
+
+    ``reference`` is the audit's own decisions: a column numeric there must be numeric
+    here. Logged decisions must be 0 or 1, and probability scores within [0, 1].
+
+    Examples
+    --------
+    >>> ctx = FlagContext(y_true="y", y_pred="d", y_score=None, threshold=0.5,
+    ...                   sensitive_features=("g",), features=("x",), disparities=[],
+    ...                   positive_is_favourable=True, positive_label="yes")
+    >>> ref = pd.DataFrame({"x": [1.0], "g": ["a"], "y": [1], "d": [1]})
+    >>> batch_problems(pd.DataFrame({"x": ["5", "n/a"], "g": ["a", None], "y": [1, 0],
+    ...                              "d": [1, 2]}), ref, ctx)
+    ["column 'x' is not a number at row 2", "column 'g' is missing at row 2", \
+"column 'd' is not 0 or 1 at row 2"]
+    """
+    if not isinstance(batch, pd.DataFrame) or batch.empty:
+        return [MSG_EMPTY_BATCH]
+    logged = context.pipeline is None
+    required = [*context.features, *context.sensitive_features,
+                *([context.y_true] if context.y_true else []),
+                *([context.y_pred] if logged else []),
+                *([context.y_score] if logged and context.y_score else [])]
+    missing = [c for c in dict.fromkeys(required) if c not in batch.columns]
+    if missing:
+        return [f"column {c!r} is not in the batch" for c in missing]
+    problems = []
+    for column in dict.fromkeys(required):
+        values = batch[column]
+        problems += _rows(f"column {column!r} is missing", values.isna())
+        if column in reference.columns and pd.api.types.is_numeric_dtype(reference[column]):
+            number = pd.to_numeric(values, errors="coerce")
+            problems += _rows(f"column {column!r} is not a number", number.isna() & values.notna())
+    for column in ([context.y_pred] if logged else []) + (
+            [context.y_true] if context.y_true else []):
+        number = pd.to_numeric(batch[column], errors="coerce")
+        problems += _rows(f"column {column!r} is not 0 or 1", number.notna() & ~number.isin([0, 1]))
+    if logged and context.y_score and context.score_span == 1.0:
+        score = pd.to_numeric(batch[context.y_score], errors="coerce")
+        problems += _rows(f"column {context.y_score!r} is outside [0, 1]",
+                          score.notna() & ((score < 0) | (score > 1)))
+    return problems
+
+
+def _rows(problem: str, mask: pd.Series) -> list[str]:
+    positions = np.flatnonzero(mask.to_numpy()) + 1
+    if not len(positions):
+        return []
+    shown = ", ".join(str(p) for p in positions[:SHOWN_ROWS])
+    more = f" and {len(positions) - SHOWN_ROWS} more" if len(positions) > SHOWN_ROWS else ""
+    noun = "row" if len(positions) == 1 else "rows"
+    return [f"{problem} at {noun} {shown}{more}"]
+
+
+def _deployed(store: Store, run: AuditRunRecord,
+              context: FlagContext) -> tuple[FlagContext, ModelRecord | None]:
+    """New decisions are made by the deployed version of the audited model's family: the
+    audited model itself until a person approves a retrained one."""
+    if run.model_id is None:
+        return context, None
+    deployed = store.deployed_version(run.model_id)
+    if deployed.id == run.model_id:
+        return context, deployed
+    provenance = {**context.provenance, "model_sha256": deployed.sha256,
+                  "model_id": deployed.id}
+    return replace(context, pipeline=registered_model(deployed), provenance=provenance), deployed
+
+
+def _decisions(batch: pd.DataFrame, context: FlagContext,
+               model: ModelRecord | None) -> pd.DataFrame:
+    if context.pipeline is None:
+        return batch
+    scored = predict_decisions(context.pipeline, batch, features=list(context.features),
+                               threshold=context.threshold)
+    y_pred = scored["y_pred"].to_numpy()
+    rules = model.params.get("thresholds") if model is not None else None
+    if model is not None and rules:  # a constrained version decides by its group rules
+        y_pred = apply_thresholds(scored["y_score"].to_numpy(),
+                                  batch[str(model.params["sensitive_feature"])], rules,
+                                  random_state=int(model.params.get("random_state", 0)))
+    return batch.assign(**{context.y_score or "y_score": scored["y_score"].to_numpy(),
+                           context.y_pred: y_pred})
+
+
+def _audit(frame: pd.DataFrame, context: FlagContext, run: AuditRunRecord) -> dict[str, Any]:
+    config = run.config
+    audit = audit_fairness(
+        frame, y_true=str(context.y_true), y_pred=context.y_pred, y_score=context.y_score,
+        sensitive_features=list(context.sensitive_features),
+        intersections=bool(config.get("intersections", True)),
+        reference=config.get("reference"), rules=[ratio_rule(float(config.get("tau", 0.8)))],
+        n_boot=int(config.get("n_boot", 1000)), random_state=int(config.get("random_state", 0)),
+        min_n=int(config.get("min_n", 30)),
+        positive_is_favourable=context.positive_is_favourable)
+    return audit.to_dict()
+
+
+def _alerts(run: AuditRunRecord, previous: Sequence[BatchRecord], audit: dict[str, Any],
+            label: str, period_start: str | None, period_end: str | None) -> list[AlertInput]:
+    batches = [BatchResult(b.id, b.label, b.period_start, b.period_end, b.results["audit"])
+               for b in previous]
+    batches.append(BatchResult(-1, label, period_start, period_end, audit))
+    history = disparity_history(batches, baseline=run.results)
+    alerts = verdict_alerts(history[history["metric"].isin(ALERT_METRICS)])
+    mine = alerts[alerts["batch_id"] == -1]
+    return [AlertInput(metric=str(a.metric), subject_group=str(a.group),
+                       from_verdict=str(a.from_verdict), to_verdict=str(a.to_verdict),
+                       severity=str(a.severity), message=str(a.message),
+                       details={"reference": str(a.reference), "ratio": _num(a.ratio),
+                                "ratio_low": _num(a.ratio_low), "ratio_high": _num(a.ratio_high)})
+            for a in mine.itertuples(index=False)]
+
+
+def _with_disparities(context: FlagContext, disparities: list[dict[str, Any]]) -> FlagContext:
+    return replace(context, disparities=disparities)
+
+
+def _num(value: Any) -> float | None:
+    number = float(value)
+    return number if np.isfinite(number) else None

@@ -1,0 +1,142 @@
+"""What the panel lead's pages read: the monitoring history and the deferral curve.
+
+:func:`monitoring_view` lines up an audit's stored batch results after its baseline
+audit (per batch and per rolling window) with the stored alerts; :func:`deferral_view`
+computes the deferral curve of an audit's decisions, with human accuracy estimated from
+reviewed gold cases once there are enough, and assumed (and said so) before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from audits.fairness.stored import columnar, decisions_for
+from audits.flagging.deferral import DeferralCurve, deferral_curve, human_accuracy
+from audits.flagging.stored import decision_scale
+from audits.monitoring.history import HISTORY_COLUMNS, BatchResult, disparity_history
+from audits.roles import Actor
+from audits.store import AlertRecord, BatchRecord, Store
+
+__all__ = ["MonitoringView", "deferral_view", "monitoring_view", "reviewed_decisions"]
+
+MSG_NO_RUN = "no audit run with id {id}"
+MSG_NO_SCORES = (
+    "audit run {id} has no scores: the deferral curve needs a score to rank decisions by "
+    "confidence"
+)
+
+
+@dataclass(frozen=True)
+class MonitoringView:
+    """An audit's batches, disparity history (per batch and per window) and alerts.
+
+    ``history`` and ``window_history`` have the columns of
+    :func:`audits.monitoring.history.disparity_history`; position 0 is the baseline audit.
+    """
+
+    audit_run_id: int
+    batches: list[BatchRecord]
+    history: pd.DataFrame
+    window_history: pd.DataFrame
+    alerts: list[AlertRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``monitor`` JSON contract."""
+        labels = {b.id: b.label for b in self.batches}
+        return {"audit_run_id": self.audit_run_id,
+                "batches": [{"batch_id": b.id, "label": b.label, "n_rows": b.n_rows,
+                             "period_start": b.period_start, "period_end": b.period_end,
+                             "sha256": b.sha256} for b in self.batches],
+                "history": columnar(self.history),
+                "window_history": columnar(self.window_history),
+                "alerts": [{"batch_id": a.batch_id, "label": labels.get(a.batch_id),
+                            "metric": a.metric, "group": a.subject_group,
+                            "from_verdict": a.from_verdict, "to_verdict": a.to_verdict,
+                            "severity": a.severity, "message": a.message}
+                           for a in self.alerts]}
+
+
+def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
+    """Return an audit's monitoring history: its baseline and every ingested batch.
+
+    Raises
+    ------
+    LookupError
+        No audit run with this id.
+    """
+    run = store.get_audit_run(audit_run_id)
+    if run is None:
+        raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
+    batches = store.list_batches(audit_run_id)
+    baseline = run.results if run.results and "disparities" in run.results else None
+    return MonitoringView(
+        audit_run_id=audit_run_id, batches=batches,
+        history=_history(batches, "audit", baseline),
+        window_history=_history(batches, "window", baseline),
+        alerts=store.list_alerts(audit_run_id))
+
+
+def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | None = None,
+                  assumed: float = 0.9, shares: Sequence[float] | None = None,
+                  metrics: Sequence[str] = ("selection_rate", "true_positive_rate",
+                                            "false_positive_rate")) -> DeferralCurve:
+    """Return the deferral curve of an audit's decisions.
+
+    Human accuracy is estimated from ``reviewed`` (one row per reviewer decision with a
+    known answer: ``label``, the reviewer's decision, and ``y_true``, the gold or
+    adjudicated answer; None reads them from the audit's stored ratings with
+    :func:`reviewed_decisions`) when there are at least 30; otherwise it is ``assumed``,
+    which the curve's :class:`~audits.flagging.deferral.HumanAccuracy` states for the chart.
+
+    Raises
+    ------
+    LookupError
+        No audit run with this id.
+    ValueError
+        The audit's decisions have no scores (:data:`MSG_NO_SCORES`).
+    """
+    run = store.get_audit_run(audit_run_id)
+    if run is None:
+        raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
+    dataset = store.get_dataset(run.dataset_id)
+    model = store.get_model(run.model_id) if run.model_id is not None else None
+    if dataset is None:
+        raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
+    decisions = decisions_for(dataset, model)
+    if decisions.y_score is None:
+        raise ValueError(MSG_NO_SCORES.format(id=audit_run_id))
+    chosen = list(run.config.get("sensitive_features") or decisions.sensitive_features)
+    threshold, _ = decision_scale(decisions.frame, decisions.y_score, decisions.y_pred, model)
+    return deferral_curve(decisions.frame, y_true=decisions.y_true, y_score=decisions.y_score,
+                          y_pred=decisions.y_pred,
+                          sensitive_features=chosen, threshold=threshold,
+                          human=human_accuracy(reviewed if reviewed is not None
+                                               else reviewed_decisions(store, audit_run_id),
+                                               assumed=assumed), shares=shares,
+                          metrics=metrics)
+
+
+def reviewed_decisions(store: Store, audit_run_id: int) -> pd.DataFrame:
+    """Return the panel's decisions on an audit's cases whose answer is known.
+
+    One row per rating of a gold case (its known answer) or an adjudicated case (the
+    final label): ``label`` (the reviewer's decision) and ``y_true``. Only this aggregate
+    leaves the function (human accuracy), so it reads with the deployment's own actor.
+    """
+    rows = store.ratings_for_analysis(Actor.system(), audit_run_id)
+    known = [(r["label"], r["truth"]) for r in rows if r["truth"] is not None]
+    return pd.DataFrame(known, columns=["label", "y_true"])
+
+
+def _history(batches: list[BatchRecord], key: str,
+             baseline: dict[str, Any] | None) -> pd.DataFrame:
+    results = [BatchResult(b.id, b.label, b.period_start, b.period_end, b.results[key]
+                           if key == "audit" else b.results[key]["audit"])
+               for b in batches]
+    if not results:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    return disparity_history(results, baseline=baseline)

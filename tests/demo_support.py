@@ -1,0 +1,71 @@
+"""Demo stores built once per session and copied per test (a uniquely named module).
+
+Preparing the full demo (dataset, model, first audit, review queue, monitoring example,
+simulated panel) takes tens of seconds, more on a busy machine; copying the SQLite file
+takes milliseconds. :class:`DemoTemplates` prepares each (dataset, model kind) once, in
+a folder of its own, and :meth:`DemoTemplates.copy` gives every caller a private copy
+whose changes never reach another test. The model files stay in the template's folder,
+where the copied database points; a model trained later goes under the copy's own home.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from audits.demo.panel import FullDemo, ensure_full_demo
+from audits.store import Store
+
+#: The demo dataset and model kind most tests use: small, and fast to train and explain.
+GERMAN_CREDIT = "german_credit"
+LOGISTIC = "logistic_regression"
+GRADIENT_BOOSTING = "gradient_boosting"
+
+
+@dataclass(frozen=True)
+class DemoCopy:
+    """A private copy of a prepared demo store: its settings, URL and what it holds."""
+
+    env: dict[str, str]
+    url: str
+    demo: FullDemo
+
+
+def demo_env(home: Path, dataset: str = GERMAN_CREDIT) -> dict[str, str]:
+    """The dashboard's settings (``FAIRPANEL_*``) for a store under ``home``."""
+    return {"FAIRPANEL_HOME": str(home),
+            "FAIRPANEL_DATABASE_URL": f"sqlite:///{home / 'fairpanel.db'}",
+            "FAIRPANEL_DEMO_DATASET": dataset, "FAIRPANEL_AUTH": "demo"}
+
+
+class DemoTemplates:
+    """Full demo stores prepared on first use, one per (dataset, kind), for a session."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._factory = tmp_path_factory
+        self._built: dict[tuple[str, str], tuple[Path, FullDemo]] = {}
+
+    def copy(self, home: Path, *, dataset: str = GERMAN_CREDIT,
+             kind: str = LOGISTIC) -> DemoCopy:
+        """Copy the prepared store of ``dataset`` and ``kind`` into ``home`` (created)."""
+        template, demo = self._template(dataset, kind)
+        home.mkdir(parents=True, exist_ok=True)
+        for file in template.glob("fairpanel.db*"):  # the store is closed: no WAL pending
+            shutil.copy2(file, home / file.name)
+        env = demo_env(home, dataset)
+        return DemoCopy(env=env, url=env["FAIRPANEL_DATABASE_URL"], demo=demo)
+
+    def _template(self, dataset: str, kind: str) -> tuple[Path, FullDemo]:
+        if (dataset, kind) not in self._built:
+            home = self._factory.mktemp(f"demo-template-{dataset}-{kind}")
+            env = demo_env(home, dataset)
+            with pytest.MonkeyPatch.context() as mp:
+                for key, value in env.items():
+                    mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
+                with Store(env["FAIRPANEL_DATABASE_URL"]) as store:
+                    demo = ensure_full_demo(store, dataset=dataset, kind=kind)
+            self._built[(dataset, kind)] = (home, demo)
+        return self._built[(dataset, kind)]
