@@ -45,6 +45,9 @@ def rate(page: Any, *, keyboard: bool) -> int:
     form.get_by_test_id("stRadio").nth(1).get_by_text("4", exact=True).click()
     rationale = form.get_by_role("textbox")
     rationale.fill(f"Browser rationale for case {case_id}.")
+    # Submit only once no script run is in flight: a submit that interrupts a run can be
+    # replayed by Streamlit, and the replay is (rightly) stored once as a duplicate.
+    wait_until_idle(page)
     if keyboard:
         rationale.press("Control+Enter")
     else:
