@@ -6,13 +6,19 @@ Three modes:
   identity provider's e-mail address is looked up as a username in the store; an
   address nobody registered gets no access. A configured identity provider always wins,
   so an environment variable cannot open a demo door on a real deployment.
-- ``local``: ``FAIRPANEL_AUTH=local``; a username/password form checked by
-  ``Store.authenticate``.
-- ``demo`` (the default): one button per demo persona, no password, clearly labelled.
+- ``local`` (the default): a username/password form checked by ``Store.authenticate``,
+  with its lockout after repeated wrong passwords.
+- ``demo``: one button per demo persona, no password, clearly labelled. Only when asked
+  for (``FAIRPANEL_AUTH=demo``, as ``fairpanel demo`` and ``fairpanel serve --auth demo``
+  set it), only while Streamlit is bound to a loopback address, and only on a store whose
+  every user is a demo account (:func:`demo_refusal`).
+
+Every sign-in is logged in the store, demo and identity-provider ones included.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import streamlit as st
@@ -26,6 +32,8 @@ from audits.store import Store
 __all__ = [
     "ENV_AUTH",
     "auth_mode",
+    "demo_refusal",
+    "is_loopback",
     "oidc_email",
     "oidc_providers",
     "require_page",
@@ -34,7 +42,17 @@ __all__ = [
 ]
 
 ENV_AUTH = "FAIRPANEL_AUTH"
-MSG_BAD_AUTH = "{env}={value!r} is not a sign-in mode; use 'local' or 'demo' (or leave it unset)"
+MSG_BAD_AUTH = (
+    "{env}={value!r} is not a sign-in mode; use 'local' (the default) or 'demo'"
+)
+MSG_DEMO_HOST = (
+    "Demo mode (personas without passwords) runs only on a loopback address, and this "
+    "server is bound to {host}. Serve it with --host 127.0.0.1, or sign in with local "
+    "accounts (unset {env})."
+)
+MSG_DEMO_STORE = (
+    "Demo mode is refused on this store: {error}. Unset {env} to sign in with a password."
+)
 MSG_OIDC_UNCONFIGURED = (
     "{env}=oidc needs an [auth] section in .streamlit/secrets.toml (see st.login)"
 )
@@ -52,13 +70,52 @@ def auth_mode() -> str:
     if _oidc_configured():
         return "oidc"
     value = os.environ.get(ENV_AUTH, "").strip().lower()
-    if value in ("", "demo"):
+    if value == "demo":
         return "demo"
-    if value == "local":
+    if value in ("", "local"):
         return "local"
     if value == "oidc":
         raise ValueError(MSG_OIDC_UNCONFIGURED.format(env=ENV_AUTH))
     raise ValueError(MSG_BAD_AUTH.format(env=ENV_AUTH, value=value))
+
+
+def is_loopback(host: str | None) -> bool:
+    """Return True when ``host`` binds only this machine (``127.0.0.1``, ``::1``, ``localhost``).
+
+    An empty or missing address is not loopback: Streamlit then listens on every
+    interface.
+
+    Examples
+    --------
+    >>> [is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "", None)]
+    [True, True, True, False, False, False]
+    """
+    if not host:
+        return False
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def demo_refusal(store: Store) -> str | None:
+    """Return why demo mode may not run here (a message to show), or None when it may.
+
+    Refused when Streamlit's ``server.address`` is not a loopback address (so starting
+    ``streamlit run`` directly, bound to every interface, does not open the persona
+    picker to the network), and on a store holding any user who is not a demo account.
+    """
+    host = st.get_option("server.address")
+    if not is_loopback(host):
+        return MSG_DEMO_HOST.format(host=host or "every interface", env=ENV_AUTH)
+    try:
+        store.check_demo_store()
+    except ValueError as error:
+        return MSG_DEMO_STORE.format(error=error, env=ENV_AUTH)
+    return None
 
 
 def oidc_providers() -> list[str]:
@@ -96,11 +153,16 @@ def resolve_user(store: Store, mode: str) -> SignedInUser | None:
         current = state.current_user()
         username = current.username if current is not None and current.mode == mode else None
     record = store.get_user(username) if username else None
-    if record is None or not record.active:
+    if record is None or not record.active or (mode == "demo") != record.demo:
+        # A demo persona signs in only in demo mode, and demo mode takes only personas.
         if state.current_user() is not None:
             state.sign_out()
         return None
     current = state.current_user()
+    # The identity provider signed this session in: log it once, like any sign-in.
+    first = mode == "oidc" and (current is None or current.username != record.username)
+    if first and store.record_sign_in(record.username, method="oidc") is None:
+        return None
     expected = SignedInUser(record.username, record.role, mode, record.display_name)
     if current != expected:
         state.sign_in(Actor(record.username, record.role), mode,

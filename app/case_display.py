@@ -4,6 +4,9 @@ Shared by the rating and adjudication pages (pages never import each other). Wha
 snapshot is passed goes through :func:`app.queue_tables.reviewer_snapshot` first, so a
 gold case's known answer is never drawn; a reviewer's snapshot is already blinded by the
 engine, so what it lacks (the model's decision, a sensitive attribute) is not drawn.
+The reasons a case was queued are drawn outcome-free unless the reader's role may read
+them in full (:func:`audits.flagging.reasons.reasons_for`): the stored sentences name the
+decision, the confusion cell and a gold case's answer.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from typing import Any
 import streamlit as st
 
 from app import charts, explain_tables, queue_tables
+from app.formatting import plain
+from audits.flagging.reasons import reasons_for
+from audits.roles import Role
 
-__all__ = ["show_decision", "show_explanation", "show_features", "show_reasons"]
+__all__ = ["reason_lines", "show_decision", "show_explanation", "show_features",
+           "show_reasons"]
 
 
 def show_decision(snapshot: Mapping[str, Any]) -> None:
@@ -30,7 +37,7 @@ def show_decision(snapshot: Mapping[str, Any]) -> None:
     with st.container(border=True):
         a, b = st.columns([2, 3])
         a.markdown("**The model's decision**  \n"
-                   + str(decision.get("label", decision.get("value", "-"))))
+                   + plain(decision.get("label", decision.get("value", "-"))))
         b.markdown("**Score**  \n" + ("-" if score is None else f"{float(score):.3f}")
                    + versus)
 
@@ -48,10 +55,10 @@ def show_explanation(snapshot: Mapping[str, Any], *, key: str) -> None:
     """The explanation sentence and waterfall chart, when the snapshot carries them."""
     explanation = queue_tables.reviewer_snapshot(snapshot).get("explanation") or {}
     if not explanation.get("available"):
-        st.info(str(explanation.get("note") or "No explanation stored for this case."))
+        st.info(plain(explanation.get("note") or "No explanation stored for this case."))
         return
     if explanation.get("reason"):
-        st.info(str(explanation["reason"]), icon=":material/chat:")
+        st.info(plain(explanation["reason"]), icon=":material/chat:")
     scale = explain_tables.SCALE_LABELS.get(str(explanation.get("output_scale")), "log-odds")
     st.plotly_chart(charts.case_waterfall_figure(
         explain_tables.case_waterfall(explanation), float(explanation["base_value"]),
@@ -61,8 +68,18 @@ def show_explanation(snapshot: Mapping[str, Any], *, key: str) -> None:
                "positive decision.")
 
 
-def show_reasons(reasons: Sequence[Mapping[str, Any]]) -> None:
-    """Why the case was queued, one bullet per flagging reason."""
-    for reason in reasons:
-        st.markdown(f"- **{queue_tables.reason_label(str(reason['reason']))}** — "
-                    f"{reason.get('explanation', '')}")
+def reason_lines(reasons: Sequence[Mapping[str, Any]], role: Role | str) -> list[str]:
+    """Why the case was queued, one line per reason, as ``role`` may read it.
+
+    Outcome-free (the kind of case, never its decision, outcome or known answer) for
+    reviewers, panel leads and admins, who rate or adjudicate; full for data scientists
+    and compliance officers.
+    """
+    return [f"{queue_tables.reason_label(str(r['reason']))}: {r.get('explanation', '')}"
+            for r in reasons_for(role, reasons)]
+
+
+def show_reasons(reasons: Sequence[Mapping[str, Any]], role: Role | str) -> None:
+    """Why the case was queued, one bullet per reason (see :func:`reason_lines`)."""
+    for line in reason_lines(reasons, role):
+        st.text(f"• {line}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import loaders, panel_tables, state
+from app.formatting import plain
 from audits.raters.stored import PanelAnalysis
 from audits.roles import Actor
 from audits.store import AuditRunRecord, Store
@@ -86,7 +87,7 @@ def load(actor: Actor, choice: PanelChoice) -> PanelAnalysis | None:
                                           subject_attribute=choice.subject_attribute,
                                           version=choice.version)
         except ValueError as error:
-            st.info(f"Nothing to analyse yet: {error}.")
+            st.info(f"Nothing to analyse yet: {plain(error)}.")
             return None
 
 

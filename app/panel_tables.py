@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from app.formatting import plain
 from audits.raters.automation import AutomationEffect
 
 __all__ = [
@@ -230,7 +231,7 @@ def flagged_reviewers(severity: pd.DataFrame) -> list[str]:
     for row in hit.reindex(hit["severity"].abs().sort_values(ascending=False).index
                            ).itertuples(index=False):
         way = "harsher" if row.severity > 0 else "more lenient"
-        lines.append(f"**{row.reviewer_id}** is {way} than the panel: severity "
+        lines.append(f"**{plain(row.reviewer_id)}** is {way} than the panel: severity "
                      f"{interval(row.severity, row.ci_low, row.ci_high, signed=True)} over "
                      f"{int(row.n)} cases, adjusted p = {row.p_adjusted:.3f}.")
     return lines
@@ -263,7 +264,8 @@ def drf_findings(drf: pd.DataFrame) -> list[str]:
     lines = []
     for row in part.sort_values("effect").itertuples(index=False):
         way = "fewer" if row.effect < 0 else "more"
-        lines.append(f"Reviewers '{row.rater_group}' give cases of **{row.subject_group}** "
+        lines.append(f"Reviewers '{plain(row.rater_group)}' give cases of "
+                     f"**{plain(row.subject_group)}** "
                      f"{way} positive decisions than the other reviewers do, beyond their "
                      f"usual severity: effect {row.effect:+.3f} over {int(row.n_cases)} "
                      f"cases, adjusted p = {row.p_adjusted:.3f}.")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from app.formatting import when
+from app.formatting import plain, when
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -164,20 +164,22 @@ def status_banner(report: Any) -> Banner:
     """
     status = report.status
     if status == "approved":
-        note = f' Note: "{report.comment}".' if report.comment else ""
+        # The note, the comment and the names are data: plain text, never Markdown.
+        note = f' Note: "{plain(report.comment)}".' if report.comment else ""
         return Banner("success", "Approved",
-                      f"Approved by {report.decided_by} on {when(report.decided_at)}. "
+                      f"Approved by {plain(report.decided_by)} on {when(report.decided_at)}. "
                       f"Signed body sha256: `{manifest_hash(report)}`.{note}")
     if status == "returned":
         return Banner("error", "Returned",
-                      f'Returned by {report.decided_by} on {when(report.decided_at)}: '
-                      f'"{report.comment}". Its author may resubmit it or draft a new version.')
+                      f'Returned by {plain(report.decided_by)} on {when(report.decided_at)}: '
+                      f'"{plain(report.comment)}". Its author may resubmit it or draft a new '
+                      'version.')
     if status == "submitted":
         return Banner("warning", "Submitted",
-                      f"Submitted for approval by {report.created_by} on "
+                      f"Submitted for approval by {plain(report.created_by)} on "
                       f"{when(report.submitted_at)}; waiting for a compliance officer.")
     return Banner("info", STATUS_LABELS.get(status, status),
-                  f"Draft by {report.created_by}, {when(report.created_at)}: not yet "
+                  f"Draft by {plain(report.created_by)}, {when(report.created_at)}: not yet "
                   "submitted for approval. Its author submits it below.")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from audits.roles import Actor, Role
+from audits.roles import Actor, Authentication, Role
 
 __all__ = [
     "KEY_REVIEW_CASE",
@@ -47,6 +47,8 @@ __all__ = [
 KEY_USER = "auth.user"
 #: The sign-in modes: OIDC through ``st.login``, local accounts, demo personas.
 MODES = ("oidc", "local", "demo")
+#: How each mode authenticated the session, as a sign-off's log entry records it.
+AUTHENTICATED_BY = {"oidc": "oidc", "local": "session", "demo": "demo"}
 
 #: Session key of the case a reviewer chose to open (None: their first open case).
 KEY_REVIEW_CASE = "my_reviews.case_id"
@@ -73,6 +75,11 @@ class SignedInUser:
     def actor(self) -> Actor:
         """The :class:`~audits.roles.Actor` the engine's write paths take."""
         return Actor(self.username, self.role)
+
+    @property
+    def authentication(self) -> Authentication:
+        """How this session's user was authenticated, for the log of a sign-off."""
+        return Authentication(AUTHENTICATED_BY[self.mode], "dashboard", asserted=self.username)
 
 
 def sign_in(actor: Actor, mode: str, *, display_name: str | None = None) -> None:

@@ -1,10 +1,11 @@
 """fairpanel dashboard entry script: page config, sign-in, then one ``st.navigation``.
 
-Run with ``streamlit run app/streamlit_app.py``. The sign-in mode comes from
-``.streamlit/secrets.toml`` (an ``[auth]`` section: OIDC through ``st.login``) or the
-``FAIRPANEL_AUTH`` environment variable (``local`` or ``demo``, the default); see
-:mod:`app.auth`. Until someone signs in, the only page is the sign-in page; afterwards
-the navigation holds exactly the pages of the user's role (:mod:`app.navigation`).
+Run with ``fairpanel serve`` (or ``streamlit run app/streamlit_app.py``). The sign-in
+mode comes from ``.streamlit/secrets.toml`` (an ``[auth]`` section: OIDC through
+``st.login``) or the ``FAIRPANEL_AUTH`` environment variable (``local``, the default, or
+``demo``, refused off loopback and on a store with real users); see :mod:`app.auth`.
+Until someone signs in, the only page is the sign-in page; afterwards the navigation
+holds exactly the pages of the user's role (:mod:`app.navigation`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import streamlit as st  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from app import auth, loaders  # noqa: E402
+from app.formatting import plain  # noqa: E402
 from app.navigation import SIGN_IN, PageSpec, pages_for  # noqa: E402
 from app.state import SignedInUser  # noqa: E402
 from audits.store.db import redact_url  # noqa: E402
 
+FAVICON = Path(__file__).resolve().parent / "favicon.svg"
 MSG_STORE = "Cannot open the fairpanel store at {url}: {error}"
 MSG_CONFIG = "fairpanel is misconfigured: {error}"
 DEMO_NOTE = "DEMO mode: personas sign in without a password. Do not use with real data."
@@ -33,19 +36,25 @@ DEMO_NOTE = "DEMO mode: personas sign in without a password. Do not use with rea
 
 def main() -> None:
     """Configure the page, resolve the user, build the navigation and run the page."""
-    st.set_page_config(page_title="fairpanel", page_icon=":material/balance:",
-                       layout="wide")
+    # A bundled file, not ":material/...": Streamlit fetches a Material favicon from a
+    # font CDN, which an offline install cannot reach (icons in the page are bundled).
+    st.set_page_config(page_title="fairpanel", page_icon=str(FAVICON), layout="wide")
     # Users get the viewer's toolbar (no "Deploy", no developer menu).
     st.set_option("client.toolbarMode", "viewer")
     try:
         mode = auth.auth_mode()
     except ValueError as error:
-        st.error(MSG_CONFIG.format(error=error))
+        st.error(MSG_CONFIG.format(error=plain(error)))
         st.stop()
     try:
         store = loaders.get_store()
     except (ValueError, SQLAlchemyError) as error:
-        st.error(MSG_STORE.format(url=redact_url(loaders.database_url()), error=error))
+        st.error(MSG_STORE.format(url=plain(redact_url(loaders.database_url())),
+                                  error=plain(error)))
+        st.stop()
+    refusal = auth.demo_refusal(store) if mode == "demo" else None
+    if refusal is not None:
+        st.error(refusal)
         st.stop()
     user = auth.resolve_user(store, mode)
     if user is None:
@@ -66,7 +75,7 @@ def _sidebar(user: SignedInUser) -> None:
     with st.sidebar:
         st.caption("Signed in as")
         st.text(user.display_name)
-        st.caption(f"`{user.username}` · {user.role.label}"
+        st.caption(f"{plain(user.username)} · {user.role.label}"
                    + (" · demo persona" if user.mode == "demo" else ""))
         if user.mode == "demo":
             st.warning(DEMO_NOTE, icon=":material/science:")

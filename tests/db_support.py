@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -42,6 +43,8 @@ MSG_PG_UNREACHABLE = "{env} is set but PostgreSQL at {url} cannot be reached: {e
 #: deadlock, not a speed requirement (fifty writers take some 15 s on an idle machine).
 HANG_TIMEOUT_S = 300.0
 
+#: The key that signs log checkpoints and reports in store tests (never a key file).
+SIGNING_KEY = Ed25519PrivateKey.generate()
 #: Cheap argon2 parameters: the tests check the logic, not the cost of a hash.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -77,7 +80,7 @@ class Database:
 
     def open(self) -> Store:
         """Open one more :class:`Store` (own engine) on this database."""
-        store = Store(self.url, password_hasher=FAST_HASHER)
+        store = Store(self.url, password_hasher=FAST_HASHER, signing_key=SIGNING_KEY)
         self._opened.append(store)
         return store
 

@@ -55,6 +55,10 @@ class DemoTemplates:
         home.mkdir(parents=True, exist_ok=True)
         for file in template.glob("fairpanel.db*"):  # the store is closed: no WAL pending
             shutil.copy2(file, home / file.name)
+        if (template / "keys").is_dir() and not (home / "keys").exists():
+            # The store's log is signed with the template's key (pinned in the store);
+            # a copy without it could not sign another checkpoint or report.
+            shutil.copytree(template / "keys", home / "keys")
         env = demo_env(home, dataset)
         return DemoCopy(env=env, url=env["FAIRPANEL_DATABASE_URL"], demo=demo)
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth
+from app.formatting import plain_table
 from app.navigation import pages_for
 from audits.roles import PERMISSIONS, Role
 
@@ -29,12 +30,12 @@ def render() -> None:
     """Draw the page."""
     user = auth.require_page(PAGE)
     st.title("My account")
-    st.table(pd.DataFrame([
+    st.table(plain_table(pd.DataFrame([
         ("Name", user.display_name),
         ("Username", user.username),
         ("Role", user.role.label),
         ("Signed in with", MODE_LABELS.get(user.mode, user.mode)),
-    ], columns=["", "you"]), hide_index=True, width="content")
+    ], columns=["", "you"])), hide_index=True, width="content")
     st.subheader("What your role does")
     st.write(ROLE_DUTIES[user.role])
     pages = ", ".join(p.title for p in pages_for(user.role))

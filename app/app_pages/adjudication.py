@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, case_display, loaders, review_tables, state
+from app.formatting import plain
 from audits.roles import Actor, PermissionDenied
 from audits.store import AuditRunRecord, CaseReview, Store
 
@@ -83,7 +84,7 @@ def _case(store: Store, actor: Actor, case: CaseReview) -> None:
         st.markdown("**Explanation**")
         case_display.show_explanation(snapshot, key="adjudication.waterfall")
         st.markdown("**Why this case was queued**")
-        case_display.show_reasons(snapshot.get("reasons") or [])
+        case_display.show_reasons(snapshot.get("reasons") or [], actor.role)
     st.subheader("Ratings")
     share = "-" if case.disagreement is None else f"{case.disagreement:.0%}"
     st.caption(f"Disagreement: {share} of the ratings differ from the most common decision. "
@@ -100,7 +101,8 @@ def _form(store: Store, actor: Actor, case: CaseReview, options: dict[int, str])
     key = f"adjudication.form.{case.case_id}"
     with st.form(key):
         st.markdown("**Final decision**")
-        label = st.radio("Final label", list(options), format_func=options.__getitem__,
+        label = st.radio("Final label", list(options),
+                         format_func=lambda v: plain(options[v]),
                          index=None, horizontal=True, key=f"{key}.label")
         reason = st.text_area("Reason (required)", key=f"{key}.reason",
                               placeholder="Which ratings convinced you, and why?")
@@ -114,10 +116,10 @@ def _form(store: Store, actor: Actor, case: CaseReview, options: dict[int, str])
     try:
         store.adjudicate(actor, case.case_id, label=int(label), reason=reason)
     except (ValueError, LookupError, PermissionDenied) as error:
-        st.error(f"Not recorded: {error}.")
+        st.error(f"Not recorded: {plain(error)}.")
         return
     state.flash(AREA, "success", f"Case {case.case_id} closed with the final label "
-                                 f"{options[int(label)]}.")
+                                 f"{plain(options[int(label)])}.")
     st.rerun()
 
 

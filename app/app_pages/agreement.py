@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
+from app.formatting import plain
 from audits.raters.stored import PanelAnalysis
 
 PAGE = "app_pages/agreement.py"
@@ -87,17 +88,19 @@ def _by_subject(analysis: PanelAnalysis) -> None:
 
 
 def _by_background(analysis: PanelAnalysis, values: list[str]) -> None:
-    st.subheader(f"Agreement by reviewer background: {analysis.attribute.replace('_', ' ')}")
+    st.subheader("Agreement by reviewer background: "
+                 + plain(analysis.attribute.replace("_", " ")))
     table = analysis.by_rater_group
     shown = table[~table["suppressed"].astype(bool)] if len(table) else table
     missing = panel_tables.missing_groups(values, shown["rater_group"] if len(shown) else [])
     st.caption("Agreement among the reviewers of each background, on their own ratings. "
                "Only groups of 5 or more reviewers are analysed (the engine enforces it), so "
                "no one can be singled out; undisclosed backgrounds are left out."
-               + (f" Not shown, fewer than 5 reviewers: {', '.join(missing)}." if missing
+               + (f" Not shown, fewer than 5 reviewers: {plain(', '.join(missing))}." if missing
                   else ""))
     if shown.empty:
-        st.info(f"No value of {analysis.attribute} is held by 5 or more reviewers: there is "
+        st.info(f"No value of {plain(analysis.attribute)} is held by 5 or more reviewers: "
+                "there is "
                 "no group to compare.")
         return
     st.plotly_chart(panel_charts.agreement_figure(

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth, charts, explain_tables, loaders, run_picker, state
-from app.formatting import count, short_hash, when
+from app.formatting import count, plain, plain_table, short_hash, when
 from app.state import SignedInUser
 from audits.explain.stored import EXPLAIN_KIND, run_explanations
 from audits.roles import PERMISSIONS, PermissionDenied
@@ -114,7 +114,7 @@ def _compute_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord
                                n_cases=int(n_cases), progress=progress)
     except (PermissionDenied, ValueError) as error:
         bar.empty()
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return True
     reused = run.id in known
     (st.info if reused else st.success)((MSG_REUSED if reused else MSG_STORED).format(id=run.id))
@@ -147,12 +147,12 @@ def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
     if explainer.get("fallback_reason"):
-        st.warning(f"Fallback explainer: {explainer['fallback_reason']}",
+        st.warning(f"Fallback explainer: {plain(explainer['fallback_reason'])}",
                    icon=":material/warning:")
     background = explainer.get("background_sha256")
     st.caption(
-        f"Run #{run.id} by `{run.created_by}`, {when(run.created_at)} · "
-        f"{run.config.get('decisions', '-')} · contributions on the "
+        f"Run #{run.id} by {plain(run.created_by)}, {when(run.created_at)} · "
+        f"{plain(run.config.get('decisions', '-'))} · contributions on the "
         f"{explain_tables.scale_label(results)} scale, additive to within "
         f"{float(explainer.get('max_additivity_gap') or 0.0):.1e} · background "
         + (f"sha256 `{short_hash(background)}`" if background else
@@ -171,13 +171,13 @@ def _importances(results: dict[str, Any]) -> None:
         with columns[i % len(columns)]:
             table = explain_tables.importance_table(results, feature)
             top = explain_tables.top_features(table, TOP_N)
-            st.markdown(f"**{feature}**")
+            st.markdown(f"**{plain(feature)}**")
             st.plotly_chart(charts.group_importance_figure(
                 table, features=top, groups=explain_tables.groups(results, feature),
                 scale=scale), key=f"explanations.importance.{feature}")
     with st.expander("Groups: sizes and interval widths", icon=":material/table:"):
         for feature in features:
-            st.markdown(f"**{feature}**")
+            st.markdown(f"**{plain(feature)}**")
             st.dataframe(explain_tables.group_table(results, feature), hide_index=True,
                          width="stretch", key=f"explanations.groups.{feature}")
 
@@ -189,7 +189,7 @@ def _gap(results: dict[str, Any]) -> None:
     feature = a.selectbox("Sensitive feature", features, key="explanations.gap.feature")
     names = explain_tables.groups(results, feature)
     if len(names) < 2:
-        st.info(MSG_ONE_GROUP.format(feature=feature))
+        st.info(MSG_ONE_GROUP.format(feature=plain(feature)))
         return
     # Keyed by feature: another feature has other groups.
     group = b.selectbox("Group", names, index=1, key=f"explanations.gap.group.{feature}")
@@ -199,7 +199,7 @@ def _gap(results: dict[str, Any]) -> None:
     if gap is None:
         return
     scale = explain_tables.scale_label(results)
-    st.markdown(f"Mean model output of **{group}** minus **{reference}**: "
+    st.markdown(f"Mean model output of **{plain(group)}** minus **{plain(reference)}**: "
                 f"**{gap:+.3f}** ({scale}). The bars split it into features; they sum to it.")
     st.plotly_chart(charts.gap_decomposition_figure(table, gap, group=group,
                                                     reference_group=reference, scale=scale),
@@ -213,7 +213,7 @@ def _gap(results: dict[str, Any]) -> None:
 def _proxies(results: dict[str, Any]) -> None:
     st.subheader("Likely proxies")
     rule = (results.get("proxies") or {}).get("rule", "-")
-    st.caption(f"Rule: {rule}.")
+    st.caption(f"Rule: {plain(rule)}.")
     likely = explain_tables.proxy_table(results)
     if likely.empty:
         st.info("No feature meets the rule.")
@@ -230,13 +230,13 @@ def _proxies(results: dict[str, Any]) -> None:
                      icon=":material/swap_horiz:"):
         for feature in explain_tables.sensitive_features(results):
             block = results["per_feature"][feature]
-            st.markdown(f"**{feature}**")
+            st.markdown(f"**{plain(feature)}**")
             for key in ("counterfactual", "counterfactual_proxies"):
                 part = block.get(key)
                 if not part:
                     continue
                 if part.get("message"):
-                    st.caption(str(part["message"]))
+                    st.caption(plain(part["message"]))
                 table = explain_tables.counterfactual_table(part)
                 if not table.empty:
                     st.dataframe(table, hide_index=True, width="stretch",
@@ -256,7 +256,7 @@ def _cases(results: dict[str, Any]) -> None:
     row = st.selectbox("Decision", list(by_row), key="explanations.case",
                        format_func=lambda r: explain_tables.case_label(by_row[r]))
     case = by_row[row]
-    st.info(case["reason"], icon=":material/chat:")
+    st.info(plain(case["reason"]), icon=":material/chat:")
     waterfall = explain_tables.case_waterfall(case)
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(charts.case_waterfall_figure(
@@ -282,7 +282,7 @@ def _provenance(run: AuditRunRecord) -> None:
             ("Sensitive features", ", ".join(config.get("sensitive_features") or [])),
             *[(k.replace("_", " "), str(config.get(k, "-"))) for k in settings]]
     left, right = st.columns(2, gap="large")
-    left.table(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True)
+    left.table(plain_table(pd.DataFrame(rows, columns=["setting", "value"])), hide_index=True)
     with right:
         for label, value in (("Configuration sha256", config.get("config_sha256")),
                              ("Data sha256", config.get("dataset_sha256")),

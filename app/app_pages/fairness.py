@@ -16,10 +16,11 @@ import pandas as pd
 import streamlit as st
 
 from app import auth, charts, fairness_tables, loaders, run_picker, state
-from app.formatting import count, metric_label, short_hash, when
+from app.formatting import count, metric_label, plain, plain_table, short_hash, when
 from app.run_picker import Pair
 from app.state import SignedInUser
-from audits.fairness.stored import AUDIT_KIND, run_fairness_audit
+from audits.fairness.stored import AUDIT_KIND, decisions_for, run_fairness_audit
+from audits.fairness.thresholds import DEFAULT_OFFSETS, group_threshold_curves, rule_sentence
 from audits.roles import PERMISSIONS, PermissionDenied
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
 
@@ -100,7 +101,7 @@ def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -
                                  **options)
     except (PermissionDenied, ValueError) as error:
         bar.empty()
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return True  # a failed run may have been stored
     reused = run.id in known
     (st.info if reused else st.success)((MSG_REUSED if reused else MSG_STORED).format(id=run.id))
@@ -126,7 +127,7 @@ def _form(dataset: DatasetRecord) -> dict[str, Any] | None:
         specific = {}
         for column, feature in zip(st.columns(max(len(features), 1)), features, strict=False):
             specific[feature] = column.selectbox(
-                f"Reference {feature}", [LARGEST, *values.get(feature, [])],
+                f"Reference {plain(feature)}", [LARGEST, *values.get(feature, [])],
                 key=f"fairness.form.reference.{dataset.id}.{feature}",
                 help="Used with 'A specific group per feature'.")
         a, b, c, d = st.columns(4)
@@ -210,17 +211,17 @@ def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
              ("Passing", count(verdicts["pass"]))]
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
-    st.markdown(f"**Verdicts** (rule: {run.config.get('rule', '-')}) "
+    st.markdown(f"**Verdicts** (rule: {plain(run.config.get('rule', '-'))}) "
                 + fairness_tables.verdict_badges(verdicts))
-    st.caption(f"Run #{run.id} by `{run.created_by}`, {when(run.created_at)} · "
-               f"{run.config.get('decisions', '-')} · config sha256 "
+    st.caption(f"Run #{run.id} by {plain(run.created_by)}, {when(run.created_at)} · "
+               f"{plain(run.config.get('decisions', '-'))} · config sha256 "
                f"`{short_hash(run.config.get('config_sha256'))}`. A disparity compares a "
                "group's metric with its slice's reference group: pass when the whole "
                "interval of the ratio lies within the rule, fail when it lies wholly outside, "
                "else insufficient evidence.")
     small = fairness_tables.small_groups(results)
     if small:
-        listed = ", ".join(f"{name} (n={n})" for name, n in small)
+        listed = ", ".join(f"{plain(name)} (n={n})" for name, n in small)
         st.warning(f"**{len(small)} groups have fewer than {results['config'].get('min_n')} "
                    f"decisions** and never get pass or fail: {listed}.",
                    icon=":material/group_off:")
@@ -288,6 +289,13 @@ def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
     if curves.empty:
         return
     st.header("Decision threshold", divider="gray")
+    if model is not None and model.params.get("thresholds"):
+        _group_rules(run, results, slices, model)
+        st.subheader("A single global threshold instead (not how this model decides)")
+        st.caption("This model decides each group by its own rule (above). Below, every "
+                   "group is instead decided by one threshold on the score, as the model "
+                   "before its fairness constraint would: what-if only, and its numbers "
+                   "differ from the audit's.")
     low, high, step = fairness_tables.threshold_range(curves)
     start = float(model.params.get("threshold", 0.5)) if model else (low + high) / 2
     digits = max(0, len(f"{step:g}".partition(".")[2]))
@@ -316,6 +324,60 @@ def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
                        key="fairness.threshold.chart")
 
 
+def _group_rules(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
+                 model: ModelRecord) -> None:
+    """The model's per-group rules, and every group's metrics as the rules move together."""
+    rules = model.params["thresholds"]
+    feature = str(model.params["sensitive_feature"])
+    st.subheader("The model's per-group thresholds")
+    st.caption(f"Retrained under a fairness constraint, this model decides each {feature} "
+               "group by its own randomised rule (fairlearn's ThresholdOptimizer): with "
+               "probability p0 by the first comparison, else by the second.")
+    st.dataframe(pd.DataFrame({"group": [f"{feature}={g}" for g in rules],
+                               "rule": [rule_sentence(r) for r in rules.values()]}),
+                 hide_index=True, width="stretch", key="fairness.group_rules")
+    offset = st.slider("Offset added to every group's thresholds", min(DEFAULT_OFFSETS),
+                       max(DEFAULT_OFFSETS), value=0.0, step=0.01, format="%+.2f",
+                       key=f"fairness.offset.{run.id}",
+                       help="0 is the deployed setting: the numbers are then the audit's.")
+    try:
+        curves = _offset_curves(loaders.database_url(), run.id, model.id, model.sha256)
+    except (LookupError, ValueError) as error:
+        st.warning(f"The per-group rules cannot be explored: {plain(error)}")
+        return
+    table = fairness_tables.threshold_table(curves, offset, slices=slices)
+    st.dataframe(table, hide_index=True, width="stretch", key="fairness.offset_table",
+                 column_config={"slice": None,
+                                **{c: st.column_config.NumberColumn(format="%.3f")
+                                   for c in table.columns[2:]}})
+    st.caption("Every group's metrics when each threshold of every group's rule moves by the "
+               "offset, with the model's own random draws; at offset 0 these are the "
+               "deployed decisions and equal the audit above. Point estimates, no intervals.")
+
+
+@st.cache_data(show_spinner="Deciding the held-out rows by the shifted rules", max_entries=8)
+def _offset_curves(url: str, run_id: int, model_id: int, model_sha256: str) -> pd.DataFrame:
+    """The rule-offset curves of a stored run, named as its groups (cached per run and model
+    file; nothing private to a user)."""
+    store = loaders.get_store(url)
+    run, model = store.get_audit_run(run_id), store.get_model(model_id)
+    dataset = store.get_dataset(run.dataset_id) if run is not None else None
+    if run is None or model is None or dataset is None or model.sha256 != model_sha256:
+        raise LookupError(f"run {run_id} or its model or dataset is no longer stored")
+    results = run.results or {}
+    config = results["config"]
+    decisions = decisions_for(dataset, model, exclude_rows=run.config.get("exclude_rows", ()))
+    curves = group_threshold_curves(
+        decisions.frame, y_true=decisions.y_true, y_score=str(decisions.y_score),
+        sensitive_features=list(config["sensitive_features"]),
+        rules=model.params["thresholds"], rule_feature=str(model.params["sensitive_feature"]),
+        random_state=int(model.params.get("random_state", 0)),
+        intersections=bool(config.get("intersections", True)),
+        reference=config.get("reference") if config.get("reference") != "best" else None)
+    return fairness_tables.threshold_records(
+        {**results, "threshold_curves": curves.drop(columns="offset").to_dict("list")})
+
+
 def _provenance(store: Store, run: AuditRunRecord, results: dict[str, Any],
                 model: ModelRecord | None) -> None:
     st.header("Provenance", divider="gray")
@@ -338,7 +400,7 @@ def _provenance(store: Store, run: AuditRunRecord, results: dict[str, Any],
         ("Confidence level", _level(results)),
     ]
     left, right = st.columns(2, gap="large")
-    left.table(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True)
+    left.table(plain_table(pd.DataFrame(rows, columns=["setting", "value"])), hide_index=True)
     with right:
         for label, value in (("Configuration sha256", config.get("config_sha256")),
                              ("Data sha256", config.get("dataset_sha256")),

@@ -1,7 +1,9 @@
 """Monitoring: an audit's disparities batch by batch after its baseline, and the alerts.
 
 Reads :func:`audits.monitoring.stored.monitoring_view` (the stored batch audits lined up
-after the baseline audit, per batch and per rolling window) and the stored alerts.
+after the baseline audit, per batch and per rolling window), the stored alerts and where
+each alert stands now. Alerts follow the rolling window's verdicts with hysteresis (see
+:mod:`audits.monitoring.history`), so the window view is the default.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, queue_charts, queue_tables, state
-from app.formatting import metric_label
-from audits.monitoring.history import verdict_alerts
+from app.formatting import metric_label, plain
 from audits.monitoring.stored import MonitoringView, monitoring_view
 from audits.store import AlertRecord, AuditRunRecord, Store
 
@@ -27,15 +28,19 @@ def render() -> None:
     auth.require_page(PAGE)
     store = loaders.get_store()
     st.title("Monitoring")
-    st.caption("Each batch of new decisions is audited on its own and compared with the "
-               "baseline audit; an alert is raised when a disparity starts or stops "
-               "failing the parity rule.")
+    st.caption("Each batch of new decisions is audited on its own and pooled with the "
+               "batches before it (a rolling window). Alerts follow the window: a disparity "
+               "opens an alert once it has failed the parity rule in several windows in a "
+               "row, and is resolved only once as many windows in a row show its interval "
+               "inside the allowed region. A small batch with a wide interval resolves "
+               "nothing: the alert stays open, with insufficient evidence.")
     run = _choose_run(store)
     if run is None:
         st.info(MSG_NO_BATCHES)
         return
     view = monitoring_view(store, run.id)
     labels = {b.id: b.label for b in view.batches}
+    _open(view)
     _alerts(view.alerts, labels)
     _chart(run, view)
     st.subheader("Batches")
@@ -60,15 +65,33 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     return by_id[chosen]
 
 
+def _open(view: MonitoringView) -> None:
+    """Where each open alert stands, as a table (plain text, never Markdown)."""
+    rule = view.alerting
+    opened = view.open_alerts
+    st.subheader(f"Open alerts ({len(opened)})")
+    st.caption(f"Judged on a rolling window of {rule.get('window')} batches; a change must "
+               f"hold for {rule.get('hold')} batches in a row.")
+    if opened.empty:
+        st.success("No open alert: no disparity fails the parity rule in the rolling window.")
+        return
+    table = opened.assign(metric=opened["metric"].map(metric_label))[
+        ["metric", "group", "reference", "since_label", "label", "verdict", "ratio",
+         "ratio_low", "ratio_high", "note"]].rename(columns={
+             "since_label": "open since", "label": "latest batch",
+             "verdict": "latest verdict"})
+    st.dataframe(table, hide_index=True, width="stretch", key="monitoring.open")
+
+
 def _alerts(alerts: list[AlertRecord], labels: dict[int, str]) -> None:
-    st.subheader(f"Alerts ({len(alerts)})")
+    st.subheader(f"Alert history ({len(alerts)})")
     if not alerts:
         st.success("No alerts: no disparity has started or stopped failing the rule.")
         return
     # Newest batch first: what changed last matters most.
     for alert in sorted(alerts, key=lambda a: (-a.batch_id, a.id)):
         where = labels.get(alert.batch_id, f"batch #{alert.batch_id}")
-        text = f"**{where} · {alert.severity}** — {alert.message}"
+        text = f"**{plain(where)} · {alert.severity}** — {plain(alert.message)}"
         if alert.to_verdict == "fail":
             st.error(text, icon=":material/warning:")
         else:
@@ -87,7 +110,7 @@ def _chart(run: AuditRunRecord, view: MonitoringView) -> None:
                          index=metrics.index("selection_rate")
                          if "selection_rate" in metrics else 0)
     mode = b.segmented_control("View", list(VIEWS), format_func=VIEWS.__getitem__,
-                               default="batch", key="monitoring.view") or "batch"
+                               default="window", key="monitoring.view") or "window"
     table = history if mode == "batch" else window
     groups = list(dict.fromkeys(table.loc[table["metric"] == metric, "group"]))
     flagged = {a.subject_group for a in alerts if a.metric == metric}
@@ -95,8 +118,8 @@ def _chart(run: AuditRunRecord, view: MonitoringView) -> None:
     shown = st.multiselect("Groups", groups, default=default, key=f"monitoring.groups.{run.id}",
                           help="Intersections are left out by default unless they raised "
                                "an alert.")
-    marks = queue_tables.alert_points(table, alerts if mode == "batch"
-                                      else verdict_alerts(table))
+    # Alerts are raised on the window's record; on either view they mark their batch.
+    marks = queue_tables.alert_points(table, alerts)
     tau = float(run.config.get("tau") or DEFAULT_TAU)
     what = "each batch on its own" if mode == "batch" else (
         "a rolling window (the last batches pooled)")
@@ -106,7 +129,7 @@ def _chart(run: AuditRunRecord, view: MonitoringView) -> None:
         key="monitoring.chart")
     st.caption(f"Points are ratios to the slice's reference group with their intervals; the "
                f"parity rule holds between the dashed lines (tau = {tau:g}, 1/tau = "
-               f"{1 / tau:.3g}). Red crosses mark where a disparity moved into fail.")
+               f"{1 / tau:.3g}). Red crosses mark the batches that opened an alert.")
 
 
 render()

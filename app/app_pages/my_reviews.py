@@ -16,7 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, case_display, loaders, review_tables, state
-from app.formatting import when
+from app.formatting import plain, when
 from audits.roles import Actor, PermissionDenied
 from audits.store import CaseView, MyAssignment, Store
 from audits.store.reviews import TAGS
@@ -33,7 +33,7 @@ MSG_ALL_DONE = ("You have rated every case assigned to you. Thank you! You can s
                 "a rating under **Rated cases** while its case is open.")
 MSG_NOT_YOURS = ("Case {case} is not assigned to you (or no longer is), so nothing of it is "
                  "shown.")
-MSG_BAD_CASE = "`?case={value}` is not a case number."
+MSG_BAD_CASE = "{value} is not a case number."
 MSG_CHOOSE = "Choose your decision and how confident you are, then submit."
 MSG_NOT_SAVED = "Your rating was not saved: {error}."
 MSG_SAVED = {"created": "Rating of case {case} saved.",
@@ -105,7 +105,7 @@ def _current_case(store: Store, actor: Actor,
         try:
             case_id = int(asked)
         except ValueError:
-            st.error(MSG_BAD_CASE.format(value=asked))
+            st.error(MSG_BAD_CASE.format(value=plain(f"?case={asked}")))
             return None
     try:
         return store.open_case(actor, case_id)
@@ -154,7 +154,8 @@ def _form(store: Store, actor: Actor, view: CaseView, run_id: int | None) -> Non
     with st.form(key, border=True):
         st.markdown("**Your rating**" if mine is None
                     else f"**Change your rating** (you rated this {when(mine.updated_at)})")
-        label = st.radio("Your decision", list(options), format_func=options.__getitem__,
+        label = st.radio("Your decision", list(options),
+                         format_func=lambda v: plain(options[v]),
                          index=None if mine is None else list(options).index(mine.label),
                          horizontal=True, key=f"{key}.label")
         confidence = st.radio("How confident are you?", list(review_tables.CONFIDENCE),
@@ -190,7 +191,7 @@ def _submit(store: Store, actor: Actor, form: state.ReviewForm, label: int | Non
                                      tags=tags, seconds_spent=round(form.seconds_spent(), 1),
                                      idempotency_key=form.key)
     except (ValueError, PermissionDenied) as error:
-        st.error(MSG_NOT_SAVED.format(error=error))
+        st.error(MSG_NOT_SAVED.format(error=plain(error)))
         return
     state.finish_review_form(form.case_id)
     state.choose_review_case(None)
@@ -243,7 +244,7 @@ def _background(store: Store, actor: Actor) -> None:
                     "optional; answer only what you are comfortable with. Saving replaces "
                     "what you saved before.")
         with st.form("my_reviews.background", border=False):
-            answers = {name: st.selectbox(name.replace("_", " ").capitalize(),
+            answers = {name: st.selectbox(plain(name.replace("_", " ").capitalize()),
                                           [review_tables.NOT_SAID, *values],
                                           key=f"my_reviews.background.{name}")
                        for name, values in store.background_schema().items()}
@@ -254,7 +255,7 @@ def _background(store: Store, actor: Actor) -> None:
             try:
                 store.report_background(actor, actor.username, given, consent=consent)
             except ValueError as error:
-                st.error(f"Not saved: {error}.")
+                st.error(f"Not saved: {plain(error)}.")
             else:
                 st.success(f"Saved {len(given)} answer(s), with your consent.")
         if st.button("Withdraw my answers", key="my_reviews.background.withdraw",

@@ -19,6 +19,8 @@ from app.formatting import (
     metric_items,
     metric_label,
     metric_value,
+    plain,
+    plain_table,
     when,
 )
 from audits.data.datasets import BUNDLED
@@ -88,21 +90,26 @@ def _model_of(
 def _dataset_section(dataset: DatasetRecord) -> None:
     info = BUNDLED.get(dataset.name)
     st.header("Dataset", divider="gray")
-    st.subheader(info.title if info is not None else dataset.name)
+    st.subheader(plain(info.title if info is not None else dataset.name))
     a, b, c = st.columns(3)
     a.metric("Rows", count(dataset.n_rows))
     b.metric("Sensitive features", len(dataset.roles.get("sensitive_features") or []))
     c.metric("Features", len(dataset.roles.get("features") or []))
     st.markdown("**Data sha256** (content hash of the validated frame)")
     st.code(dataset.sha256, language=None, wrap_lines=True)
-    st.markdown(f"**Name** `{dataset.name}` · **registered** "
-                f"{when(dataset.created_at)} by `{dataset.created_by}`")
+    st.markdown(f"**Name** {plain(dataset.name)} · **registered** "
+                f"{when(dataset.created_at)} by {plain(dataset.created_by)}")
     st.markdown("**Source**")
     st.text(dataset.source)
     st.markdown("**Column roles**")
-    st.table(_roles_table(dataset.roles), hide_index=True)
+    st.table(plain_table(_roles_table(dataset.roles)), hide_index=True)
     with st.expander("Dataset card", icon=":material/description:"):
-        st.markdown(dataset.card or "_No card: a user file._")
+        # The card is data (a user file's card is whatever its registrant wrote): shown
+        # as its Markdown source, never rendered, so it cannot load images or links.
+        if dataset.card:
+            st.code(dataset.card, language="markdown", wrap_lines=True)
+        else:
+            st.caption("No card: a user file.")
 
 
 def _model_section(model: ModelRecord | None) -> None:
@@ -121,9 +128,9 @@ def _model_section(model: ModelRecord | None) -> None:
     st.code(model.sha256, language=None, wrap_lines=True)
     share = split.get("test_size")
     held_out = f", {share:.0%} held out" if isinstance(share, float) else ""
-    st.markdown(f"**Split** {split.get('method', '-')}{held_out} · **threshold** "
-                f"{model.params.get('threshold', '-')} · **trained** "
-                f"{when(model.created_at)} by `{model.created_by}`")
+    st.markdown(f"**Split** {plain(split.get('method', '-'))}{held_out} · **threshold** "
+                f"{plain(model.params.get('threshold', '-'))} · **trained** "
+                f"{when(model.created_at)} by {plain(model.created_by)}")
     items = metric_items(model.metrics)
     if items:
         st.markdown(f"**Held-out metrics** (on the {count(split.get('n_test'))} "
@@ -151,9 +158,9 @@ def _results_section(run: AuditRunRecord | None, model: ModelRecord | None) -> N
     a.metric("Run", f"#{run.id}")
     b.metric("Status", run.status)
     c.metric("Decisions audited", count(results.get("n_decisions")))
-    st.markdown(f"**Created** {when(run.created_at)} by `{run.created_by}` · **decisions** "
-                f"{run.config.get('decisions', '-')} · **sensitive features** "
-                f"{', '.join(run.config.get('sensitive_features') or []) or '-'}")
+    st.markdown(f"**Created** {when(run.created_at)} by {plain(run.created_by)} · "
+                f"**decisions** {plain(run.config.get('decisions', '-'))} · **sensitive "
+                f"features** {plain(', '.join(run.config.get('sensitive_features') or []))}")
     charts_shown = []
     if model is not None and metric_items(model.metrics):
         charts_shown.append(("overview.metrics_chart", charts.metrics_figure(model.metrics)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, review_tables, state
+from app.formatting import plain
 from audits.panel.assignment import PanelConfig
 from audits.panel.stored import assign_queue, reassign_reviewer
 from audits.roles import PERMISSIONS, Actor, PermissionDenied
@@ -77,7 +78,7 @@ def _progress(store: Store, actor: Actor, runs: list[AuditRunRecord]) -> None:
         rated, still = progress.get("assignments_rated", 0), progress.get("assignments_open", 0)
         status = (f"{rated:,} ratings in, {still:,} still open" if rated + still
                   else "not assigned to the panel yet")
-        st.markdown(f"**Audit {labels[run.id]}** · {total:,} cases · {status}")
+        st.markdown(f"**Audit {plain(labels[run.id])}** · {total:,} cases · {status}")
         st.progress(closed / total if total else 0.0, text=f"{closed:,} of {total:,} closed")
         for column, (label, n) in zip(st.columns(len(counts)), counts, strict=True):
             column.metric(label, f"{n:,}", border=True)
@@ -93,7 +94,7 @@ def _composition(store: Store, actor: Actor) -> None:
     for row in range(0, len(attributes), 3):
         for column, name in zip(st.columns(3), attributes[row:row + 3], strict=False):
             part = table[table["attribute"] == name][["value", "reviewers"]]
-            column.markdown(f"**{name.replace('_', ' ').capitalize()}**")
+            column.markdown(f"**{plain(name.replace('_', ' ').capitalize())}**")
             column.dataframe(part, hide_index=True, width="stretch",
                              key=f"panel.composition.{name}",
                              height=38 + 35 * len(part))
@@ -124,7 +125,7 @@ def _reviewers(store: Store, actor: Actor, run: AuditRunRecord,
     columns = st.columns(3)
     for i, reviewer in enumerate(reviewers):
         key = f"panel.available.{reviewer.username}"
-        label = reviewer.display_name + (" (simulated)" if reviewer.simulated else "")
+        label = plain(reviewer.display_name) + (" (simulated)" if reviewer.simulated else "")
         on = columns[i % 3].toggle(label, value=reviewer.available, key=key)
         if on != reviewer.available:
             _set_available(store, actor, run, reviewer, on, key)
@@ -135,14 +136,14 @@ def _set_available(store: Store, actor: Actor, run: AuditRunRecord, reviewer: Re
     try:
         if on:
             store.set_reviewer_available(actor, reviewer.username, True)
-            message = f"{reviewer.display_name} is available again."
+            message = f"{plain(reviewer.display_name)} is available again."
         else:
             result = reassign_reviewer(store, actor, run.id, reviewer.username)
-            message = (f"{reviewer.display_name} is unavailable; {len(result.table)} "
+            message = (f"{plain(reviewer.display_name)} is unavailable; {len(result.table)} "
                        "assignments went to other reviewers.")
         state.flash(AREA, "success", message)
     except (ValueError, LookupError, PermissionDenied) as error:
-        state.flash(AREA, "error", f"Availability not changed: {error}.")
+        state.flash(AREA, "error", f"Availability not changed: {plain(error)}.")
     state.forget(key)
     st.rerun()
 
@@ -174,7 +175,7 @@ def _assign(store: Store, actor: Actor, run: AuditRunRecord) -> None:
         result = assign_queue(store, actor, run.id, config=chosen,
                               progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
     except (ValueError, LookupError, PermissionDenied) as error:
-        st.error(f"Not assigned: {error}.")
+        st.error(f"Not assigned: {plain(error)}.")
         return
     st.success(f"{len(result.table):,} new assignments stored; {len(result.unfilled):,} "
                "cases still lack reviewers (not enough available capacity).")
@@ -200,9 +201,9 @@ def _exclusion(store: Store, actor: Actor, run: AuditRunRecord,
     try:
         store.add_exclusion(actor, int(case_id), str(username), reason=reason)
     except (ValueError, LookupError, PermissionDenied) as error:
-        st.error(f"Not added: {error}.")
+        st.error(f"Not added: {plain(error)}.")
         return
-    st.success(f"Case {case_id} will never be assigned to {names[str(username)]}.")
+    st.success(f"Case {case_id} will never be assigned to {plain(names[str(username)])}.")
 
 
 render()

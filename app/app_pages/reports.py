@@ -20,6 +20,7 @@ from typing import Any
 import streamlit as st
 
 from app import auth, loaders, report_tables, state
+from app.formatting import plain
 from app.state import SignedInUser
 from audits.reports import stored as report_runs
 from audits.reports.compare import what_changed
@@ -107,7 +108,7 @@ def _draft_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord],
         report = report_runs.draft_report(store, user.actor, int(chosen), progress=progress)
     except (PermissionDenied, ValueError, LookupError) as error:
         bar.empty()
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return
     state.preselect(KEY_REPORT, report.id)
     state.flash(AREA, "success", MSG_DRAFTED.format(id=report.id, run=chosen))
@@ -164,12 +165,13 @@ def _actions(store: Store, user: SignedInUser, report: ReportRecord) -> None:
         return
     denied = _denied(actor, "approve a report")
     if denied:
-        st.caption(f"Approval: {denied}")
+        st.caption(f"Approval: {plain(denied)}")
         return
-    _decision_form(store, actor, report)
+    _decision_form(store, user, report)
 
 
-def _decision_form(store: Store, actor: Actor, report: ReportRecord) -> None:
+def _decision_form(store: Store, user: SignedInUser, report: ReportRecord) -> None:
+    actor, how = user.actor, user.authentication
     with st.form(f"reports.decide.{report.id}"):
         st.markdown("**Decision**")
         note = st.text_input("Approval note (optional)", key=f"reports.decide.note.{report.id}")
@@ -182,10 +184,12 @@ def _decision_form(store: Store, actor: Actor, report: ReportRecord) -> None:
         send_back = right.form_submit_button("Return to the author", icon=":material/undo:",
                                              key="reports.return")
     if approve:
-        _act(lambda: report_runs.approve(store, actor, report.id, note=note.strip()),
+        _act(lambda: report_runs.approve(store, actor, report.id, note=note.strip(),
+                                         authentication=how),
              f"Report #{report.id} approved and signed.")
     elif send_back:
-        _act(lambda: report_runs.return_report(store, actor, report.id, comment.strip()),
+        _act(lambda: report_runs.return_report(store, actor, report.id, comment.strip(),
+                                               authentication=how),
              f"Report #{report.id} returned to its author.")
 
 
@@ -194,7 +198,7 @@ def _act(action: Callable[[], Any], message: str) -> None:
     try:
         action()
     except (PermissionDenied, ValueError, LookupError) as error:
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return
     state.flash(AREA, "success", message)
     st.rerun()
@@ -226,13 +230,13 @@ def _verify_section(store: Store) -> None:
         try:
             result = report_runs.verify_report_file(store, path)
         except (ValueError, LookupError) as error:
-            st.error(f"Could not verify {upload.name}: {error}")
+            st.error(f"Could not verify {plain(upload.name)}: {plain(error)}")
             return
     if result.ok:
-        st.success(f"**{upload.name} verified**: every check passed.",
+        st.success(f"**{plain(upload.name)} verified**: every check passed.",
                    icon=":material/verified:")
     else:
-        st.error(f"**{upload.name} is NOT verified**: see the failed checks.",
+        st.error(f"**{plain(upload.name)} is NOT verified**: see the failed checks.",
                  icon=":material/gpp_bad:")
     st.dataframe(report_tables.checks_table(result.checks), hide_index=True,
                  width="stretch", key="reports.verify.checks",
@@ -261,10 +265,11 @@ def _compare_section(user: SignedInUser, runs: list[AuditRunRecord],
         try:
             table = loaders.run_comparison(loaders.database_url(), user.actor, first, second)
         except (PermissionDenied, ValueError, LookupError) as error:
-            st.error(f"Cannot compare: {error}")
+            st.error(f"Cannot compare: {plain(error)}")
             return
         sentences = what_changed(table)
-        st.markdown("\n".join(f"- {s}" for s in sentences) or "Nothing changed.")
+        for sentence in sentences or ["Nothing changed."]:
+            st.text(f"• {sentence}")  # sentences name groups: data, so plain text
         numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                    if c.startswith(("a_", "b_", "delta")) and not c.endswith("verdict")}
         st.dataframe(table, hide_index=True, width="stretch", key="reports.compare.table",

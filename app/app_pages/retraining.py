@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, retrain_tables, state
+from app.formatting import plain
 from app.state import SignedInUser
 from audits.reports.compare import what_changed
 from audits.retrain.stored import DEFAULT_SOURCES, panel_labels, retrain_from_panel
@@ -124,7 +125,7 @@ def _retrain_section(store: Store, user: SignedInUser, run: AuditRunRecord) -> N
                                   sources=DEFAULT_SOURCES, progress=progress)
     except (PermissionDenied, ValueError, LookupError) as error:
         bar.empty()
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return
     state.preselect(KEY_VERSION, done.candidate.id)
     state.flash(AREA, "success", MSG_RETRAINED.format(id=done.candidate.id))
@@ -135,7 +136,7 @@ def _comparison(user: SignedInUser, model: ModelRecord) -> None:
     st.header("Before and after", divider="gray")
     comparison = loaders.retraining_comparison(model)
     for sentence in retrain_tables.headline(comparison):
-        st.markdown(f"- {sentence}")
+        st.text(f"• {sentence}")  # names groups: data, so plain text
     n = model.metrics.get("n_evaluated")
     st.caption(f"Both models decide the same {n:,} held-out decisions (the rows the new "
                f"model trained on are left out of both); each interval is a paired "
@@ -152,20 +153,20 @@ def _comparison(user: SignedInUser, model: ModelRecord) -> None:
         with st.expander(f"The stored audits compared (run #{before} old model, "
                          f"run #{after} new model)"):
             for sentence in what_changed(table):
-                st.markdown(f"- {sentence}")
+                st.text(f"• {sentence}")  # names groups: data, so plain text
     with st.expander(f"Lineage: {len(model.lineage):,} reviewed labels "
                      f"({sum(bool(e.get('changed')) for e in model.lineage):,} changed)"):
         st.dataframe(retrain_tables.lineage_table(model.lineage), hide_index=True,
                      width="stretch", key="retraining.lineage")
-        st.caption(f"Model file sha256 `{model.sha256}`; trained by {model.created_by} "
+        st.caption(f"Model file sha256 `{model.sha256}`; trained by {plain(model.created_by)} "
                    f"from audit run #{model.source_audit_run_id}.")
 
 
 def _decision(store: Store, user: SignedInUser, model: ModelRecord) -> None:
     st.header("Approval", divider="gray")
     if model.status != "candidate":
-        who = f" by {model.decided_by}" if model.decided_by else ""
-        note = f": {model.decision_note}" if model.decision_note else ""
+        who = f" by {plain(model.decided_by)}" if model.decided_by else ""
+        note = f": {plain(model.decision_note)}" if model.decision_note else ""
         st.info(f"Model #{model.id} is {retrain_tables.STATUS_TEXT[model.status]}{who}{note}.")
         return
     if user.role not in PERMISSIONS["approve a model"]:
@@ -184,11 +185,13 @@ def _decision(store: Store, user: SignedInUser, model: ModelRecord) -> None:
         return
     try:
         if approve:
-            done = store.approve_model(user.actor, model.id, note=note)
+            done = store.approve_model(user.actor, model.id, note=note,
+                                       authentication=user.authentication)
         else:
-            done = store.reject_model(user.actor, model.id, note=note)
+            done = store.reject_model(user.actor, model.id, note=note,
+                                      authentication=user.authentication)
     except (PermissionDenied, ValueError, LookupError) as error:
-        st.error(MSG_FAILED.format(error=error))
+        st.error(MSG_FAILED.format(error=plain(error)))
         return
     state.flash(AREA, "success", f"Model #{done.id} is now {done.status}.")
     st.rerun()

@@ -12,8 +12,18 @@ from typing import Any
 
 import streamlit as st
 
-from app import auth, charts, explain_tables, loaders, queue_charts, queue_tables, state
-from app.formatting import count, short_hash, when
+from app import (
+    auth,
+    case_display,
+    charts,
+    explain_tables,
+    loaders,
+    queue_charts,
+    queue_tables,
+    state,
+)
+from app.formatting import count, plain, short_hash, when
+from audits.flagging.reasons import FULL_REASON_ROLES
 from audits.store import AuditRunRecord, CaseRecord, Store
 
 PAGE = "app_pages/review_queue.py"
@@ -72,7 +82,7 @@ def _headline(policy: dict[str, Any], cases: list[CaseRecord]) -> None:
         column.metric(label, value, border=True)
     gold = (policy.get("gold_source") or "-")
     st.caption(f"Budget: cases selected per queue (the audit's first queue and each "
-               f"batch's). Gold cases carry a known answer ({gold}) to measure reviewer "
+               f"batch's). Gold cases carry a known answer ({plain(gold)}) to measure reviewer "
                "accuracy; reviewers are not told which cases are gold.")
 
 
@@ -124,10 +134,10 @@ def _case_detail(case: CaseRecord, batches: dict[int | None, str]) -> None:
         f" ({float(score) - float(threshold):+.3f} from the threshold {float(threshold):g})")
     with st.container(border=True):
         a, b, c = st.columns([2, 2, 3])
-        a.markdown(f"**Decision**  \n{decision.get('label', decision.get('value', '-'))}")
+        a.markdown(f"**Decision**  \n{plain(decision.get('label', decision.get('value', '-')))}")
         b.markdown("**Score**  \n" + ("-" if score is None else f"{float(score):.3f}")
                    + versus)
-        c.markdown(f"**Subject group**  \n{case.subject_group}")
+        c.markdown(f"**Subject group**  \n{plain(case.subject_group)}")
     left, right = st.columns([2, 3], gap="large")
     with left:
         st.markdown("**Features**")
@@ -138,22 +148,26 @@ def _case_detail(case: CaseRecord, batches: dict[int | None, str]) -> None:
     with right:
         _explanation(snapshot)
     st.markdown("**Why this case was queued**")
-    for reason in case.reasons:
-        st.markdown(f"- **{queue_tables.reason_label(str(reason['reason']))}** — "
-                    f"{reason.get('explanation', '')}")
+    role = auth.require_page(PAGE).role
+    for line in case_display.reason_lines(case.reasons, role):
+        st.text(f"• {line}")
+    if role not in FULL_REASON_ROLES:
+        st.caption("Shown without the decision, outcome or known answer: you may "
+                   "adjudicate this case.")
     provenance = snapshot.get("provenance") or {}
-    st.caption(f"Queued {when(case.created_at)} by `{case.created_by}` · "
-               f"{batches.get(case.batch_id, '-')} · status {case.status} · snapshot sha256 "
-               f"`{short_hash(case.snapshot_sha256)}` · {provenance.get('decisions', '')}")
+    st.caption(f"Queued {when(case.created_at)} by {plain(case.created_by)} · "
+               f"{plain(batches.get(case.batch_id, '-'))} · status {case.status} · snapshot "
+               f"sha256 `{short_hash(case.snapshot_sha256)}` · "
+               f"{plain(provenance.get('decisions', ''))}")
 
 
 def _explanation(snapshot: dict[str, Any]) -> None:
     explanation = snapshot.get("explanation") or {}
     st.markdown("**Explanation**")
     if not explanation.get("available"):
-        st.info(str(explanation.get("note") or "No explanation stored for this case."))
+        st.info(plain(explanation.get("note") or "No explanation stored for this case."))
         return
-    st.info(str(explanation.get("reason", "")), icon=":material/chat:")
+    st.info(plain(explanation.get("reason", "")), icon=":material/chat:")
     scale = explain_tables.SCALE_LABELS.get(str(explanation.get("output_scale")), "log-odds")
     st.plotly_chart(charts.case_waterfall_figure(
         explain_tables.case_waterfall(explanation), float(explanation["base_value"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
+from app.formatting import plain
 from audits.raters.automation import AutomationEffect
 from audits.raters.stored import PanelAnalysis
 
@@ -108,14 +109,15 @@ def _severity(analysis: PanelAnalysis) -> None:
 
 def _drf(analysis: PanelAnalysis) -> None:
     attribute = analysis.attribute.replace("_", " ")
-    st.subheader(f"Reviewer background x subject group ({attribute})")
+    st.subheader(f"Reviewer background x subject group ({plain(attribute)})")
     st.caption("Do reviewers of one background treat one group of cases differently from "
                "the other reviewers, beyond how they treat everyone? Red: fewer positive "
                "decisions for that group; blue: more. Only background groups of 5 or more "
                "reviewers are analysed (the engine enforces it). Hover a cell for its "
                "p-values.")
     if analysis.drf.empty:
-        st.info(f"Needs at least two values of {attribute} each held by 5 or more reviewers.")
+        st.info(f"Needs at least two values of {plain(attribute)} each held by 5 or more "
+                "reviewers.")
     else:
         findings = panel_tables.drf_findings(analysis.drf)
         for line in findings:

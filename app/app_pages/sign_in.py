@@ -6,10 +6,14 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, loaders, state
+from app.formatting import plain
 from audits.demo.default import DEMO_PERSONAS
 from audits.store import Store
 
-MSG_BAD_LOGIN = "Unknown user, wrong password, or the account is inactive."
+MSG_BAD_LOGIN = (
+    "Unknown user, wrong password, an inactive account, or too many wrong passwords "
+    "(the account is then locked for a while)."
+)
 MSG_NOT_REGISTERED = (
     "You signed in as {email}, but that address is not registered in fairpanel (or its "
     "account is inactive). Ask an admin to add it as a user (username = your e-mail "
@@ -20,6 +24,7 @@ MSG_NO_EMAIL = (
     "to look you up."
 )
 MSG_DEMO_FAILED = "Preparing the demo failed: {error}"
+MSG_NO_PERSONA = "The persona {username!r} is not a registered, active demo account."
 
 
 def render() -> None:
@@ -52,7 +57,7 @@ def _demo(store: Store) -> None:
         try:
             loaders.prepare_demo(store, progress=report)
         except (ValueError, OSError, SQLAlchemyError) as error:
-            st.error(MSG_DEMO_FAILED.format(error=error))
+            st.error(MSG_DEMO_FAILED.format(error=plain(error)))
             st.stop()
         bar.empty()
     st.subheader("Choose a persona")
@@ -60,12 +65,13 @@ def _demo(store: Store) -> None:
         with column.container(border=True):
             picked = st.button(persona.role.label, key=f"sign_in.persona.{persona.username}",
                                type="primary", width="stretch")
-            st.markdown(f"**{persona.display_name}**")
+            st.markdown(f"**{persona.display_name}**")  # a constant, not data
             st.caption(persona.blurb)
         if picked:
-            record = store.get_user(persona.username)
-            if record is None:  # removed since the page was drawn
-                st.error(f"The persona {persona.username!r} is not registered.")
+            # Logged like any sign-in; refused for an account that is not a demo persona.
+            record = store.record_sign_in(persona.username, method="demo")
+            if record is None:
+                st.error(MSG_NO_PERSONA.format(username=plain(persona.username)))
                 st.stop()
             state.sign_in(record.actor, "demo", display_name=record.display_name)
             st.rerun()
@@ -102,7 +108,7 @@ def _oidc(store: Store) -> None:
     if email is None:
         st.error(MSG_NO_EMAIL)
     else:
-        st.error(MSG_NOT_REGISTERED.format(email=email))
+        st.error(MSG_NOT_REGISTERED.format(email=plain(email)))
     if st.button("Sign out", key="sign_in.oidc_logout"):
         st.logout()
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth, loaders
-from app.formatting import when
+from app.formatting import plain, when
 from audits.roles import PermissionDenied, Role
 
 PAGE = "app_pages/users.py"
@@ -38,14 +38,16 @@ def render() -> None:
                                    password=password or None,
                                    display_name=display_name.strip() or None)
         except (PermissionDenied, ValueError, TypeError) as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
-            st.success(f"Added {added.username} ({added.role.label}).")
+            st.success(f"Added {plain(added.username)} ({added.role.label}).")
     st.subheader("Registered users")
     users = store.list_users()
     st.dataframe(pd.DataFrame([
         {"username": u.username, "display name": u.display_name, "role": u.role.label,
-         "has password": u.has_password, "active": u.active, "created": when(u.created_at)}
+         "has password": u.has_password, "active": u.active, "created": when(u.created_at),
+         "demo account": u.demo,
+         "locked until": when(u.locked_until) if u.locked_until else ""}
         for u in users
     ]), hide_index=True, width="stretch", key="users.table")
 

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from audits.cli.common import EXIT_CHECK_FAILED, EXIT_OK, ProgressBar
+from audits.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    SHOWN_FAILS,
+    ProgressBar,
+    label_width,
+    more_failing_line,
+)
 from audits.data.catalog import DATASET_NAMES
 
 if TYPE_CHECKING:
@@ -34,6 +41,21 @@ MSG_REFERENCE = "--reference must look like COLUMN=VALUE, 'largest' or 'best'; g
 MSG_THRESHOLD_NEEDS_SCORE = "--threshold needs --score (the column the threshold applies to)"
 
 SHOWN_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
+#: What a gate can judge (the same choices as :data:`audits.fairness.gate.GATE_ON`, kept
+#: here so that ``fairpanel --help`` does not import the engine).
+GATE_ON = ("interval", "point")
+#: Failing rows a gate lists before "and N more".
+GATE_SHOWN = 10
+
+MSG_GATE_RESULT = (
+    "fairpanel: gate {rule!r} {outcome} ({how}): {n_fail} fail, {n_pass} pass, "
+    "{n_unsure} insufficient evidence{treated}, of {n} {what}"
+)
+MSG_GATE_CANNOT_JUDGE = (
+    "fairpanel: gate {rule!r} cannot judge: no {what} has enough data (one group per "
+    "slice, or every group under --min-n {min_n} or short of positives/negatives); "
+    "exit 1, since a gate that saw no evidence must not pass"
+)
 
 
 def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +66,8 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                     "intervals, significance tests and verdicts. DATA is a bundled dataset "
                     "name or a CSV/Parquet file. With a bundled dataset and no decisions "
                     "(--prediction, or --score with --threshold), the default model's "
-                    "held-out decisions are audited. Exit 1 when a --fail-on rule fails.")
+                    "held-out decisions are audited. Exit 1 when a --fail-on rule fails or "
+                    "cannot judge any group (see --gate-on, --insufficient).")
     p.add_argument("data", metavar="DATA", help=f"one of {', '.join(DATASET_NAMES)}, or a file")
     p.add_argument("--target", help="observed outcome column (y_true)")
     p.add_argument("--prediction", help="decision column (y_pred)")
@@ -70,7 +93,17 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--fail-on", action="append", metavar="RULE", default=[],
                    help="gate, e.g. 'impact_ratio<0.8' or "
                         "'abs(false_positive_rate_difference)>0.1': exit 1 if any group "
-                        "fails it (repeatable)")
+                        "or slice fails it, judged with simultaneous intervals over every "
+                        "comparison the gates read (repeatable)")
+    p.add_argument("--gate-on", choices=GATE_ON, default="interval",
+                   help="what a gate judges: 'interval' (default; fails only when the "
+                        "simultaneous interval lies wholly in the violation) or 'point' "
+                        "(the point estimate a regulation prints, read without its "
+                        "uncertainty)")
+    p.add_argument("--insufficient", choices=("warn", "fail"), default="warn",
+                   help="rows of a gate with insufficient evidence: 'warn' (default; "
+                        "listed on stderr) or 'fail' (exit 1). A gate that can judge no row "
+                        "at all (one group, or every group under --min-n) always exits 1")
     p.set_defaults(func=cmd_audit)
 
 
@@ -101,7 +134,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
         _print_summary(result, sys.stdout)
-    return _gate(audit, gates, sys.stderr)
+    return _gate(audit, gates, sys.stderr, on=args.gate_on,
+                 insufficient_fails=args.insufficient == "fail")
 
 
 def _decisions(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -162,36 +196,98 @@ def _reference(values: list[str] | None) -> str | dict[str, str] | None:
     return mapping
 
 
-def _gate(audit: FairnessAudit, gates: list[Any], err: TextIO) -> int:
-    from audits.fairness.gate import violations
+def _gate(audit: FairnessAudit, gates: list[Any], err: TextIO, *, on: str = "interval",
+          insufficient_fails: bool = False) -> int:
+    from audits.fairness.gate import gate_table
+    from audits.fairness.verdicts import FAIL, INSUFFICIENT, PASS
 
     code = EXIT_OK
     for gate in gates:
-        failing = violations(audit, gate)
-        if len(failing):
+        table = gate_table(audit, gate, family=gates, on=on)
+        what = "slices" if gate.summary is not None else "comparisons"
+        level = round(100 * audit.config.level)
+        how = (f"simultaneous {level}% intervals over {table['gate_family_size'].iloc[0]} "
+               "comparison(s), Bonferroni" if on == "interval" and len(table) else
+               "point estimates, no uncertainty" if on == "point" else "no rows")
+        judged = int(table["judgeable"].sum()) if len(table) else 0
+        if judged == 0:
+            err.write(MSG_GATE_CANNOT_JUDGE.format(rule=gate.text, what=what[:-1],
+                                                   min_n=audit.config.min_n) + "\n")
             code = EXIT_CHECK_FAILED
-            err.write(f"fairpanel: gate {gate.text!r} failed for {len(failing)} "
-                      f"group(s)/slice(s)\n")
+            continue
+        failing = table[table["gate_verdict"] == FAIL]
+        unsure = table[table["gate_verdict"] == INSUFFICIENT]
+        failed = len(failing) > 0 or (insufficient_fails and len(unsure) > 0)
+        treated = (" (counted as failing: --insufficient fail)" if insufficient_fails
+                   and len(unsure) else "")
+        err.write(MSG_GATE_RESULT.format(
+            rule=gate.text, outcome="failed" if failed else "passed", how=how,
+            n_fail=len(failing), n_pass=int((table["gate_verdict"] == PASS).sum()),
+            n_unsure=len(unsure), treated=treated, n=len(table), what=what) + "\n")
+        for rows, label in ((failing, "fail"), (unsure, "insufficient evidence")):
+            if len(rows):
+                err.write(f"  {label}:\n")
+                _gate_rows(rows, gate, err)
+        if failed:
+            code = EXIT_CHECK_FAILED
     return code
+
+
+def _gate_rows(rows: Any, gate: Any, err: TextIO) -> None:
+    """Name each row: the slice and its extreme groups, or the group and its reference."""
+    for r in rows.head(GATE_SHOWN).itertuples(index=False):
+        bounds = _bounds(r.gate_low, r.gate_high)
+        if gate.summary is not None:
+            err.write(f"    {r.slice}: {gate.summary} {_num(r.value)} {bounds}; lowest "
+                      f"{r.lowest_group}, highest {r.highest_group}\n")
+        else:
+            err.write(f"    {r.metric}_{gate.statistic} of {r.group_label} vs "
+                      f"{r.reference_label}: {_num(getattr(r, gate.statistic))} {bounds}\n")
+    if len(rows) > GATE_SHOWN:
+        err.write(f"    ... and {len(rows) - GATE_SHOWN} more\n")
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else (
+        f"{value:.3f}")
+
+
+def _bounds(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "(no interval)"
+    if low == high:
+        return "(point)"
+    return f"[{low:.3f}, {high:.3f}]"
 
 
 def _print_summary(result: dict[str, Any], out: TextIO) -> None:
     out.write(f"{result['rows']} decisions audited\n\n")
-    header = f"{'group':<42} {'n':>7}  " + "  ".join(f"{m[:22]:>22}" for m in SHOWN_METRICS)
+    labels = [", ".join(f"{k}={v}" for k, v in g["attributes"].items())
+              for g in result["groups"]]
+    width = label_width(labels)  # whole labels: cut ones can read the same
+    header = f"{'group':<{width}} {'n':>7}  " + "  ".join(f"{m[:22]:>22}"
+                                                        for m in SHOWN_METRICS)
     out.write(header + "\n")
-    for g in result["groups"]:
-        label = ", ".join(f"{k}={v}" for k, v in g["attributes"].items())
+    for label, g in zip(labels, result["groups"], strict=True):
         cells = "  ".join(f"{_estimate(g['metrics'].get(m)):>22}" for m in SHOWN_METRICS)
-        out.write(f"{label[:42]:<42} {g['n']:>7}  {cells}\n")
+        out.write(f"{label:<{width}} {g['n']:>7}  {cells}\n")
     verdicts = [d["verdict"] for d in result["disparities"]]
     failing = [d for d in result["disparities"] if d["verdict"] == "fail"]
     out.write(f"\ndisparities: {verdicts.count('fail')} fail, {verdicts.count('pass')} pass, "
               f"{verdicts.count('insufficient_evidence')} insufficient evidence, "
               f"{verdicts.count(None)} not judged (prevalence, or no rule)\n")
-    for d in failing[:20]:
+    inference = result.get("inference") or {}
+    if inference:
+        out.write(f"verdicts read simultaneous intervals over {inference['family_size']} "
+                  f"judged comparison(s) (Bonferroni, each at level "
+                  f"{inference['per_comparison_level']:.4g}); the intervals shown are "
+                  "per comparison\n")
+    for d in failing[:SHOWN_FAILS]:
         label = ", ".join(f"{k}={v}" for k, v in d["attributes"].items())
         out.write(f"  {d['metric']:<26} {label:<36} ratio {_estimate(d['ratio'])}  "
                   f"difference {_estimate(d['difference'])}\n")
+    if len(failing) > SHOWN_FAILS:
+        out.write(more_failing_line(len(failing) - SHOWN_FAILS) + "\n")
 
 
 def _estimate(e: dict[str, Any] | None) -> str:

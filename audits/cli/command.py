@@ -8,8 +8,12 @@ Every subcommand has ``--help``. Exit codes (:mod:`audits.cli.common` names them
 - 2: bad usage or bad input: an argument argparse refuses, a bad value, a missing file,
   a name that is not found, an action the role may not take (the message names what is
   wrong).
-- 3: an unexpected error, a bug to report; ``FAIRPANEL_DEBUG=1`` prints its traceback.
+- 3: the database cannot be reached or opened (one line naming host and port, never the
+  password), or an unexpected error, a bug to report; ``FAIRPANEL_DEBUG=1`` prints its
+  traceback.
 - 130: interrupted (Ctrl-C).
+- 141: the reader of standard output closed it early (``fairpanel monitor | head``); the
+  command stops quietly, as ``yes | head`` does.
 
 The parser is built from light modules only (the bundled datasets' names come from
 :mod:`audits.data.catalog`); each command imports the engine it needs when it runs, so
@@ -27,14 +31,19 @@ from typing import Any
 
 from audits.cli.audit import add_audit_parser
 from audits.cli.common import (
-    EXIT_CHECK_FAILED,
+    EXIT_BROKEN_PIPE,
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_RUNTIME_ERROR,
     EXIT_USAGE,
     ProgressBar,
+    check_arguments,
+    database_error_message,
     open_store,
+    silence_stdout,
 )
+from audits.cli.log import add_log_commands, add_verify_options, cmd_log_verify
 from audits.cli.panel import add_panel_parsers
 from audits.cli.queue import add_queue_parsers
 from audits.cli.report import add_report_parser
@@ -52,6 +61,11 @@ MSG_REPORT_BUG = (
 )
 MSG_INTERRUPTED = "fairpanel: interrupted"
 MSG_PASSWORDS_DIFFER = "the passwords differ"
+MSG_DEMO_HOST = (
+    "demo mode (personas without passwords) is served only on a loopback address; "
+    "--host {host!r} would open it to the network. Use --host 127.0.0.1, or serve with "
+    "--auth local"
+)
 
 #: What the engine raises for bad input: exit 2 with the message, no traceback.
 #: ``DataValidationError`` is a ``ValueError``, ``PermissionDenied`` a ``PermissionError``;
@@ -72,7 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, "func"):
             parser.print_help()
             return EXIT_USAGE
-        return int(args.func(args))
+        check_arguments(args)
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print(MSG_INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -80,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(MSG_ERROR.format(error=exc), file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        return _internal_error(exc)
+        message = database_error_message(exc)
+        if message is None:
+            return _internal_error(exc)
+        print(message, file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
 
 
 def _internal_error(exc: Exception) -> int:
@@ -106,7 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="prepare the bundled default and open the dashboard",
                           description="Prepare the bundled default (dataset, default model, "
                                       "a first audit run, demo personas), then start the "
-                                      "dashboard in demo mode.")
+                                      "dashboard in demo mode (personas without passwords)."
+                                      " Refused on a store that holds any user who is not "
+                                      "a demo account, and on a non-loopback --host.")
     demo.add_argument("--dataset", choices=list(DATASET_NAMES), default=None,
                       help="bundled dataset (default: FAIRPANEL_DEMO_DATASET or adult)")
     demo.add_argument("--no-serve", action="store_true",
@@ -118,8 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                            description="Start the Streamlit dashboard on this store.")
     _serve_options(serve)
     serve.add_argument("--auth", choices=["demo", "local"], default=None,
-                       help="sign-in mode (default: FAIRPANEL_AUTH, else demo; OIDC is used "
-                            "when Streamlit auth is configured in secrets.toml)")
+                       help="sign-in mode (default: FAIRPANEL_AUTH, else local accounts; "
+                            "OIDC is used when Streamlit auth is configured in secrets.toml;"
+                            " demo only on a loopback --host and a store of demo accounts)")
     serve.set_defaults(func=_cmd_serve)
 
     add_audit_parser(sub)
@@ -179,16 +206,22 @@ def _log_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     log = sub.add_parser("log", help="the hash-chained audit log",
                          description="Inspect and verify the tamper-evident audit log.")
     lsub = log.add_subparsers(title="log commands", metavar="ACTION")
-    verify = lsub.add_parser("verify", help="recompute the hash chain; exit 1 if broken",
-                             description="Recompute every entry's hash and link; exit 0 "
+    verify = lsub.add_parser("verify", help="check the hash chain against its signed "
+                             "checkpoints; exit 1 if broken",
+                             description="Recompute every entry's hash and link and check "
+                                         "them against every signed checkpoint; exit 0 "
                                          "when intact, 1 when any entry was altered, "
-                                         "removed or reordered.")
+                                         "removed or reordered, or the log was rewritten "
+                                         "or truncated behind a checkpoint. Entries after "
+                                         "the last checkpoint are reported as unanchored.")
     verify.add_argument("--json", action="store_true", help="print JSON")
-    verify.set_defaults(func=_cmd_log_verify)
+    add_verify_options(verify)
+    verify.set_defaults(func=cmd_log_verify)
     show = lsub.add_parser("show", help="print the newest entries",
                            description="Print the newest log entries.")
     show.add_argument("--limit", type=int, default=20)
     show.set_defaults(func=_cmd_log_show)
+    add_log_commands(lsub)
     log.set_defaults(func=lambda a: _help(log))
 
 
@@ -200,7 +233,10 @@ def _help(p: argparse.ArgumentParser) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from audits.demo.panel import ensure_full_demo
 
+    if not args.no_serve:
+        _check_demo_host(args.host)
     with open_store() as store:
+        store.check_demo_store()  # before anything is written
         demo = ensure_full_demo(store, dataset=args.dataset, progress=ProgressBar(sys.stderr))
     state, queues = demo.state, demo.queues
     print(f"dataset {state.dataset.name}: {state.dataset.n_rows} rows, "
@@ -219,11 +255,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    auth = args.auth or os.environ.get("FAIRPANEL_AUTH", "").strip().lower() or None
+    if auth == "demo":
+        _check_demo_host(args.host)
+        with open_store() as store:
+            store.check_demo_store()
     return _serve(args, auth=args.auth)
 
 
+def _check_demo_host(host: str) -> None:
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(MSG_DEMO_HOST.format(host=host))
+
+
 def _serve(args: argparse.Namespace, *, auth: str | None) -> int:
-    import subprocess
     from importlib import resources
 
     script = resources.files("app").joinpath("streamlit_app.py")
@@ -235,10 +287,49 @@ def _serve(args: argparse.Namespace, *, auth: str | None) -> int:
            "--server.headless", "false" if args.browser else "true",
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"fairpanel dashboard: http://{args.host}:{args.port}", file=sys.stderr)
+    return _run_child(cmd, env)
+
+
+def _run_child(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the server in its own process group; SIGTERM, SIGINT or SIGHUP stop it too.
+
+    The child is never left running: a signal to this process is passed on to the
+    child's whole group, and on any way out the group is terminated (killed after 10 s).
+    """
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        _signal_group(proc.pid, signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    caught = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    previous = {s: signal.signal(s, forward) for s in caught}
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return EXIT_OK
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+    if received:
+        return EXIT_INTERRUPTED if received[0] == signal.SIGINT else EXIT_OK
+    return code if code >= 0 else 128 - code
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    import contextlib
+
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(pid, signum)
 
 
 def _cmd_users_add(args: argparse.Namespace) -> int:
@@ -263,7 +354,9 @@ def _cmd_users_list(args: argparse.Namespace) -> int:
     with open_store() as store:
         users = store.list_users()
     rows = [{"username": u.username, "display_name": u.display_name, "role": str(u.role),
-             "has_password": u.has_password, "active": u.active} for u in users]
+             "has_password": u.has_password, "active": u.active, "demo": u.demo,
+             "locked_until": None if u.locked_until is None else u.locked_until.isoformat()}
+            for u in users]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -299,19 +392,6 @@ def _cmd_datasets_show(args: argparse.Namespace) -> int:
     print(f"- content sha256: {loaded.sha256}")
     print(f"- roles: {json.dumps(loaded.roles.as_dict())}")
     return EXIT_OK
-
-
-def _cmd_log_verify(args: argparse.Namespace) -> int:
-    with open_store() as store:
-        result = store.verify_log()
-    if args.json:
-        print(json.dumps({"ok": result.ok, "n_entries": result.n_entries,
-                          "first_bad_id": result.first_bad_id, "reason": result.reason}))
-    elif result.ok:
-        print(f"log intact: {result.n_entries} entries, chain verified")
-    else:
-        print(f"log BROKEN at entry {result.first_bad_id}: {result.reason}")
-    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
 
 
 def _cmd_log_show(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from audits.cli.common import EXIT_OK
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["add_panel_parsers", "binary_labels", "rater_groups_of"]
+__all__ = ["add_panel_parsers", "binary_labels", "rater_groups_of", "reviewers_text"]
 
 MSG_COLUMN = "column {column!r} ({role}) is not in {path}; columns present: {present}"
 MSG_NOT_BINARY = (
@@ -121,16 +121,40 @@ def _cmd_reviewers(args: argparse.Namespace) -> int:
               else None)
     result = reviewer_report(data, rater_groups=groups, n_boot=args.n_boot,
                              random_state=args.seed)
-    flagged = [r["reviewer_id"] for r in result["reviewers"] if r["flagged"]]
-    cells = [f"{i['rater_group']} x {i['subject_group']}" for i in result["interactions"]
-             if i["flagged"]]
-    bias = result["automation_bias"]
-    text = (f"{len(result['reviewers'])} reviewers; severity flagged: "
-            f"{', '.join(flagged) or 'none'}\ninteractions flagged: {', '.join(cells) or 'none'}"
-            + ("" if bias is None else f"\nautomation bias: {_fmt(bias['value'])} "
-               f"[{_fmt(bias['ci_low'])}, {_fmt(bias['ci_high'])}]"))
-    _emit(result, args.json, text)
+    _emit(result, args.json, reviewers_text(result))
     return EXIT_OK
+
+
+def reviewers_text(result: dict[str, Any]) -> str:
+    """Return the plain-text summary of ``fairpanel reviewers``: counts, then who.
+
+    Each line says what is counted, so a reviewer id is never read as a count.
+
+    Examples
+    --------
+    >>> print(reviewers_text({"reviewers": [{"reviewer_id": "4", "flagged": True},
+    ...                                     {"reviewer_id": "5", "flagged": False}],
+    ...                       "interactions": [], "automation_bias": None}))
+    2 reviewers
+    reviewers flagged for severity: 1 of 2 (reviewer 4)
+    reviewer-group x subject-group cells flagged: 0 of 0
+    """
+    reviewers, cells = result["reviewers"], result["interactions"]
+    flagged = [str(r["reviewer_id"]) for r in reviewers if r["flagged"]]
+    flagged_cells = [f"{i['rater_group']} x {i['subject_group']}" for i in cells
+                     if i["flagged"]]
+    who = ("" if not flagged else
+           f" (reviewer {flagged[0]})" if len(flagged) == 1 else
+           f" (reviewers {', '.join(flagged)})")
+    lines = [f"{len(reviewers)} reviewers",
+             f"reviewers flagged for severity: {len(flagged)} of {len(reviewers)}{who}",
+             f"reviewer-group x subject-group cells flagged: {len(flagged_cells)} of "
+             f"{len(cells)}" + (f" ({', '.join(flagged_cells)})" if flagged_cells else "")]
+    bias = result["automation_bias"]
+    if bias is not None:
+        lines.append(f"automation bias: {_fmt(bias['value'])} [{_fmt(bias['ci_low'])}, "
+                     f"{_fmt(bias['ci_high'])}]")
+    return "\n".join(lines)
 
 
 def binary_labels(values: pd.Series, positive: str | None, column: str) -> pd.Series:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audits.cli.common import EXIT_OK, ProgressBar, open_store
+from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
 from audits.data.catalog import DATASET_NAMES
 from audits.roles import Actor
 
@@ -45,6 +45,7 @@ def add_queue_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show.add_argument("--audit", type=int, metavar="ID", required=True)
     show.add_argument("--json", metavar="PATH|-", help="write the queue as JSON")
     show.set_defaults(func=_cmd_show)
+    queue.set_defaults(func=lambda _args: _group_help(queue))
 
     ingest = sub.add_parser("ingest", help="append a batch of new decisions to an audit",
                             description="Score, audit, flag and queue a batch of new "
@@ -55,6 +56,11 @@ def add_queue_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ingest.add_argument("--label", default=None, help="batch label (default: batch N)")
     ingest.add_argument("--period-start", default=None, metavar="DATE")
     ingest.add_argument("--period-end", default=None, metavar="DATE")
+    ingest.add_argument("--window", type=int, default=4, metavar="N",
+                        help="batches pooled in the rolling window that alerts follow (4)")
+    ingest.add_argument("--hold", type=int, default=2, metavar="N",
+                        help="window verdicts in a row a new failure or a resolution "
+                             "must hold for (2)")
     ingest.add_argument("--json", metavar="PATH|-", help="write the result as JSON")
     ingest.set_defaults(func=_cmd_ingest)
 
@@ -115,6 +121,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     with open_store() as store:
         done = ingest_batch(store, Actor.system(), args.audit, frame, label=args.label,
                             period_start=args.period_start, period_end=args.period_end,
+                            window=args.window, hold=args.hold,
                             progress=ProgressBar(sys.stderr))
     result = {"audit_run_id": args.audit, "batch_id": done.batch.id, "label": done.batch.label,
               "sha256": done.batch.sha256, "created": done.created, "n_rows": done.batch.n_rows,
@@ -134,9 +141,19 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         view = monitoring_view(store, args.audit)
     result = view.to_dict()
     lines = [f"{a['label']}: {a['message']}" for a in result["alerts"]]
+    lines += [f"OPEN {s['metric']} {s['group']} (since {s['since_label']}): {s['note']}"
+              for s in result["status"] if s["state"] == "open"]
     _emit(result, args.json, f"audit run {args.audit}: {len(result['batches'])} batch(es), "
-                             f"{len(lines)} alert(s)" + "".join("\n" + x for x in lines))
+                             f"{len(result['alerts'])} alert(s), "
+                             f"{sum(s['state'] == 'open' for s in result['status'])} open"
+          + "".join("\n" + x for x in lines))
     return EXIT_OK
+
+
+def _group_help(parser: argparse.ArgumentParser) -> int:
+    """Print a command group's help when no action was given; bad usage, exit 2."""
+    parser.print_help()
+    return EXIT_USAGE
 
 
 def _dataset_audit(store: Any, name: str, progress: Any) -> int:

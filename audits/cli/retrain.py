@@ -4,8 +4,10 @@
 labels, stores the new version as a candidate with its lineage, re-audits old and new
 model on the same held-out decisions and prints the before/after comparison (``--json``:
 the contract in docs/json-contracts.md). ``fairpanel models list|approve|reject`` shows
-model versions and records a person's decision on a candidate; the store refuses an
-approval by the system operator or by whoever trained the candidate.
+model versions and records a person's decision on a candidate: ``--user NAME`` is
+authenticated by password (``--password-stdin``, else a prompt at a terminal; see
+:mod:`audits.cli.signoff`), and the store refuses a decider who is not an active, named
+user with the right, and an approval by whoever trained the candidate.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.signoff import add_signoff_options, authenticated_actor
 from audits.roles import Actor
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_retrain_parsers", "model_json", "retraining_json"]
 
-MSG_NO_USER = "no user named {name!r}; add one with fairpanel users add"
+MSG_PASSWORD_WITHOUT_USER = "--password-stdin needs --user NAME (whose password it is)"
 
 
 def add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +51,14 @@ def add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                          help="also use plain majority votes the other rules do not trust")
     retrain.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     retrain.add_argument("--json", action="store_true", help="print the JSON contract")
+    retrain.add_argument("--user", default=None, metavar="NAME",
+                         help="record NAME (a data scientist or admin, authenticated by "
+                              "password) as the candidate's trainer, so the store can refuse "
+                              "NAME's own approval of it; default: the command line "
+                              "(system:cli)")
+    retrain.add_argument("--password-stdin", action="store_true",
+                         help="read NAME's password from the first line of standard input "
+                              "(else it is prompted for at a terminal)")
     retrain.set_defaults(func=_cmd_retrain)
 
     models = sub.add_parser("models", help="model versions: list, approve, reject",
@@ -57,10 +68,15 @@ def add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=_cmd_list)
     for action in ("approve", "reject"):
-        p = msub.add_parser(action, help=f"{action} a candidate model as a named person")
+        p = msub.add_parser(action, help=f"{action} a candidate model as a named person",
+                            description=f"{action.capitalize()} candidate MODEL_ID as the "
+                                        "person NAME, authenticated by NAME's password "
+                                        "(--password-stdin, else a prompt at a terminal). "
+                                        "The log records NAME, how they were authenticated "
+                                        "and the operating-system account.")
         p.add_argument("model", type=int, metavar="MODEL_ID")
-        p.add_argument("--user", required=True,
-                       help="who decides (a compliance officer or admin in the store)")
+        who = "an active compliance officer or admin of the store"
+        add_signoff_options(p, who=who + (" who did not train it" if action == "approve" else ""))
         p.add_argument("--note", default="", required=action == "reject")
         p.set_defaults(func=_cmd_decide, action=action)
     models.set_defaults(func=lambda a: _help(models))
@@ -100,8 +116,12 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     from audits.retrain.stored import DEFAULT_SOURCES, retrain_from_panel
 
     sources = (*DEFAULT_SOURCES, "majority") if args.include_majority else DEFAULT_SOURCES
+    if args.password_stdin and not args.user:
+        raise ValueError(MSG_PASSWORD_WITHOUT_USER)
     with open_store() as store:
-        done = retrain_from_panel(store, Actor.system(), args.audit, constraint=args.constraint,
+        actor = Actor.system() if args.user is None else authenticated_actor(
+            store, args.user, password_stdin=args.password_stdin)[0]
+        done = retrain_from_panel(store, actor, args.audit, constraint=args.constraint,
                                   sensitive_feature=args.sensitive_feature,
                                   min_confidence=args.min_confidence, sources=sources,
                                   n_boot=args.n_boot, progress=ProgressBar(sys.stderr))
@@ -139,13 +159,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_decide(args: argparse.Namespace) -> int:
     with open_store() as store:
-        user = store.get_user(args.user)
-        if user is None:
-            raise LookupError(MSG_NO_USER.format(name=args.user))
-        actor = Actor(user.username, user.role)
+        actor, how = authenticated_actor(store, args.user, password_stdin=args.password_stdin)
         if args.action == "approve":
-            done = store.approve_model(actor, args.model, note=args.note)
+            done = store.approve_model(actor, args.model, note=args.note, authentication=how)
         else:
-            done = store.reject_model(actor, args.model, note=args.note)
+            done = store.reject_model(actor, args.model, note=args.note, authentication=how)
     print(f"model #{done.id} is now {done.status} (decided by {done.decided_by})")
     return EXIT_OK

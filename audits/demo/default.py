@@ -123,11 +123,13 @@ def ensure_demo(
 
 
 def _ensure_personas(store: Store) -> None:
+    # Never on a store with real users: the personas sign in without a password.
+    store.check_demo_store()
     system = Actor.system()
     for persona in DEMO_PERSONAS:
         if store.get_user(persona.username) is None:
             store.add_user(system, persona.username, persona.role,
-                           display_name=persona.display_name)
+                           display_name=persona.display_name, demo=True)
 
 
 def _find_demo_run(store: Store, sha256: str) -> DemoState | None:

@@ -7,7 +7,8 @@ consented backgrounds for them, assigns the demo queue (4 reviewers per case, th
 model's suggestion hidden for half the assignments at random), and lets the simulated
 reviewers rate their cases through the same store calls as a person, with the biases
 of :mod:`audits.panel.simulation` injected: a severe reviewer, a group of reviewers harsher on
-women applicants, and automation bias. The persona's own cases wait for a visitor.
+women applicants and more lenient on men, and automation bias. The persona's own cases
+wait for a visitor. How often the analysis finds each: :mod:`audits.demo.power`.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ Progress = Callable[[float, str], None]
 N_SIMULATED = 14
 PERSONA = next(p for p in DEMO_PERSONAS if p.role == Role.REVIEWER)
 LEAD = next(p for p in DEMO_PERSONAS if p.role == Role.PANEL_LEAD)
-#: Reviewers with this background value are harsher on cases of women applicants; the
-#: other half of the simulated panel reports :data:`OTHER_GROUP`.
+#: Reviewers with this background value favour men applicants over women (harsher on
+#: women by :data:`LENIENCY`, more lenient on men by :data:`FAVOUR`); the other half of the
+#: simulated panel reports :data:`OTHER_GROUP`.
 HARSH_GROUP = ("gender", "man")
 OTHER_GROUP = ("gender", "woman")
 HARSH_ON = "sex=Female"
+FAVOURED = "sex=Male"
 SEVERE_REVIEWER = "sim-reviewer-03"
-#: The injected biases, strong enough to be found in the demo's 600 ratings.
-SEVERITY, LENIENCY, AUTOMATION_BIAS = 3.0, -3.0, 0.5
+#: The injected biases in log-odds. A bias against women alone hardly shows on Adult,
+#: where 94% of the queued women applicants earn under 50K (a harsher reviewer can only
+#: turn the few positives down): over 20 simulated panels a -3 bias on women alone was
+#: found in 3. A gap of 3 log-odds between men and women applicants (-1.5 and +1.5) is
+#: found reliably; see ``python -m audits.demo.power`` and docs/agreement-and-human-bias.md.
+SEVERITY, LENIENCY, FAVOUR, AUTOMATION_BIAS = 3.0, -1.5, 1.5, 0.5
 #: Reviewers per case in the demo (more than the default 3, so the biases show).
 OVERLAP = 4
 
@@ -62,7 +69,8 @@ def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
 
     Backgrounds are drawn from the schema (about one attribute in eight left
     undisclosed) except gender, half "man" (harsher on women applicants by
-    :data:`LENIENCY` log-odds) and half "woman"; :data:`SEVERE_REVIEWER` is harsher on
+    :data:`LENIENCY` log-odds, more lenient on men by :data:`FAVOUR`) and half "woman",
+    the severe reviewer among them; :data:`SEVERE_REVIEWER` is harsher on
     everyone by :data:`SEVERITY` and ignores the model; every other simulated reviewer
     copies a shown model decision with probability :data:`AUTOMATION_BIAS`. Tests and the
     demo know what to find.
@@ -73,25 +81,43 @@ def simulated_panel(schema: dict[str, list[str]], subject_groups: list[str], *,
         username = f"sim-reviewer-{i:02d}"
         background = {name: str(values[int(rng.integers(len(values)))])
                       for name, values in schema.items() if rng.random() > 0.125}
-        harsh = i % 2 == 1
+        # The severe reviewer (03) is in the other group, so the two biases stay apart.
+        harsh = i % 2 == 0
         background[HARSH_GROUP[0]] = (HARSH_GROUP if harsh else OTHER_GROUP)[1]
         out.append((username, background, SimulatedReviewer(
             username, accuracy=float(np.round(rng.uniform(0.78, 0.92), 2)),
             severity=SEVERITY if username == SEVERE_REVIEWER else 0.0,
-            leniency={g: LENIENCY for g in subject_groups if harsh and g.startswith(HARSH_ON)},
+            leniency=_group_bias(subject_groups) if harsh else {},
             automation_bias=0.0 if username == SEVERE_REVIEWER else AUTOMATION_BIAS)))
     return out
 
 
-def ensure_demo_panel(store: Store, audit_run_id: int, *,
+def _group_bias(subject_groups: list[str]) -> dict[str, float]:
+    """The harsh group's log-odds per subject group: the sex part of the label decides
+    (compared ignoring case: Adult writes "Female", German credit "female")."""
+    bias = {}
+    for group in subject_groups:
+        sex = next((p.lower() for p in group.split(" & ") if p.startswith("sex=")), None)
+        if sex == HARSH_ON.lower():
+            bias[group] = LENIENCY
+        elif sex == FAVOURED.lower():
+            bias[group] = FAVOUR
+    return bias
+
+
+def ensure_demo_panel(store: Store, audit_run_id: int, *, random_state: int = 0,
                       progress: Progress | None = None) -> DemoPanel:
-    """Prepare the demo panel on an audit's queue unless it is already there."""
+    """Prepare the demo panel on an audit's queue unless it is already there.
+
+    ``random_state`` seeds the simulated panel (backgrounds, accuracies), the assignment
+    and the ratings; the demo uses 0, and the power study of the demo varies it.
+    """
     report = progress or (lambda fraction, message: None)
     lead = Actor(LEAD.username, LEAD.role)
     cases = store.list_cases(audit_run_id)
     groups = sorted({c.subject_group for c in cases})
     members = {r.username for r in store.list_reviewers(lead)}
-    plan = simulated_panel(store.background_schema(), groups)
+    plan = simulated_panel(store.background_schema(), groups, random_state=random_state)
     report(0.05, "Registering the demo panel")
     if PERSONA.username not in members:
         store.add_reviewer(lead, PERSONA.username, expertise=["lending"], capacity=40)
@@ -100,13 +126,15 @@ def ensure_demo_panel(store: Store, audit_run_id: int, *,
             continue
         if store.get_user(username) is None:
             store.add_user(Actor.system(), username, Role.REVIEWER,
-                           display_name=f"Simulated reviewer {username[-2:]}")
+                           display_name=f"Simulated reviewer {username[-2:]}", demo=True)
         store.add_reviewer(lead, username, capacity=60, simulated=True)
         store.report_background(lead, username, background, consent=True)
     report(0.2, f"Assigning the queue ({OVERLAP} reviewers per case)")
-    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=OVERLAP, random_state=0))
+    assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=OVERLAP,
+                                                                random_state=random_state))
     report(0.4, "Simulated reviewers rating their cases")
-    rated = _simulate(store, lead, audit_run_id, cases, plan, report)
+    rated = _simulate(store, lead, audit_run_id, cases, plan, report,
+                      random_state=random_state + 1)
     table = store.assignment_table(lead, audit_run_id)
     report(1.0, "Demo panel ready")
     return DemoPanel(audit_run_id, len(store.list_reviewers(lead)), len(table), rated)
@@ -114,7 +142,7 @@ def ensure_demo_panel(store: Store, audit_run_id: int, *,
 
 def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseRecord],
               plan: list[tuple[str, dict[str, str], SimulatedReviewer]],
-              report: Progress) -> int:
+              report: Progress, *, random_state: int) -> int:
     ids = {r.id: r.username for r in store.list_reviewers(lead)}
     simulators = {name: sim for name, _, sim in plan}
     table = pd.DataFrame(store.assignment_table(lead, audit_run_id))
@@ -129,7 +157,7 @@ def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseReco
     facts = pd.DataFrame({"case_id": [c.id for c in cases], "truth": truth,
                           "model_decision": [c.snapshot["decision"]["value"] for c in cases],
                           "subject_group": [c.subject_group for c in cases]})
-    ratings = simulate_ratings(facts, table, simulators, random_state=1)
+    ratings = simulate_ratings(facts, table, simulators, random_state=random_state)
     decisions = facts.set_index("case_id")["model_decision"]
     for i, r in enumerate(ratings.itertuples(index=False)):
         if i % 50 == 0:

@@ -3,10 +3,12 @@
 :func:`ensure_demo_queue` (idempotent) stores, next to :func:`audits.demo.default.ensure_demo`:
 
 * the fairness audit of the demo dataset and its review queue (budget 200);
-* a monitoring example on the synthetic loans dataset: its audit, its queue, and three
-  simulated weekly batches of new decisions, the third with injected drift against
-  applicants aged 50+ (their approval log-odds lowered by :data:`DRIFT_SHIFT`), labelled
-  as simulated wherever they show.
+* a monitoring example on the synthetic loans dataset: its audit, its queue, and
+  :data:`N_WEEKS` simulated weekly batches of new decisions, with injected drift against
+  applicants aged 50+ (their approval log-odds lowered by :data:`DRIFT_SHIFT`) from week
+  :data:`DRIFT_FROM` on, labelled as simulated wherever they show. Alerts follow the
+  rolling window of 4 batches and must hold for 2 of them, so the drift raises its alert
+  once the window has failed twice in a row (in the last week), not on one batch.
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ from audits.monitoring.ingest import ingest_batch
 from audits.roles import Actor
 from audits.store import Store
 
-__all__ = ["DRIFT_GROUP", "DRIFT_SHIFT", "DemoQueues", "ensure_demo_queue", "weekly_batches"]
+__all__ = ["DRIFT_FROM", "DRIFT_GROUP", "DRIFT_SHIFT", "N_WEEKS", "DemoQueues",
+           "ensure_demo_queue", "weekly_batches"]
 
 Progress = Callable[[float, str], None]
 
 MONITORING_DATASET = "synthetic"
-#: The group whose decisions drift in the third simulated week.
+#: The group whose decisions drift from week :data:`DRIFT_FROM` on.
 DRIFT_GROUP = ("age_band", "50+")
-#: Log-odds added to that group's approval scores in the third week.
+#: Log-odds added to that group's approval scores in the drifting weeks.
 DRIFT_SHIFT = -1.0
+#: Simulated weeks, and the first week that drifts (the drift persists).
+N_WEEKS, DRIFT_FROM = 4, 2
 BATCH_ROWS = 4000
 FIRST_WEEK = date(2026, 11, 2)
 
@@ -77,9 +82,9 @@ def ensure_demo_queue(store: Store, *, dataset: str | None = None, budget: int =
     return DemoQueues(queue=queue, monitoring_run_id=monitored.id)
 
 
-def weekly_batches(n_weeks: int = 3, *, rows: int = BATCH_ROWS,
-                   drift_week: int = 3) -> list[tuple[str, str, str, object]]:
-    """Return simulated weekly batches ``(label, start, end, frame)``; drift in one week.
+def weekly_batches(n_weeks: int = N_WEEKS, *, rows: int = BATCH_ROWS,
+                   drift_from: int = DRIFT_FROM) -> list[tuple[str, str, str, object]]:
+    """Return simulated weekly batches ``(label, start, end, frame)``; drift from a week on.
 
     Examples
     --------
@@ -91,7 +96,7 @@ def weekly_batches(n_weeks: int = 3, *, rows: int = BATCH_ROWS,
     column, value = DRIFT_GROUP
     for week in range(1, n_weeks + 1):
         frame = make_synthetic_loans(rows, random_state=100 + week)
-        if week == drift_week:
+        if week >= drift_from:
             frame = inject_drift(frame, column=column, value=value, shift=DRIFT_SHIFT)
         start = FIRST_WEEK + timedelta(days=7 * (week - 1))
         batches.append((f"simulated week {week}", start.isoformat(),

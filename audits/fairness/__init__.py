@@ -6,8 +6,9 @@ pandas (:mod:`~audits.fairness.counts`) or DuckDB out of core
 metric registry (:mod:`~audits.fairness.metrics`), bootstrap and Wilson intervals
 (:mod:`~audits.fairness.intervals`), disparities to a reference group
 (:mod:`~audits.fairness.disparities`), significance and power
-(:mod:`~audits.fairness.significance`), verdicts and the CI gate
-(:mod:`~audits.fairness.verdicts`, :mod:`~audits.fairness.gate`), score metrics and
+(:mod:`~audits.fairness.significance`), verdicts judged as one family with simultaneous
+intervals and the CI gate (:mod:`~audits.fairness.family`, :mod:`~audits.fairness.verdicts`,
+:mod:`~audits.fairness.gate`), score metrics and
 thresholds; the audit itself (:func:`audit_fairness`, its tables, configuration and
 result) and audit runs over the store (:mod:`~audits.fairness.stored`).
 """
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from audits.fairness.config import AuditConfig
     from audits.fairness.counts import GroupCounts, count_groups, group_counts
     from audits.fairness.counts_duckdb import count_groups_duckdb
-    from audits.fairness.gate import violates, violations
+    from audits.fairness.gate import gate_table, violates, violations
     from audits.fairness.intervals import wilson_interval
     from audits.fairness.metrics import METRIC_NAMES
     from audits.fairness.result import FairnessAudit
@@ -63,6 +64,7 @@ __all__ = [
     "count_groups_duckdb",
     "difference_rule",
     "expected_calibration_error",
+    "gate_table",
     "group_counts",
     "holm",
     "min_detectable_difference",

@@ -4,8 +4,9 @@
 everything else on the counts: metrics and their bootstrap replicates
 (:mod:`audits.fairness.estimates`), disparities to a reference group and summaries
 (:mod:`audits.fairness.disparities`), significance tests with Benjamini-Hochberg
-(:mod:`audits.fairness.significance`) and verdicts judged with the intervals
-(:mod:`audits.fairness.verdicts`). :meth:`FairnessAudit.to_dict` is the stable JSON contract.
+(:mod:`audits.fairness.significance`) and verdicts judged with simultaneous intervals
+over the audit's judged family (:mod:`audits.fairness.family`,
+:mod:`audits.fairness.verdicts`). :meth:`FairnessAudit.to_dict` is the stable JSON contract.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from audits.fairness.disparities import (
     summarize,
 )
 from audits.fairness.estimates import estimate, metric_names
+from audits.fairness.family import Inference, family_size, family_z
 from audits.fairness.intervals import percentile_interval
 from audits.fairness.metrics import eligible
 from audits.fairness.result import FairnessAudit
@@ -193,10 +195,17 @@ def audit_counts(
                  for m in est.replicates}
     metric_rows = metric_table(counts, names, est.values, intervals, usable, refs,
                                level=level, alpha=alpha, power=power)
+    inference = Inference(counts, est.values, est.replicates, usable, refs,
+                          positive_is_favourable, level, best_reference=reference == "best")
+    # One family for every verdict of the audit: any fail under a fair system <= 1 - level.
+    family = family_size(inference, the_rules)
+    adjusted_z = family_z(family, level)
     disparities, verdicts = disparity_tables(counts, names, est, refs, usable, the_rules,
-                                             level=level)
+                                             level=level, adjusted_z=adjusted_z,
+                                             best_reference=reference == "best")
     summaries = summarize(counts, est.values, est.replicates or None, usable, level=level,
-                          positive_is_favourable=positive_is_favourable)
+                          positive_is_favourable=positive_is_favourable,
+                          adjusted_z=adjusted_z)
     summaries["verdict"] = _summary_verdicts(summaries, the_rules)
     config = AuditConfig(
         y_true=y_true, y_pred=y_pred, y_score=y_score, threshold=threshold,
@@ -216,7 +225,8 @@ def audit_counts(
     return FairnessAudit(rows=counts.rows, config=config, counts=counts,
                          groups=group_table(counts, min_n=min_n), metrics=metric_rows,
                          disparities=disparities, verdicts=verdicts, summaries=summaries,
-                         reliability=reliability, threshold_effects=effects)
+                         reliability=reliability, threshold_effects=effects,
+                         inference=inference, family_size=family)
 
 
 def _silent(fraction: float, message: str) -> None:
@@ -254,8 +264,8 @@ def _summary_verdicts(summaries: pd.DataFrame, rules: tuple[Rule, ...]) -> list[
         if rule.summary is None:
             continue
         rows = np.flatnonzero(summaries["summary"].to_numpy() == rule.summary)
-        verdict = judge(summaries["ci_low"].to_numpy()[rows],
-                        summaries["ci_high"].to_numpy()[rows], rule)
+        verdict = judge(summaries["adjusted_ci_low"].to_numpy()[rows],
+                        summaries["adjusted_ci_high"].to_numpy()[rows], rule)
         for i, v in zip(rows, verdict, strict=True):
             found[i].append(str(v))
     return [combine(v) for v in found]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from audits.fairness.family import METHOD as VERDICT_METHOD
 from audits.fairness.verdicts import Rule
 
 __all__ = ["AuditConfig"]
@@ -56,7 +57,5 @@ class AuditConfig:
                         "ratios) widened to the hull with the Wilson score bounds",
             "test": "two-sided two-proportion z-test, Fisher's exact test when an expected "
                     "cell is below 5; Benjamini-Hochberg over all disparities tested",
-            "verdict": "pass if the whole interval lies within the rule's bounds, fail if it "
-                       "lies wholly outside, else insufficient_evidence; small groups are "
-                       "always insufficient_evidence",
+            "verdict": VERDICT_METHOD,
         }

@@ -19,17 +19,18 @@ and fairlearn's named summaries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from audits.fairness.counts import CELLS, GroupCounts
-from audits.fairness.intervals import percentile_interval
+from audits.fairness.family import NAMED_SUMMARIES, Inference, summary_interval
 from audits.fairness.metrics import spec_of
 
 __all__ = [
     "NAMED_SUMMARIES",
+    "SUMMARY_COLUMNS",
     "Reference",
     "best_references",
     "check_reference",
@@ -47,18 +48,6 @@ MSG_REFERENCE_KIND = (
 MSG_REFERENCE_FEATURE = "reference names {feature!r}, which is not a sensitive feature ({features})"
 MSG_REFERENCE_VALUE = (
     "reference {feature}={value!r} is not a group; values of {feature!r}: {values}"
-)
-
-#: Named summaries: (name, basis metrics, statistic). ``impact_ratio`` is the min/max
-#: ratio of the favourable-outcome rate (the four-fifths rule).
-NAMED_SUMMARIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("demographic_parity_difference", ("selection_rate",), "difference"),
-    ("demographic_parity_ratio", ("selection_rate",), "ratio"),
-    ("impact_ratio", ("selection_rate",), "impact"),
-    ("equal_opportunity_difference", ("true_positive_rate",), "difference"),
-    ("equalized_odds_difference", ("true_positive_rate", "false_positive_rate"), "difference"),
-    ("predictive_parity_difference", ("precision",), "difference"),
-    ("predictive_parity_ratio", ("precision",), "ratio"),
 )
 
 
@@ -169,19 +158,28 @@ def summarize(
     *,
     level: float = 0.95,
     positive_is_favourable: bool = True,
+    adjusted_z: float | None = None,
 ) -> pd.DataFrame:
-    """Summaries per slice over its usable groups, with percentile intervals.
+    """Summaries per slice over its usable groups, with intervals valid for extremes.
 
     For every metric, ``max_min_difference`` (max - min) and ``min_max_ratio``
     (min / max); then the named summaries of :data:`NAMED_SUMMARIES` whose metrics were
     computed. Only groups usable for the metric (enough data, defined value) count;
-    with fewer than two the summary is NaN. The interval of a spread is biased upward
-    in small groups (the max of noisy values); read it as indicative.
+    with fewer than two the summary is NaN. The value is the plain statistic (the
+    number a regulation prints); its interval ``ci_low, ci_high`` is bounded by
+    simultaneous intervals of every pair of groups of the slice (see
+    :mod:`audits.fairness.family`), so it covers although the statistic is an extreme
+    of noisy estimates. ``adjusted_ci_low, adjusted_ci_high`` use the normal quantile
+    ``adjusted_z`` of the audit's judged family (NaN when not given); verdicts read them.
+    No interval without bootstrap replicates.
 
     Returns
     -------
     pandas.DataFrame
-        ``slice, summary, metric, value, ci_low, ci_high, n_groups``.
+        ``slice, summary, metric, value, ci_low, ci_high, n_groups, adjusted_ci_low,
+        adjusted_ci_high, n_pairs, lowest_group, highest_group``: ``n_pairs`` pairwise
+        intervals bound the summary; the lowest and highest groups are those of the
+        point value (of the worst basis metric).
 
     Examples
     --------
@@ -190,31 +188,28 @@ def summarize(
     >>> c = count_groups(df, y_true="y", y_pred="p", sensitive_features="s")
     >>> s = summarize(c, {"selection_rate": np.array([1.0, 0.5])}, None,
     ...               {"selection_rate": np.array([True, True])})
-    >>> s.loc[s["summary"] == "impact_ratio", ["slice", "value"]]
-      slice  value
-    4     s    0.5
+    >>> s.loc[s["summary"] == "impact_ratio", ["slice", "value", "lowest_group"]]
+      slice  value lowest_group
+    4     s    0.5            b
     """
+    inf = Inference(counts, dict(values), dict(replicates or {}), dict(usable), {},
+                    positive_is_favourable, level)
     rows: list[dict[str, object]] = []
     slices = [" & ".join(s) for s in counts.slices]
-    for label, members in zip(slices, _slice_members(counts), strict=True):
-        stats: dict[tuple[str, str], tuple[float, np.ndarray | None, int]] = {}
-        for metric in values:
-            for kind in ("difference", "ratio", "impact"):
-                if kind == "impact" and metric != "selection_rate":
-                    continue
-                reps = None if replicates is None else replicates[metric]
-                stats[metric, kind] = _spread(values[metric], reps,
-                                              members[usable[metric][members]], kind,
-                                              positive_is_favourable)
+    for index, label in enumerate(slices):
         for metric in values:
             for kind, name in (("difference", "max_min_difference"), ("ratio", "min_max_ratio")):
-                rows.append(_row(label, name, metric, stats[metric, kind], level))
+                rows.append(_summary_row(inf, index, label, name, (metric,), kind, adjusted_z))
         for name, basis, kind in NAMED_SUMMARIES:
             if all(m in values for m in basis):
-                parts = [stats[m, kind] for m in basis]
-                rows.append(_row(label, name, ",".join(basis), _worst(parts), level))
-    return pd.DataFrame(rows, columns=["slice", "summary", "metric", "value", "ci_low",
-                                       "ci_high", "n_groups"])
+                rows.append(_summary_row(inf, index, label, name, basis, kind, adjusted_z))
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+#: Columns of :func:`summarize`.
+SUMMARY_COLUMNS = ("slice", "summary", "metric", "value", "ci_low", "ci_high", "n_groups",
+                   "adjusted_ci_low", "adjusted_ci_high", "n_pairs", "lowest_group",
+                   "highest_group")
 
 
 def _slice_members(counts: GroupCounts) -> list[np.ndarray]:
@@ -230,45 +225,42 @@ def _largest(counts: GroupCounts, members: np.ndarray) -> int:
     return int(members[order[0]])
 
 
-def _spread(values: np.ndarray, reps: np.ndarray | None, cols: np.ndarray, kind: str,
-            favourable: bool) -> tuple[float, np.ndarray | None, int]:
-    cols = cols[np.isfinite(values[cols])]
+def _summary_row(inf: Inference, index: int, label: str, name: str, basis: Sequence[str],
+                 kind: str, adjusted_z: float | None) -> dict[str, object]:
+    parts = [_spread(inf, index, metric, kind) for metric in basis]
+    defined = [p for p in parts if not np.isnan(p[0])]
+    worst: tuple[float, str | None, str | None] = (float("nan"), None, None)
+    if len(defined) == len(parts):
+        pick = max if kind == "difference" else min
+        worst = pick(defined, key=lambda p: p[0])
+    low, high, n_pairs = summary_interval(inf, index, basis, kind, z=None)
+    adj_low = adj_high = float("nan")
+    if adjusted_z is not None:
+        adj_low, adj_high, _ = summary_interval(inf, index, basis, kind, z=adjusted_z)
+    if np.isnan(worst[0]):
+        low = high = adj_low = adj_high = float("nan")
+    n_groups = min(len(inf.members(index, metric)) for metric in basis)
+    return {"slice": label, "summary": name, "metric": ",".join(basis), "value": worst[0],
+            "ci_low": low, "ci_high": high, "n_groups": n_groups, "adjusted_ci_low": adj_low,
+            "adjusted_ci_high": adj_high, "n_pairs": n_pairs, "lowest_group": worst[1],
+            "highest_group": worst[2]}
+
+
+def _spread(inf: Inference, index: int, metric: str, kind: str
+            ) -> tuple[float, str | None, str | None]:
+    cols = inf.members(index, metric)
     if len(cols) < 2:
-        return float("nan"), None, len(cols)
-    point = _stat(values[cols][None, :], kind, favourable)[0]
-    boot = None if reps is None else _stat(reps[:, cols], kind, favourable)
-    return float(point), boot, len(cols)
-
-
-def _stat(x: np.ndarray, kind: str, favourable: bool) -> np.ndarray:
-    if kind == "impact" and not favourable:
+        return float("nan"), None, None
+    x = inf.values[metric][cols]
+    if kind == "impact" and not inf.positive_is_favourable:
         x = 1.0 - x
-    high, low = np.fmax.reduce(x, axis=1), np.fmin.reduce(x, axis=1)
+    labels = inf.counts.groups["group_label"].to_numpy()
+    low_at, high_at = int(np.argmin(x)), int(np.argmax(x))
+    high, low = float(x[high_at]), float(x[low_at])
+    names = (str(labels[cols[low_at]]), str(labels[cols[high_at]]))
     if kind == "difference":
-        return np.asarray(high - low)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.where(high > 0, low / np.where(high > 0, high, 1.0), np.nan))
-
-
-def _worst(parts: list[tuple[float, np.ndarray | None, int]]) -> tuple[float, np.ndarray | None,
-                                                                         int]:
-    if len(parts) == 1:
-        return parts[0]
-    point = float(np.fmax.reduce([p[0] for p in parts]))
-    reps = [p[1] for p in parts if p[1] is not None]
-    boot = np.fmax.reduce(np.stack(reps), axis=0) if len(reps) == len(parts) else None
-    return point, boot, min(p[2] for p in parts)
-
-
-def _row(label: str, name: str, metric: str, stat: tuple[float, np.ndarray | None, int],
-         level: float) -> dict[str, object]:
-    point, boot, n_groups = stat
-    low = high = float("nan")
-    if boot is not None and not np.isnan(point):
-        lo, hi = percentile_interval(boot[:, None], level=level)
-        low, high = float(lo[0]), float(hi[0])
-    return {"slice": label, "summary": name, "metric": metric, "value": point,
-            "ci_low": low, "ci_high": high, "n_groups": n_groups}
+        return high - low, *names
+    return (low / high if high > 0 else float("nan")), *names
 
 
 def direction(metric: str, *, positive_is_favourable: bool) -> bool:

@@ -19,12 +19,20 @@ import numpy as np
 from audits.fairness.counts import GroupCounts
 from audits.fairness.intervals import bootstrap_counts, resample_histogram
 from audits.fairness.metrics import CONFUSION_METRICS, SCORE_METRICS, confusion_metrics
-from audits.fairness.scores import calibration_bins, expected_calibration_error, roc_auc
+from audits.fairness.scores import (
+    calibration_bins,
+    calibration_replicates,
+    expected_calibration_error,
+    roc_auc,
+)
 
 __all__ = ["Estimates", "estimate", "metric_names"]
 
 MSG_UNKNOWN_METRIC = "unknown metric {name!r}; metrics: {choices}"
 MSG_SCORE_METRIC = "metric {name!r} needs y_score"
+#: Most bootstrap replicates accepted (memory and time grow linearly with n_boot).
+MAX_N_BOOT = 10_000
+MSG_N_BOOT_MAX = "n_boot must be at most {limit:,} (memory and time); got {value:,}"
 
 Progress = Callable[[float, str], None]
 
@@ -94,6 +102,8 @@ def estimate(
     >>> e.values["precision"].tolist(), e.replicates["precision"].shape
     ([1.0, 0.5], (10, 2))
     """
+    if n_boot > MAX_N_BOOT:
+        raise ValueError(MSG_N_BOOT_MAX.format(limit=MAX_N_BOOT, value=n_boot))
     report = progress or _silent
     seed = _fresh_seed() if random_state is None else int(random_state)
     conf = [m for m in metrics if m in CONFUSION_METRICS]
@@ -161,8 +171,8 @@ def _score_replicates(counts: GroupCounts, names: list[str], n_boot: int,
         if "roc_auc" in names:
             out["roc_auc"][:, g] = roc_auc(draws)
         if bins is not None:
-            out["expected_calibration_error"][:, g] = expected_calibration_error(
-                draws, draws * means[g], bins, n_bins=calibration)
+            out["expected_calibration_error"][:, g] = calibration_replicates(
+                draws, means[g], hist.counts[g], bins, n_bins=calibration)
         report(0.6 + 0.3 * (i + 1) / n_groups, f"Bootstrap of scores: group {i + 1} of "
                f"{n_groups}")
     return out

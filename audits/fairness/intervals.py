@@ -8,11 +8,15 @@ many rows were counted. Holding every group's size fixed makes it a *stratified*
 bootstrap: the uncertainty is that of each group's rates given how many people the
 group has, which is what a per-group interval and a between-group difference ask for.
 
-The percentile interval has one known blind spot: a proportion observed at 0 or 1 (no
+The percentile interval has a known blind spot: a proportion observed at 0 or 1 (no
 false positives in a small group, say) makes every replicate identical, and the interval
-collapses to a point. The audit tables (:mod:`audits.fairness.tables`) therefore widen the
-interval of such a proportion, and of its differences and ratios, to the hull with its
-Wilson score bounds.
+collapses to a point; with a handful of events it is merely too narrow (at n = 300 and a
+rate of 0.0125 it covers about 89% at a nominal 95%). So a proportion with fewer than
+:data:`MIN_EVENTS` events or non-events (:func:`few_events`) gets a floor: its interval
+is the hull of the percentile and Wilson score intervals, a difference involving it the
+hull with Newcombe's hybrid score interval (:func:`newcombe_difference`), and a ratio
+the hull with the ratio of the Wilson bounds. The audit tables
+(:mod:`audits.fairness.tables`) apply the floor.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "MIN_EVENTS",
     "bootstrap_counts",
+    "few_events",
+    "floor_disparities",
+    "newcombe_difference",
     "percentile_interval",
     "resample_histogram",
     "wilson_interval",
@@ -35,6 +43,9 @@ MSG_LEVEL = "level must lie strictly between 0 and 1, got {value!r}"
 #: A percentile interval needs at least this share of replicates where the statistic is
 #: defined (a replicate can draw no positives for a small group, leaving TPR undefined).
 MIN_DEFINED_SHARE = 0.5
+
+#: A proportion with fewer events or non-events than this gets the Wilson floor.
+MIN_EVENTS = 10
 
 Progress = Callable[[float, str], None]
 
@@ -181,6 +192,93 @@ def wilson_interval(
     ok = n > 0
     return (np.where(ok, np.clip(centre - half, 0.0, 1.0), np.nan),
             np.where(ok, np.clip(centre + half, 0.0, 1.0), np.nan))
+
+
+def few_events(num: np.ndarray, den: np.ndarray, *, min_events: int = MIN_EVENTS) -> np.ndarray:
+    """Say which proportions have too few events or non-events for a percentile interval.
+
+    Examples
+    --------
+    >>> few_events(np.array([0, 4, 50, 296, 0]), np.array([300, 300, 300, 300, 0])).tolist()
+    [True, True, False, True, False]
+    """
+    x, n = np.asarray(num), np.asarray(den)
+    return np.asarray((n > 0) & ((x < min_events) | (n - x < min_events)), dtype=bool)
+
+
+def newcombe_difference(
+    p1: np.ndarray | float, low1: np.ndarray | float, high1: np.ndarray | float,
+    p2: np.ndarray | float, low2: np.ndarray | float, high2: np.ndarray | float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's hybrid score interval for ``p1 - p2`` from each proportion's interval.
+
+    ``p1 - p2 - sqrt((p1 - low1)^2 + (high2 - p2)^2)`` to
+    ``p1 - p2 + sqrt((high1 - p1)^2 + (p2 - low2)^2)`` (Newcombe 1998, method 10, with
+    Wilson intervals): it never collapses to a point and covers well with few events.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(np.array([0, 3]), np.array([20, 20]))
+    >>> d_lo, d_hi = newcombe_difference(0.0, lo[0], hi[0], 0.15, lo[1], hi[1])
+    >>> round(float(d_lo), 4), round(float(d_hi), 4)
+    (-0.3604, 0.0384)
+    """
+    a, b = np.asarray(p1, dtype=np.float64), np.asarray(p2, dtype=np.float64)
+    d = a - b
+    return (np.asarray(d - np.sqrt((a - low1) ** 2 + (high2 - b) ** 2)),
+            np.asarray(d + np.sqrt((high1 - a) ** 2 + (b - low2) ** 2)))
+
+
+def floor_disparities(
+    values: np.ndarray, low: np.ndarray, high: np.ndarray, floored: np.ndarray,
+    rows: np.ndarray, ref: np.ndarray, d_low: np.ndarray, d_high: np.ndarray,
+    r_low: np.ndarray, r_high: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Widen disparity intervals where the group's or the reference's interval is floored.
+
+    The difference interval becomes its hull with Newcombe's interval
+    (:func:`newcombe_difference`) from the per-group floor intervals ``[low, high]``;
+    the ratio interval its hull with ``[low_g / high_r, high_g / low_r]`` (``inf`` when
+    ``low_r`` is 0). Intervals that are NaN (no bootstrap) stay NaN.
+
+    Parameters
+    ----------
+    values, low, high : ndarray of shape (n_groups,)
+        Per-group values and their floor intervals (e.g. Wilson).
+    floored : ndarray of bool, shape (n_groups,)
+        Groups whose intervals need the floor (e.g. :func:`few_events`).
+    rows, ref : ndarray of int
+        The groups compared, and every group's reference.
+    d_low, d_high, r_low, r_high : ndarray of shape rows.shape
+        The bootstrap intervals of the differences and ratios.
+
+    Examples
+    --------
+    >>> v = np.array([0.0, 0.15]); lo, hi = wilson_interval(np.array([0, 3]), np.array([20, 20]))
+    >>> out = floor_disparities(v, lo, hi, np.array([True, False]), np.array([0]),
+    ...                         np.array([1, 1]), np.array([-0.15]), np.array([-0.15]),
+    ...                         np.array([0.0]), np.array([0.0]))
+    >>> [round(float(x[0]), 4) for x in out]
+    [-0.3604, 0.0384, 0.0, 3.0767]
+    """
+    g, r = rows, ref[rows]
+    where = (floored[g] | floored[r]) & ~(np.isnan(low[g]) | np.isnan(low[r]))
+    n_low, n_high = newcombe_difference(values[g], low[g], high[g], values[r], low[r], high[r])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_low = low[g] / high[r]
+        q_high = np.where(low[r] > 0, high[g] / np.where(low[r] > 0, low[r], 1.0), np.inf)
+    d_low, d_high = _hull(d_low, d_high, n_low, n_high, where)
+    r_low, r_high = _hull(r_low, r_high, q_low, q_high, where)
+    return d_low, d_high, r_low, r_high
+
+
+def _hull(low: np.ndarray, high: np.ndarray, alt_low: np.ndarray, alt_high: np.ndarray,
+          where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hull of an interval and an alternative one where ``where`` (NaN stays NaN)."""
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    use = where & ~np.isnan(low) & ~np.isnan(high)
+    return (np.where(use, np.fmin(low, alt_low), low),
+            np.where(use, np.fmax(high, alt_high), high))
 
 
 def _check_level(level: float) -> None:

@@ -90,8 +90,8 @@ CONFUSION_METRICS: dict[str, MetricSpec] = {
 #: Metrics read from score histograms (see :mod:`audits.fairness.scores`).
 SCORE_METRICS: dict[str, MetricSpec] = {
     "roc_auc": MetricSpec("roc_auc", None, None, ("positives", "negatives"), True),
-    "expected_calibration_error": MetricSpec("expected_calibration_error", None, None, (),
-                                             False),
+    "expected_calibration_error": MetricSpec("expected_calibration_error", None, None,
+                                             ("positives", "negatives"), False),
 }
 
 #: Every metric name, in report order.

@@ -14,6 +14,7 @@ import pandas as pd
 
 from audits.fairness.config import AuditConfig
 from audits.fairness.counts import GroupCounts
+from audits.fairness.family import METHOD, Inference
 
 __all__ = ["FairnessAudit"]
 
@@ -45,16 +46,26 @@ class FairnessAudit:
         (Benjamini-Hochberg over every tested disparity of the audit; complementary
         metrics such as TPR and FNR test the same hypothesis and both count, which
         makes the adjustment slightly conservative) and the ``verdict`` combined over
-        the rules for that metric (any fail, else all pass, else insufficient).
+        the rules for that metric (any fail, else all pass, else insufficient), judged
+        with the simultaneous intervals ``ratio_adjusted_ci_low``, ... of the audit's
+        judged family (the per-comparison ``ratio_ci_low``, ... are shown alongside).
     verdicts : pandas.DataFrame
         One row per (disparity, rule): ``rule, statistic, verdict, reason``.
     summaries : pandas.DataFrame
-        Per slice: spreads, min/max ratios and named summaries with intervals, and the
-        ``verdict`` of summary rules.
+        Per slice: spreads, min/max ratios and named summaries with intervals valid for
+        extremes (bounded by simultaneous pairwise intervals), the simultaneous intervals
+        of the judged family (``adjusted_ci_low``, ``adjusted_ci_high``), the groups at
+        the extremes, and the ``verdict`` of summary rules.
     reliability : pandas.DataFrame or None
         Reliability curve per group (scores in [0, 1] only).
     threshold_effects : pandas.DataFrame or None
         With scores, ``y_pred`` and a ``threshold``: what that threshold would change.
+    inference : Inference or None
+        What the simultaneous intervals were computed from; gates
+        (:mod:`audits.fairness.gate`) compute their own family's intervals from it.
+    family_size : int
+        Number of comparisons the audit's verdicts judge together (the Bonferroni
+        family of :mod:`audits.fairness.family`).
     """
 
     rows: int
@@ -67,6 +78,8 @@ class FairnessAudit:
     summaries: pd.DataFrame
     reliability: pd.DataFrame | None = None
     threshold_effects: pd.DataFrame | None = None
+    inference: Inference | None = None
+    family_size: int = 1
 
     def attributes(self, group_id: int) -> dict[str, str]:
         """Return the mapping feature -> value of a group."""
@@ -77,8 +90,9 @@ class FairnessAudit:
 
         ``{"rows", "groups": [{"attributes", "n", "metrics": {name: {"value", "ci_low",
         "ci_high"}}}], "disparities": [{"metric", "attributes", "reference",
-        "difference", "ratio", "p_value", "p_adjusted", "verdict"}], "summaries",
-        "verdicts", "config"}``.
+        "difference", "ratio", "p_value", "p_adjusted", "verdict",
+        "min_detectable_difference", "difference_adjusted", "ratio_adjusted"}],
+        "summaries", "verdicts", "config", "inference"}``.
 
         Examples
         --------
@@ -108,18 +122,44 @@ class FairnessAudit:
              "ratio": _triple(r.ratio, r.ratio_ci_low, r.ratio_ci_high),
              "p_value": _num(r.p_value), "p_adjusted": _num(r.p_adjusted),
              "verdict": _text(r.verdict),
-             "min_detectable_difference": _num(mdd.get((r.group_id, r.metric)))}
+             "min_detectable_difference": _num(mdd.get((r.group_id, r.metric))),
+             "difference_adjusted": _pair(r.difference_adjusted_ci_low,
+                                          r.difference_adjusted_ci_high),
+             "ratio_adjusted": _pair(r.ratio_adjusted_ci_low, r.ratio_adjusted_ci_high)}
             for r in d.itertuples(index=False)
         ]
         return {"rows": self.rows, "groups": groups, "disparities": disparities,
                 "summaries": self._summaries_json(), "verdicts": self._verdicts_json(attrs),
-                "config": self.config.as_dict()}
+                "config": self.config.as_dict(), "inference": self.inference_json()}
+
+    def inference_json(self) -> dict[str, Any]:
+        """How the verdicts were judged: the family, its size and per-comparison level.
+
+        Examples
+        --------
+        >>> from audits.fairness.audit import audit_fairness
+        >>> df = pd.DataFrame({"y": [1, 0] * 50, "p": [1, 1, 0, 0] * 25,
+        ...                    "s": ["a"] * 50 + ["b"] * 50})
+        >>> audit = audit_fairness(df, y_true="y", y_pred="p", sensitive_features="s",
+        ...                        n_boot=50)
+        >>> info = audit.inference_json()
+        >>> info["family"], info["family_size"], info["per_comparison_level"]
+        ('bonferroni', 11, 0.9954545454545455)
+        """
+        level = self.config.level
+        return {"family": "bonferroni", "family_size": self.family_size, "level": level,
+                "per_comparison_level": 1.0 - (1.0 - level) / self.family_size,
+                "method": METHOD}
 
     def _summaries_json(self) -> list[dict[str, Any]]:
         slices = {" & ".join(s): list(s) for s in self.config.slices}
         return [{"features": slices[r.slice], "summary": r.summary, "metric": r.metric,
                  "value": _num(r.value), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high),
-                 "n_groups": int(r.n_groups), "verdict": _text(r.verdict)}
+                 "n_groups": int(r.n_groups), "verdict": _text(r.verdict),
+                 "adjusted_ci_low": _num(r.adjusted_ci_low),
+                 "adjusted_ci_high": _num(r.adjusted_ci_high), "n_pairs": int(r.n_pairs),
+                 "lowest_group": _text(r.lowest_group),
+                 "highest_group": _text(r.highest_group)}
                 for r in self.summaries.itertuples(index=False)]
 
     def _verdicts_json(self, attrs: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -138,6 +178,10 @@ def _num(value: Any) -> float | None:
 def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(
         value)
+
+
+def _pair(low: Any, high: Any) -> dict[str, float | None]:
+    return {"ci_low": _num(low), "ci_high": _num(high)}
 
 
 def _triple(value: Any, low: Any, high: Any) -> dict[str, float | None]:

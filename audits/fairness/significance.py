@@ -133,10 +133,19 @@ def min_detectable_difference(
 ) -> np.ndarray:
     """Smallest difference in a proportion that a two-sided z-test detects with this power.
 
-    Normal approximation with the reference proportion's variance in both groups:
-    ``(z[1 - alpha/2] + z[power]) * sqrt(p0 (1 - p0) (1/n1 + 1/n2))``. Where the
-    reference proportion is 0 or 1 (no variance to go by), ``p0 = 0.5`` is used, which
-    gives the largest (most cautious) figure.
+    The group's proportion is ``p1 = p0 + delta`` (or ``p0 - delta``), the reference's
+    ``p0``. The pooled z-test rejects with probability about
+    ``Phi((delta - z[1 - alpha/2] * se0) / se1)``, where ``se0`` is the standard error
+    under the null (the pooled proportion in both groups) and ``se1`` the one under the
+    alternative, ``sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n2)`` (separate variances).
+    The smallest ``delta`` reaching ``power`` is found by bisection in each direction;
+    the larger of the two is returned (a difference of that size is detected whichever
+    way it goes), or the only one where the other direction has no room.
+
+    A proportion can only move to 0 or 1: when even ``p1 = 1`` (or 0) does not reach the
+    power, no difference is detectable and the result is NaN (reported as null, "not
+    detectable"), never a figure above what a proportion allows. Also NaN where a group
+    has no trials.
 
     Parameters
     ----------
@@ -149,13 +158,34 @@ def min_detectable_difference(
     --------
     >>> round(float(min_detectable_difference(np.array(500), np.array(500),
     ...                                       np.array(0.5))), 4)
-    0.0886
+    0.0881
+    >>> float(min_detectable_difference(np.array(3), np.array(4), np.array(0.5)))
+    nan
     """
     n1 = np.asarray(n1, dtype=np.float64)
     n2 = np.asarray(n2, dtype=np.float64)
-    p = np.asarray(p0, dtype=np.float64)
-    p = np.where((p > 0) & (p < 1), p, 0.5)
-    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mdd = z * np.sqrt(p * (1.0 - p) * (1.0 / n1 + 1.0 / n2))
-    return np.asarray(np.where((n1 > 0) & (n2 > 0), mdd, np.nan), dtype=np.float64)
+    p0 = np.clip(np.asarray(p0, dtype=np.float64), 0.0, 1.0)
+    n1, n2, p0 = np.broadcast_arrays(n1, n2, p0)
+    ok = (n1 > 0) & (n2 > 0) & np.isfinite(p0)
+    a, b = np.where(ok, n1, 1.0), np.where(ok, n2, 1.0)
+    p = np.where(ok, p0, 0.5)
+    z_a, z_b = float(stats.norm.ppf(1.0 - alpha / 2.0)), float(stats.norm.ppf(power))
+
+    def excess(delta: np.ndarray, sign: float) -> np.ndarray:
+        p1 = np.clip(p + sign * delta, 0.0, 1.0)
+        pooled = (a * p1 + b * p) / (a + b)
+        se0 = np.sqrt(pooled * (1.0 - pooled) * (1.0 / a + 1.0 / b))
+        se1 = np.sqrt(p1 * (1.0 - p1) / a + p * (1.0 - p) / b)
+        # delta - z_a se0 - z_b se1 >= 0 <=> power reached (se1 = 0: the test is certain)
+        return np.asarray(delta - z_a * se0 - z_b * se1, dtype=np.float64)
+
+    best = np.full(p.shape, -np.inf)
+    for sign, room in ((1.0, 1.0 - p), (-1.0, p)):
+        reach = (room > 0) & (excess(room, sign) >= 0)
+        lo, hi = np.zeros_like(room), room.copy()
+        for _ in range(60):
+            mid = (lo + hi) / 2.0
+            good = excess(mid, sign) >= 0
+            lo, hi = np.where(good, lo, mid), np.where(good, mid, hi)
+        best = np.where(reach, np.fmax(best, hi), best)
+    return np.asarray(np.where(ok & np.isfinite(best), best, np.nan), dtype=np.float64)

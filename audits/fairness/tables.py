@@ -16,9 +16,19 @@ import pandas as pd
 from audits.fairness.counts import GroupCounts
 from audits.fairness.disparities import compare
 from audits.fairness.estimates import Estimates
-from audits.fairness.intervals import percentile_interval, wilson_interval
+from audits.fairness.family import Inference, family_size, family_z, pair_interval
+from audits.fairness.intervals import (
+    few_events,
+    floor_disparities,
+    percentile_interval,
+    wilson_interval,
+)
 from audits.fairness.metrics import CONFUSION_METRICS, metric_fraction
-from audits.fairness.scores import auc_binning_bound
+from audits.fairness.scores import (
+    auc_binning_bound,
+    auc_interval_floor,
+    calibration_disparity_intervals,
+)
 from audits.fairness.significance import (
     benjamini_hochberg,
     min_detectable_difference,
@@ -97,6 +107,9 @@ def metric_table(
             mdd = min_detectable_difference(den, den[ref], values[name][ref], alpha=alpha,
                                             power=power)
             mdd = np.where(ref == np.arange(n_groups), np.nan, mdd)
+        elif name == "roc_auc":  # a Wilson-type floor: never [1, 1] in a small group
+            low, high, _ = auc_interval_floor(values[name], low, high, *_labels(cells),
+                                              level=level)
         for key, col in (("value", values[name]), ("ci_low", low), ("ci_high", high),
                          ("wilson_low", w_low), ("wilson_high", w_high), ("numerator", num),
                          ("denominator", den), ("eligible", usable[name]),
@@ -121,9 +134,16 @@ def metric_table(
 def disparity_tables(
     counts: GroupCounts, names: Sequence[str], est: Estimates,
     refs: Mapping[str, np.ndarray], usable: Mapping[str, np.ndarray],
-    rules: Sequence[Rule], *, level: float,
+    rules: Sequence[Rule], *, level: float, adjusted_z: float | None = None,
+    best_reference: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disparities (metric-major, then groups) and the per-rule verdicts.
+
+    ``difference_ci_low, ...`` are per-comparison intervals (percentile bootstrap);
+    verdicts read ``difference_adjusted_ci_low, ..., ratio_adjusted_ci_high``, the
+    simultaneous intervals of the judged family (see :mod:`audits.fairness.family`)
+    at the normal quantile ``adjusted_z`` (default: Bonferroni over the comparisons
+    these rules judge), computed for the rows a rule judges (NaN elsewhere).
 
     Examples
     --------
@@ -144,6 +164,11 @@ def disparity_tables(
              for name in names]
     table = pd.concat(parts, ignore_index=True)
     table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
+    inf = Inference(counts, est.values, est.replicates, dict(usable), dict(refs),
+                    True, level, best_reference)
+    z = adjusted_z if adjusted_z is not None else family_z(
+        family_size(inf, rules), level)
+    _add_adjusted(table, inf, rules, z)
     verdict_parts: list[pd.DataFrame] = []
     per_row: list[list[str]] = [[] for _ in range(len(table))]
     for rule in rules:
@@ -187,14 +212,18 @@ def _disparities(counts: GroupCounts, name: str, est: Estimates, ref: np.ndarray
         p_value, test = two_proportion_test(num[rows], den[rows], num[ref[rows]],
                                             den[ref[rows]])
         w_low, w_high = wilson_interval(num, den, level=level)
-        edge = _at_boundary(num, den)
-        edge = edge[rows] | edge[ref[rows]]
-        lo_g, hi_g, lo_r, hi_r = w_low[rows], w_high[rows], w_low[ref[rows]], w_high[ref[rows]]
-        d_low, d_high = _widen(d_low, d_high, lo_g - hi_r, hi_g - lo_r, edge)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_low, r_high = _widen(r_low, r_high, lo_g / hi_r,
-                                   np.where(lo_r > 0, hi_g / np.where(lo_r > 0, lo_r, 1), np.inf),
-                                   edge)
+        d_low, d_high, r_low, r_high = floor_disparities(
+            values, w_low, w_high, _at_boundary(num, den), rows, ref, d_low, d_high, r_low,
+            r_high)
+    elif name == "expected_calibration_error" and name in est.replicates:
+        d_low, d_high, r_low, r_high = calibration_disparity_intervals(
+            est.replicates[name], rows, ref, level=level)
+    elif name == "roc_auc" and name in est.replicates:
+        a_low, a_high = percentile_interval(est.replicates[name], level=level)
+        a_low, a_high, floored = auc_interval_floor(values, a_low, a_high,
+                                                    *_labels(counts.cells), level=level)
+        d_low, d_high, r_low, r_high = floor_disparities(
+            values, a_low, a_high, floored, rows, ref, d_low, d_high, r_low, r_high)
     g = counts.groups
     return pd.DataFrame({
         "group_id": rows, "slice": g["slice"].to_numpy()[rows],
@@ -208,10 +237,35 @@ def _disparities(counts: GroupCounts, name: str, est: Estimates, ref: np.ndarray
     })
 
 
+def _add_adjusted(table: pd.DataFrame, inf: Inference, rules: Sequence[Rule],
+                  z: float) -> None:
+    """Add the simultaneous intervals, for the rows each statistic's rules judge."""
+    for statistic in ("difference", "ratio"):
+        low = np.full(len(table), np.nan)
+        high = np.full(len(table), np.nan)
+        judged = np.zeros(len(table), dtype=bool)
+        for rule in rules:
+            if rule.statistic == statistic and rule.summary is None:
+                judged |= table["metric"].map(rule.applies_to).to_numpy(dtype=bool)
+        for metric in pd.unique(table["metric"][judged]):
+            rows = np.flatnonzero(judged & (table["metric"] == metric).to_numpy())
+            lo, hi = pair_interval(inf, str(metric), table["group_id"].to_numpy()[rows],
+                                   table["reference_id"].to_numpy()[rows],
+                                   statistic=statistic, z=z)
+            low[rows], high[rows] = lo, hi
+        table[f"{statistic}_adjusted_ci_low"] = low
+        table[f"{statistic}_adjusted_ci_high"] = high
+
+
 def _at_boundary(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    # A proportion at 0 or 1 makes every bootstrap replicate equal: the percentile
-    # interval collapses to a point, so it is widened with the Wilson bounds.
-    return np.asarray((den > 0) & ((num == 0) | (num == den)), dtype=bool)
+    # With few events or non-events (0 or 1 collapses it to a point) the percentile
+    # interval under-covers, so it is widened with the Wilson bounds.
+    return few_events(num, den)
+
+
+def _labels(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positives (tp + fn) and negatives (fp + tn) of each group."""
+    return cells[:, 0] + cells[:, 2], cells[:, 1] + cells[:, 3]
 
 
 def _widen(low: np.ndarray, high: np.ndarray, alt_low: np.ndarray, alt_high: np.ndarray,
@@ -223,8 +277,9 @@ def _widen(low: np.ndarray, high: np.ndarray, alt_low: np.ndarray, alt_high: np.
 
 
 def _judge_rows(rows: pd.DataFrame, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
-    bounds = {"ratio": ("ratio_ci_low", "ratio_ci_high"),
-              "difference": ("difference_ci_low", "difference_ci_high")}[rule.statistic]
+    bounds = {"ratio": ("ratio_adjusted_ci_low", "ratio_adjusted_ci_high"),
+              "difference": ("difference_adjusted_ci_low",
+                             "difference_adjusted_ci_high")}[rule.statistic]
     low, high = rows[bounds[0]].to_numpy(), rows[bounds[1]].to_numpy()
     verdict = judge(low, high, rule)
     reason = np.array([REASONS[v] for v in verdict], dtype=object)

@@ -1,6 +1,16 @@
-"""The two reasons that read the audit and the model: disparity and counterfactual flip.
+"""The two reasons that read the audit and the model, and what people are told of reasons.
 
-Re-exported by :mod:`audits.flagging.flags`; see there for the flags table contract.
+:func:`disparity_flags` and :func:`counterfactual_flags` are re-exported by
+:mod:`audits.flagging.flags`; see there for the flags table contract.
+
+A flag's ``explanation`` is written for the people who tune the queue: it may name the
+decision, its confusion cell ("a false positive", which gives away the true outcome) or
+a gold case's known answer. Whoever rates or adjudicates a case must not learn any of
+that, or the labels that measure them (and retrain the model) are anchored on the answer.
+:func:`outcome_free_reasons` gives each reason as such a person may read it: one fixed
+sentence per kind of reason, built from the kind alone, never from the stored text, so
+no decision, outcome, label value, number or gold answer can reach them.
+:func:`reasons_for` picks the full or the outcome-free form by role.
 """
 
 from __future__ import annotations
@@ -34,8 +44,31 @@ from audits.flagging.common import (
     _table,
 )
 from audits.models.training import DEFAULT_THRESHOLD, predict_decisions
+from audits.roles import Role
 
-__all__ = ["counterfactual_flags", "disparity_flags"]
+__all__ = ["FULL_REASON_ROLES", "OUTCOME_FREE", "counterfactual_flags", "disparity_flags",
+           "outcome_free_reasons", "reasons_for"]
+
+#: What a reviewer or an adjudicator reads for each reason: the kind of case, never its
+#: decision, outcome, label, score or known answer.
+OUTCOME_FREE: Mapping[str, str] = {
+    "low_confidence": "The model was unsure: its score lies close to its decision threshold.",
+    "disparity": "The case belongs to a group for which the fairness audit found a "
+                 "disparity that fails the parity rule.",
+    "counterfactual": "Changing only a sensitive attribute of the case (and the features "
+                      "that stand in for it) would change the model's decision.",
+    "attribution": "Features that may stand in for a sensitive attribute carry much of the "
+                   "model's reasoning on this case.",
+    "random_control": "Drawn at random, as a control sample for the panel.",
+    "gold": "Drawn to check the panel's accuracy (nothing about this case is shown beyond "
+            "what any case shows).",
+    "active_learning": "A person's decision on a case like this one teaches the model most.",
+}
+OUTCOME_FREE_OTHER = "Flagged for review by the queue's policy."
+MSG_REASON = "reason #{i} must be a mapping with a 'reason' key (the kind of flag)"
+#: Roles that read the full reasons (decision, confusion cell, known answer): they
+#: neither rate nor adjudicate. Panel leads and admins adjudicate; reviewers rate.
+FULL_REASON_ROLES = frozenset({Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER})
 
 
 def disparity_flags(
@@ -119,6 +152,66 @@ def disparity_flags(
              for w, p, c in zip(which[keep], pred[keep], cell[keep], strict=True)]
     return _table(frame.index[keep], "disparity", best[keep], notes)
 
+
+
+def outcome_free_reasons(reasons: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Return a case's reasons as a reviewer or adjudicator may read them.
+
+    Each reason keeps its kind (``reason``) and gets the fixed sentence of
+    :data:`OUTCOME_FREE` for that kind as its ``explanation``; the stored explanation and
+    score are dropped. A kind listed twice is given once.
+
+    Parameters
+    ----------
+    reasons : iterable of mapping
+        A case's ``reasons`` (each with a ``reason`` key), as stored.
+
+    Returns
+    -------
+    list of dict
+        ``{"reason", "explanation"}`` in the given order.
+
+    Raises
+    ------
+    ValueError
+        A reason without a ``reason`` key.
+
+    Examples
+    --------
+    >>> outcome_free_reasons([{"reason": "disparity", "score": 0.9,
+    ...     "explanation": "Approved (a false positive), in group sex=F ..."}])[0]["explanation"]
+    'The case belongs to a group for which the fairness audit found a disparity that fails \
+the parity rule.'
+    """
+    out: dict[str, dict[str, str]] = {}
+    for i, reason in enumerate(reasons):
+        if not isinstance(reason, Mapping) or "reason" not in reason:
+            raise ValueError(MSG_REASON.format(i=i))
+        kind = str(reason["reason"])
+        out.setdefault(kind, {"reason": kind,
+                              "explanation": OUTCOME_FREE.get(kind, OUTCOME_FREE_OTHER)})
+    return list(out.values())
+
+
+def reasons_for(role: Role | str, reasons: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return a case's reasons in the form ``role`` may read: full or outcome-free.
+
+    Full (as stored) only for :data:`FULL_REASON_ROLES`; everyone else, and any unknown
+    role, gets :func:`outcome_free_reasons`.
+
+    Examples
+    --------
+    >>> stored = [{"reason": "gold", "score": 0.5, "explanation": "Known answer: 1"}]
+    >>> reasons_for("panel_lead", stored)[0]["explanation"][:30]
+    "Drawn to check the panel's acc"
+    >>> reasons_for("compliance_officer", stored)[0]["explanation"]
+    'Known answer: 1'
+    """
+    try:
+        full = Role(role) in FULL_REASON_ROLES
+    except ValueError:
+        full = False
+    return [dict(r) for r in reasons] if full else outcome_free_reasons(reasons)
 
 
 def counterfactual_flags(

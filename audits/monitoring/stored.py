@@ -1,7 +1,8 @@
 """What the panel lead's pages read: the monitoring history and the deferral curve.
 
 :func:`monitoring_view` lines up an audit's stored batch results after its baseline
-audit (per batch and per rolling window) with the stored alerts; :func:`deferral_view`
+audit (per batch and per rolling window) with the stored alerts and where each alert
+stands now (open, or clear, on the rolling window's record); :func:`deferral_view`
 computes the deferral curve of an audit's decisions, with human accuracy estimated from
 reviewed gold cases once there are enough, and assumed (and said so) before.
 """
@@ -12,12 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audits.fairness.stored import columnar, decisions_for
 from audits.flagging.deferral import DeferralCurve, deferral_curve, human_accuracy
 from audits.flagging.stored import decision_scale
-from audits.monitoring.history import HISTORY_COLUMNS, BatchResult, disparity_history
+from audits.monitoring.history import (
+    ALERT_METRICS,
+    HISTORY_COLUMNS,
+    HOLD,
+    STATUS_COLUMNS,
+    BatchResult,
+    alert_status,
+    disparity_history,
+)
+from audits.monitoring.ingest import WINDOW, alerting_of
 from audits.roles import Actor
 from audits.store import AlertRecord, BatchRecord, Store
 
@@ -36,6 +47,9 @@ class MonitoringView:
 
     ``history`` and ``window_history`` have the columns of
     :func:`audits.monitoring.history.disparity_history`; position 0 is the baseline audit.
+    ``status`` (columns of :func:`audits.monitoring.history.alert_status`) says where each
+    alerting metric's disparity stands on the rolling window's record, judged as the
+    latest batch's alerts were (``alerting``: ``based_on``, ``window``, ``hold``).
     """
 
     audit_run_id: int
@@ -43,6 +57,13 @@ class MonitoringView:
     history: pd.DataFrame
     window_history: pd.DataFrame
     alerts: list[AlertRecord]
+    status: pd.DataFrame
+    alerting: dict[str, Any]
+
+    @property
+    def open_alerts(self) -> pd.DataFrame:
+        """The rows of ``status`` whose alert is open (failing, not shown to pass)."""
+        return self.status[self.status["state"] == "open"]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``monitor`` JSON contract."""
@@ -57,7 +78,10 @@ class MonitoringView:
                             "metric": a.metric, "group": a.subject_group,
                             "from_verdict": a.from_verdict, "to_verdict": a.to_verdict,
                             "severity": a.severity, "message": a.message}
-                           for a in self.alerts]}
+                           for a in self.alerts],
+                "alerting": dict(self.alerting),
+                "status": [{k: _plain(v) for k, v in row.items()}
+                           for row in self.status.to_dict("records")]}
 
 
 def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
@@ -73,11 +97,16 @@ def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
         raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
     batches = store.list_batches(audit_run_id)
     baseline = run.results if run.results and "disparities" in run.results else None
+    window = _history(batches, "window", baseline)
+    alerting: dict[str, Any] = alerting_of(batches[-1]) if batches else {
+        "based_on": "window", "window": WINDOW, "hold": HOLD}
     return MonitoringView(
         audit_run_id=audit_run_id, batches=batches,
-        history=_history(batches, "audit", baseline),
-        window_history=_history(batches, "window", baseline),
-        alerts=store.list_alerts(audit_run_id))
+        history=_history(batches, "audit", baseline), window_history=window,
+        alerts=store.list_alerts(audit_run_id), alerting=alerting,
+        status=alert_status(window[window["metric"].isin(ALERT_METRICS)],
+                            hold=int(alerting["hold"]))
+        if batches else pd.DataFrame(columns=list(STATUS_COLUMNS)))
 
 
 def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | None = None,
@@ -130,6 +159,15 @@ def reviewed_decisions(store: Store, audit_run_id: int) -> pd.DataFrame:
     rows = store.ratings_for_analysis(Actor.system(), audit_run_id)
     known = [(r["label"], r["truth"]) for r in rows if r["truth"] is not None]
     return pd.DataFrame(known, columns=["label", "y_true"])
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalars: NaN becomes None, numpy numbers Python numbers."""
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def _history(batches: list[BatchRecord], key: str,

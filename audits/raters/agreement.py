@@ -37,6 +37,7 @@ from audits.raters.agreement_stats import (
     percentile_interval,
     prepare,
 )
+from audits.raters.ratings import check_n_boot_limit
 
 __all__ = [
     "MSG_BOOT",
@@ -366,6 +367,7 @@ def check_bootstrap(n_boot: int, level_ci: float) -> None:
     """Raise ValueError for a negative or non-integer ``n_boot`` or a bad ``level_ci``."""
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
         raise ValueError(MSG_BOOT.format(value=n_boot))
+    check_n_boot_limit(int(n_boot))
     if not 0.0 < level_ci < 1.0:
         raise ValueError(MSG_LEVEL_CI.format(value=level_ci))
 

@@ -56,6 +56,8 @@ MSG_UNGROUPED = "rater_groups has no group for reviewer(s) {reviewers}"
 MSG_ONE_GROUP = "rater_groups must put the reviewers in at least two groups; got {groups}"
 MSG_GROUPS_TYPE = "rater_groups must be a mapping reviewer_id -> group, got {kind}"
 CHUNK = 250
+#: Most resample draws (n_boot x ratings) made in one call: 4 million int64, 32 MB.
+_CHUNK_CELLS = 4_000_000
 
 
 def reviewer_severity(ratings: pd.DataFrame, *, n_boot: int = 1000,
@@ -245,13 +247,27 @@ def _one_reviewer(reviewer: Any, diff: np.ndarray, starts: np.ndarray, sizes: np
         return row
     row["severity"] = obs = float(diff.mean())
     if n_boot:
-        boot = diff[rng.integers(0, n, (n_boot, n))].mean(axis=1)
+        boot = _bootstrap_means(diff, n_boot, rng)
         low, high = percentile_interval(boot, level=level)
         row["ci_low"], row["ci_high"] = float(low), float(high)
     picks = starts + np.floor(rng.random((n_permutations, n)) * sizes).astype(np.int64)
     null = pool[picks].mean(axis=1)
     row["p_value"] = float((1 + _at_least(null, obs).sum()) / (1 + n_permutations))
     return row
+
+
+def _bootstrap_means(diff: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``n_boot`` resamples of ``diff``, drawn in chunks of bounded memory.
+
+    Up to ``_CHUNK_CELLS`` draws are made in one call (the same stream as before chunks
+    existed); beyond that, chunks keep memory at about 32 MB whatever ``n_boot`` is.
+    """
+    n = len(diff)
+    step = max(1, _CHUNK_CELLS // n)
+    if n_boot <= step:
+        return np.asarray(diff[rng.integers(0, n, (n_boot, n))].mean(axis=1))
+    return np.concatenate([diff[rng.integers(0, n, (min(step, n_boot - start), n))]
+                           .mean(axis=1) for start in range(0, n_boot, step)])
 
 
 def _at_least(null: np.ndarray, observed: np.ndarray | float) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from audits.data.schema import check_columns_exist
+from audits.fairness.estimates import MAX_N_BOOT
 
 __all__ = ["ROLES", "check_options", "leave_one_out", "prepare_ratings"]
 
@@ -40,6 +41,7 @@ MSG_NUMERIC = "column {column!r} ({role}) must be numeric; found {value!r}"
 MSG_TIME = "column {column!r} ({role}) must hold timestamps: {error}"
 MSG_INT_OPTION = "{name} must be an integer >= {low}, got {value!r}"
 MSG_UNIT_OPTION = "{name} must lie strictly between 0 and 1, got {value!r}"
+MSG_N_BOOT_MAX = "n_boot must be at most {limit:,} (memory and time); got {value:,}"
 
 
 def prepare_ratings(ratings: pd.DataFrame, columns: Mapping[str, str] | None = None, *,
@@ -128,6 +130,8 @@ def check_options(*, ints: Mapping[str, tuple[object, int]] | None = None,
                   units: Mapping[str, object] | None = None) -> None:
     """Raise ValueError for an integer option below its minimum or a share outside (0, 1).
 
+    ``n_boot`` is also capped at ``MAX_N_BOOT`` (see :func:`check_n_boot_limit`).
+
     Examples
     --------
     >>> check_options(ints={"n_boot": (100, 0)}, units={"level": 0.95})
@@ -135,9 +139,29 @@ def check_options(*, ints: Mapping[str, tuple[object, int]] | None = None,
     for name, (value, low) in (ints or {}).items():
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(MSG_INT_OPTION.format(name=name, low=low, value=value))
+        if name == "n_boot":
+            check_n_boot_limit(int(value))
     for name, value in (units or {}).items():
         if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < 1:
             raise ValueError(MSG_UNIT_OPTION.format(name=name, value=value))
+
+
+def check_n_boot_limit(n_boot: int) -> None:
+    """Raise ValueError when ``n_boot`` exceeds ``MAX_N_BOOT`` (10,000).
+
+    A billion replicates asked by mistake would otherwise run for hours and exhaust
+    memory before failing; 10 times the default is ample for stable intervals.
+
+    Examples
+    --------
+    >>> check_n_boot_limit(1000)
+    >>> check_n_boot_limit(10**9)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_boot must be at most 10,000 (memory and time); got 1,000,000,000
+    """
+    if n_boot > MAX_N_BOOT:
+        raise ValueError(MSG_N_BOOT_MAX.format(limit=MAX_N_BOOT, value=n_boot))
 
 
 def _names(columns: Mapping[str, str] | None) -> dict[str, str]:

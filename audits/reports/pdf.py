@@ -1,5 +1,9 @@
 """The PDF of a report (fpdf2): A4, readable when printed, its JSON attached.
 
+Rendering is deterministic: the PDF's creation date and the attachment's date are the
+report's ``generated_at``, so the same report and sign-off give the same bytes, and a
+verifier re-renders a signed report and compares it with the file byte for byte.
+
 Body text is 10.5 pt and tables 8 pt with wrapped cells that fit the page width; long
 tables continue across pages with their header repeated; charts are scaled to the page
 width. Every page carries the report id and its page number.
@@ -8,7 +12,10 @@ width. Every page carries the report id and its page number.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,7 @@ from fpdf.fonts import FontFace
 from audits.reports.charts import chart_png
 from audits.reports.report import Report, body_sha256
 
-__all__ = ["format_cell", "render_pdf_document", "signoff_lines"]
+__all__ = ["format_cell", "report_chart_png", "render_pdf_document", "signoff_lines"]
 
 FONT = "DejaVu"
 BODY_PT = 10.5
@@ -68,6 +75,8 @@ def render_pdf_document(report: Report, embedded: str, *,
     pdf.set_title(str(body.get("title", "Audit report")))
     pdf.set_subject(f"fairpanel report {body.get('report_id')}; body sha256 {sha}")
     pdf.set_creator("fairpanel")
+    when = _when(report.generated_at)
+    pdf.set_creation_date(when)
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
     _text(pdf, 0, 8, str(body.get("title", "Audit report")))
@@ -80,8 +89,23 @@ def render_pdf_document(report: Report, embedded: str, *,
         for b in section.get("blocks", []):
             _block(pdf, b, signoff)
     pdf.embed_file(bytes=embedded.encode("utf-8"), basename=attachment,
-                   mime_type="application/json", desc="canonical JSON of the report")
+                   mime_type="application/json", desc="canonical JSON of the report",
+                   creation_date=when, modification_date=when)
     return bytes(pdf.output())
+
+
+def report_chart_png(b: Mapping[str, Any]) -> bytes:
+    """Return a chart block's PNG, drawn once per process for the same block.
+
+    Exporting and then verifying a report draws the same charts twice (the verifier
+    re-renders the file); the PNG depends only on the block, so it is kept.
+    """
+    return _chart_png(json.dumps(b, sort_keys=True))
+
+
+@lru_cache(maxsize=32)
+def _chart_png(block_json: str) -> bytes:
+    return chart_png(json.loads(block_json))
 
 
 def format_cell(value: Any, fmt: str) -> str:
@@ -121,9 +145,23 @@ def signoff_lines(signoff: Mapping[str, Any] | None, draft: str) -> list[str]:
               ("public_key", "Public key"))
     lines = [f"{label}: {signoff.get(key) if signoff.get(key) not in (None, '') else 'n/a'}"
              for key, label in labels]
+    if signoff.get("key_fingerprint"):
+        lines.append(f"Signing key fingerprint (sha256): {signoff['key_fingerprint']}")
+    checkpoint = signoff.get("checkpoint")
+    if isinstance(checkpoint, Mapping):
+        lines.append(f"Anchored in the audit log by signed checkpoint #{checkpoint.get('id')} "
+                     f"of entry {checkpoint.get('entry_id')} at {checkpoint.get('ts')}")
     return [*lines, "The full manifest (hashes of the data, model, configuration, results, "
                     "log head and code version) is in the embedded JSON; check it with "
                     "`fairpanel report verify FILE`."]
+
+
+def _when(generated_at: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(generated_at)
+    except (TypeError, ValueError):
+        return datetime(1970, 1, 1, tzinfo=UTC)  # a fixed date keeps the bytes repeatable
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _heading(pdf: FPDF, text: str, size: float, *, space: float) -> None:
@@ -154,7 +192,7 @@ def _block(pdf: FPDF, b: Mapping[str, Any], signoff: Mapping[str, Any] | None) -
     elif kind == "table":
         _data_table(pdf, b)
     elif kind == "chart":
-        png = chart_png(b)
+        png = report_chart_png(b)
         pdf.image(io.BytesIO(png), w=pdf.epw)
         pdf.set_font(FONT, "I", 8.5)
         _text(pdf, 0, 4.2, str(b.get("caption", "")))

@@ -18,8 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from audits.reports.charts import chart_png
-from audits.reports.pdf import format_cell, render_pdf_document, signoff_lines
+from audits.reports.pdf import (
+    format_cell,
+    render_pdf_document,
+    report_chart_png,
+    signoff_lines,
+)
 from audits.reports.report import Report, body_sha256, canonical_json
 
 __all__ = ["ATTACHMENT", "MSG_NO_EMBEDDED", "format_cell", "read_embedded_json", "render_html",
@@ -128,7 +132,7 @@ def _html_block(b: Mapping[str, Any], signoff: Mapping[str, Any] | None) -> str:
     if kind == "table":
         return _html_table(b)
     if kind == "chart":
-        png = base64.b64encode(chart_png(b)).decode("ascii")
+        png = base64.b64encode(report_chart_png(b)).decode("ascii")
         return (f'<figure><img alt="{_e(b.get("caption", "chart"))}" '
                 f'src="data:image/png;base64,{png}"><figcaption>{_e(b.get("caption", ""))}'
                 "</figcaption></figure>")

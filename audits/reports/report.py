@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audits.data.datasets import BUNDLED
+from audits.fairness.metrics import CONFUSION_METRICS
 from audits.fairness.stored import AUDIT_KIND
 from audits.reports.context import Context, load_panel
 from audits.reports.oversight import oversight_section
@@ -33,7 +34,11 @@ from audits.reports.sections import (
     explanation_section,
     group_label,
     impact_ratio_section,
+    method_sentences,
     metric_label,
+    more_sentence,
+    reference_mode,
+    reference_rule,
 )
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, Store
@@ -253,9 +258,8 @@ def _headline(ctx: Context, rows: list[dict[str, Any]]) -> str:
             f"\"{ctx.run.config.get('rule')}\", {fails} fail, {passes} pass and {unclear} "
             f"are inconclusive (the interval reaches across a bound, or the group is too "
             f"small to judge). A positive decision here "
-            f"({ctx.positive_phrase}) is {favourable} for the person. Each group is "
-            f"compared with its reference group (the largest group of its slice); "
-            f"intervals are {ctx.level_pct}% bootstrap intervals.")
+            f"({ctx.positive_phrase}) is {favourable} for the person. "
+            + " ".join(method_sentences(ctx)))
 
 
 def _metric_findings(ctx: Context, rows: list[dict[str, Any]]) -> list[str]:
@@ -270,12 +274,11 @@ def _metric_findings(ctx: Context, rows: list[dict[str, Any]]) -> list[str]:
                      key=lambda d: (slice_rank(d), ctx.group_n(d["attributes"])))
     items = [_fail_sentence(ctx, d) for d in fails[:TOP_FAILS]]
     if len(fails) > TOP_FAILS:
-        items.append(f"{len(fails) - TOP_FAILS} further failing comparisons (mostly "
-                     "intersectional) are listed in the disparity table.")
+        items.append(more_sentence(len(fails) - TOP_FAILS, "failing", rows[0]["metric"]))
     items += [_unclear_sentence(ctx, d) for d in unclear[:TOP_INCONCLUSIVE]]
     if len(unclear) > TOP_INCONCLUSIVE:
-        items.append(f"{len(unclear) - TOP_INCONCLUSIVE} further comparisons are "
-                     "inconclusive.")
+        items.append(more_sentence(len(unclear) - TOP_INCONCLUSIVE, "inconclusive",
+                                   rows[0]["metric"]))
     passes = sum(d["verdict"] == "pass" for d in rows)
     items.append(f"{passes} comparison(s) pass the rule (the whole interval lies within it).")
     return items
@@ -306,6 +309,8 @@ def _unclear_sentence(ctx: Context, d: dict[str, Any]) -> str:
     mdd = d.get("min_detectable_difference")
     detect = (f"the smallest difference in {metric_label(d['metric']).lower()} these "
               f"groups could reliably show is {_num(mdd)}" if mdd is not None
+              else "no difference is detectable with these group sizes"
+              if d["metric"] in CONFUSION_METRICS and CONFUSION_METRICS[d["metric"]].is_fraction
               else "no minimum detectable difference could be computed")
     reasons = [v["reason"] for v in ctx.results.get("verdicts", [])
                if v.get("metric") == d["metric"] and v.get("attributes") == d["attributes"]
@@ -381,7 +386,8 @@ def _method(ctx: Context) -> dict[str, Any]:
              ["Fixed before the run", f"metrics, rules and thresholds are the run's stored "
               f"configuration (config sha256 {run.config.get('config_sha256')}), recorded "
               f"when run #{run.id} was created at {run.created_at.isoformat()}"],
-             ["Reference group", f"{cfg.get('reference')} group of each slice"],
+             ["Reference group", f"{reference_mode(cfg.get('reference'))}: "
+              f"{reference_rule(cfg.get('reference'), ctx.sensitive_features)}"],
              ["Intervals", f"{cfg.get('interval')}; level {cfg.get('level')}"],
              ["Bootstrap replicates", str(cfg.get("n_boot"))],
              ["Seed", str(cfg.get("random_state"))],

@@ -14,7 +14,9 @@ from audits.reports.context import FOUR_FIFTHS, Context
 from audits.store import AuditRunRecord
 
 __all__ = ["bias_section", "block", "explanation_section", "group_label",
-           "impact_ratio_section", "metric_label"]
+           "impact_ratio_section", "method_sentences", "metric_label", "more_sentence",
+           "reference_mode",
+           "reference_rule"]
 
 #: Metrics of the per-group tables, in column order.
 TABLE_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
@@ -66,12 +68,98 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
 
 
+def reference_mode(reference: Any) -> str:
+    """Return how reference groups were chosen: largest, chosen or best-off group.
+
+    Examples
+    --------
+    >>> reference_mode(None), reference_mode("best"), reference_mode({"sex": "Female"})
+    ('largest group', 'best-off group', 'chosen group')
+    """
+    if isinstance(reference, Mapping) and reference:
+        return "chosen group"
+    return "best-off group" if reference == "best" else "largest group"
+
+
+def reference_rule(reference: Any, features: Sequence[str]) -> str:
+    """Return, in words, the reference group each group was compared with.
+
+    Parameters
+    ----------
+    reference : "largest", "best", mapping feature -> value, or None
+        The audit's stored ``reference`` option (None and "largest" are the default).
+    features : sequence of str
+        The audited sensitive features, for a mapping that names only some of them.
+
+    Examples
+    --------
+    >>> reference_rule({"group": "B"}, ["group"])
+    "the reference group group=B, chosen in the audit's configuration"
+    >>> reference_rule({"group": "B"}, ["group", "age"])  # doctest: +NORMALIZE_WHITESPACE
+    "the reference group group=B, chosen in the audit's configuration; in an
+    intersection, the largest group with that value; for age, which has no chosen
+    reference, the largest group of its slice"
+    >>> reference_rule("best", ["sex"])
+    'the best-off group of its slice, chosen for each metric'
+    """
+    mode = reference_mode(reference)
+    if mode == "best-off group":
+        return "the best-off group of its slice, chosen for each metric"
+    if mode == "largest group":
+        return "the largest group of its slice"
+    chosen = dict(reference)
+    text = (f"the reference group {group_label(chosen)}, chosen in the audit's "
+            "configuration")
+    others = [f for f in features if f not in chosen]
+    if others:
+        text += (f"; in an intersection, the largest group with "
+                 f"{'that value' if len(chosen) == 1 else 'those values'}; for "
+                 f"{', '.join(others)}, which {'has' if len(others) == 1 else 'have'} no "
+                 f"chosen reference, the largest group of its slice")
+    return text
+
+
+def method_sentences(ctx: Context) -> list[str]:
+    """Return the sentences that state how groups were compared and judged.
+
+    A list, so that other statements of method (an adjustment for multiplicity, say)
+    can be added as sentences of their own; the findings join them after the headline.
+    """
+    cfg = ctx.audit_config
+    return [f"Each group is compared with "
+            f"{reference_rule(cfg.get('reference'), ctx.sensitive_features)}.",
+            f"Intervals are {ctx.level_pct}% bootstrap intervals."]
+
+
+def more_sentence(n_more: int, kind: str, metric: str) -> str:
+    """Return the line that stands for comparisons not stated one by one.
+
+    It says how many there are and where each is listed, so no comparison is dropped
+    silently.
+
+    Examples
+    --------
+    >>> more_sentence(16, "failing", "selection_rate")  # doctest: +NORMALIZE_WHITESPACE
+    'And 16 more failing comparisons: each is listed in the table "Disparities: selection
+    rate ratio to the reference" (Model bias section).'
+    """
+    noun = "comparison" if n_more == 1 else "comparisons"
+    return (f"And {n_more} more {kind} {noun}: each is listed in the table "
+            f"\"{_disparity_caption(metric)}\" (Model bias section).")
+
+
+def _disparity_caption(metric: str) -> str:
+    return f"Disparities: {metric_label(metric).lower()} ratio to the reference"
+
+
 def bias_section(ctx: Context) -> dict[str, Any]:
     """Return the model-bias section: per-group tables, forest charts, disparity tables."""
     blocks: list[dict[str, Any]] = [block(
         "paragraph", text=f"Per-group rates with {ctx.level_pct}% intervals, for each "
         "sensitive feature and each intersection; then each group's ratio to its "
-        "reference group with the adjusted p-value and the verdict.")]
+        "reference group with the adjusted p-value and the verdict. The intervals shown "
+        "are per comparison; verdicts read simultaneous intervals over every comparison "
+        "the audit judges (see Method).")]
     for columns in ctx.audit_config.get("slices", []):
         blocks.append(_group_table(ctx, columns))
         if len(columns) == 1:
@@ -86,7 +174,7 @@ def bias_section(ctx: Context) -> dict[str, Any]:
         if rows:
             blocks.append(block(
                 "table", id=f"disparities:{metric}",
-                caption=f"Disparities: {metric_label(metric).lower()} ratio to the reference",
+                caption=_disparity_caption(metric),
                 columns=[_col("group", "Group"), _col("n", "n", "int"),
                          _col("reference", "Reference"), _col("ratio", "Ratio [CI]", "ci"),
                          _col("p_adjusted", "Adjusted p", "p"), _col("verdict", "Verdict")],

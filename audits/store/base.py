@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audits.store import db
-from audits.store.log import LogVerification, lock_head, verify_log
+from audits.store.log import CheckpointPolicy, LogVerification, lock_head, verify_log
 from audits.store.records import LogEntryRecord, log_entry_record
 from audits.store.tables import AuditLog, LogHead
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = ["StoreBase"]
 
@@ -40,7 +43,13 @@ class StoreBase:
         *,
         engine: Engine | None = None,
         password_hasher: PasswordHasher | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
+        checkpoint_policy: CheckpointPolicy | None = None,
     ) -> None:
+        # The log's signing key and checkpoint policy (audits.store.checkpoints); None
+        # loads the deployment key and reads the policy from the environment when needed.
+        self._signing_key = signing_key
+        self._checkpoint_policy = checkpoint_policy
         if url is not None and engine is not None:
             raise ValueError(MSG_URL_AND_ENGINE)
         self._owns_engine = engine is None
@@ -147,7 +156,24 @@ class StoreBase:
     @contextmanager
     def _write(self) -> Iterator[tuple[Session, LogHead]]:
         with self._writer() as session, session.begin():
-            yield session, lock_head(session)
+            head = lock_head(session)
+            yield session, head
+            self._after_write(session, head)
+
+    def _after_write(self, session: Session, head: LogHead) -> None:
+        """Run before a write commits; the checkpoint mixin anchors the log here."""
+
+    def _log_signing_key(self) -> Ed25519PrivateKey:
+        if self._signing_key is None:
+            from audits.store.signing import deployment_key  # reads the key file
+
+            self._signing_key = deployment_key()
+        return self._signing_key
+
+    def _log_checkpoint_policy(self) -> CheckpointPolicy:
+        if self._checkpoint_policy is None:
+            self._checkpoint_policy = CheckpointPolicy.from_env()
+        return self._checkpoint_policy
 
 
 def _own_engine(url: str | None) -> Engine:

@@ -4,13 +4,20 @@ SQLite is the default (a file in the user's data folder); PostgreSQL is supporte
 shared deployment. Every SQLite connection runs in WAL mode with foreign keys on, and
 SQLAlchemy (not the ``sqlite3`` driver) emits ``BEGIN``: ``BEGIN IMMEDIATE`` for writes,
 so two writers never read the same state and both commit (no lost update).
+
+The SQLite file holds password hashes and reviewers' backgrounds: fairpanel creates it
+readable by its owner only (0600; SQLite gives its ``-wal`` and ``-shm`` files the same
+mode), and the default data folder 0700. A file or default folder found open to others
+is tightened when this user owns it, and a warning names it otherwise.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +57,12 @@ MSG_BAD_URL = "not a database URL: {url!r}"
 MSG_UNSUPPORTED_URL = (
     "unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB"
 )
+MSG_LOOSE_MODE = (
+    "{path} is readable or writable by other users (mode {mode:o}) and could not be "
+    "tightened: it holds password hashes and reviewers' backgrounds; chmod {want:o} it"
+)
+#: The modes of the SQLite file and of the default data folder.
+FILE_MODE, DIR_MODE = 0o600, 0o700
 MSG_BAD_BEGIN_MODE = "unknown SQLite BEGIN mode {mode!r}; choose DEFERRED, IMMEDIATE or EXCLUSIVE"
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,8 +80,38 @@ def data_dir() -> Path:
     """
     home = os.environ.get(ENV_HOME) or platformdirs.user_data_dir("fairpanel")
     path = Path(home).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    private(path, DIR_MODE)
     return path
+
+
+def private(path: Path, mode: int) -> None:
+    """Take away group and other permissions from ``path`` (the file or the data folder).
+
+    Tightened to ``mode`` when this user owns it; otherwise (or if ``chmod`` fails) a
+    ``UserWarning`` names the path. Nothing happens on systems without POSIX modes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> folder.chmod(0o755)
+    >>> private(folder, 0o700)
+    >>> oct(folder.stat().st_mode & 0o777)
+    '0o700'
+    """
+    if os.name != "posix":
+        return
+    info = path.stat()
+    if not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return
+    try:
+        if info.st_uid != os.geteuid():
+            raise PermissionError(path)
+        path.chmod(mode)
+    except OSError:
+        warnings.warn(MSG_LOOSE_MODE.format(path=path, mode=stat.S_IMODE(info.st_mode),
+                                            want=mode), UserWarning, stacklevel=2)
 
 
 def default_database_url() -> str:
@@ -149,6 +192,7 @@ def make_engine(url: str | URL, *, connect_args: dict[str, Any] | None = None) -
     args = dict(connect_args or {})
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_pre_ping=True, connect_args=args)
+    _private_sqlite_file(parsed)
     # pysqlite's ``timeout`` is SQLite's busy timeout: how long BEGIN IMMEDIATE waits.
     args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
     engine = create_engine(parsed, connect_args=args)
@@ -229,6 +273,23 @@ def has_fairpanel_settings(engine: Engine) -> bool:
     if engine.dialect.name != "sqlite":
         return True
     return event.contains(engine, "begin", _sqlite_on_begin)
+
+
+def _private_sqlite_file(url: URL) -> None:
+    """Create a new SQLite file 0600 (an empty file is an empty database); tighten an old one."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:") \
+            or url.query.get("mode") == "memory":
+        return
+    path = Path(database)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    except FileExistsError:
+        private(path, FILE_MODE)
+    except OSError:
+        return  # a missing folder: SQLite reports it on connecting, as before
+    else:
+        os.close(fd)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,17 +23,27 @@ from audits.store.db import SQLITE_BEGIN_OPTION
 from audits.store.tables import AuditLog, LogHead, utcnow
 
 __all__ = [
+    "ENV_EVERY_ENTRIES",
+    "ENV_EVERY_MINUTES",
     "GENESIS_HASH",
+    "CheckpointPolicy",
     "LogVerification",
     "append_entry",
     "canonical_json",
     "entry_hash",
     "lock_head",
+    "snapshot_connection",
     "verify_log",
 ]
 
 GENESIS_HASH = "0" * 64
+#: Set in ``session.info`` by :func:`append_entry`: the transaction wrote to the log, so
+#: the store checks, before it commits, whether a signed checkpoint is due.
+APPENDED = "fairpanel.log_appended"
 
+ENV_EVERY_ENTRIES = "FAIRPANEL_CHECKPOINT_ENTRIES"
+ENV_EVERY_MINUTES = "FAIRPANEL_CHECKPOINT_MINUTES"
+MSG_BAD_POLICY = "{name} must be a positive number; got {value!r}"
 MSG_NOT_JSON = "log payload is not JSON-serialisable: {error}"
 MSG_NO_HEAD = "log_head row is missing; the audit log cannot be verified"
 MSG_OK = "{n} entries checked; the chain is intact"
@@ -72,6 +83,40 @@ class LogVerification:
     n_entries: int
     first_bad_id: int | None
     reason: str
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """How often a signed checkpoint of the log is written, besides at approvals.
+
+    See :mod:`audits.store.checkpoints`.
+
+    Examples
+    --------
+    >>> CheckpointPolicy(every_entries=10, every_minutes=5).every_entries
+    10
+    """
+
+    every_entries: int = 100
+    every_minutes: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name, value in (("every_entries", self.every_entries),
+                            ("every_minutes", self.every_minutes)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(MSG_BAD_POLICY.format(name=name, value=value))
+
+    @classmethod
+    def from_env(cls) -> CheckpointPolicy:
+        """Read ``FAIRPANEL_CHECKPOINT_ENTRIES`` and ``..._MINUTES`` (defaults otherwise)."""
+        entries, minutes = os.environ.get(ENV_EVERY_ENTRIES), os.environ.get(ENV_EVERY_MINUTES)
+        try:
+            return cls(int(entries) if entries else cls.every_entries,
+                       float(minutes) if minutes else cls.every_minutes)
+        except ValueError:
+            raise ValueError(MSG_BAD_POLICY.format(
+                name=f"{ENV_EVERY_ENTRIES} / {ENV_EVERY_MINUTES}",
+                value=(entries, minutes))) from None
 
 
 def canonical_json(value: Any) -> str:
@@ -176,6 +221,7 @@ def append_entry(
     )
     session.add(entry)
     head.last_id, head.last_hash = entry.id, digest
+    session.info[APPENDED] = True
     session.flush()
     return entry
 
@@ -204,14 +250,15 @@ def verify_log(bind: Session | Connection | Engine) -> LogVerification:
     True
     """
     if isinstance(bind, Engine):
-        with _snapshot(bind) as conn:
+        with snapshot_connection(bind) as conn:
             return _verify(conn)
     if isinstance(bind, Session):
         return _verify(bind.connection())
     return _verify(bind)
 
 
-def _snapshot(engine: Engine) -> Connection:
+def snapshot_connection(engine: Engine) -> Connection:
+    """Return a connection that reads one consistent snapshot (use it as a context)."""
     if engine.dialect.name == "postgresql":
         return engine.connect().execution_options(isolation_level="REPEATABLE READ")
     return engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})

@@ -56,6 +56,10 @@ class UserRecord:
     active: bool
     has_password: bool
     created_at: datetime
+    #: A demo persona or simulated reviewer (see :meth:`Store.add_user`'s ``demo``).
+    demo: bool = False
+    #: Until when sign-in is refused after repeated wrong passwords (None: not locked).
+    locked_until: datetime | None = None
 
     @property
     def actor(self) -> Actor:
@@ -153,6 +157,8 @@ def user_record(row: User) -> UserRecord:
         active=row.active,
         has_password=row.password_hash is not None,
         created_at=row.created_at,
+        demo=bool(row.demo),
+        locked_until=row.locked_until,
     )
 
 

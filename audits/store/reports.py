@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from audits.roles import Actor, PermissionDenied, Role, require_role
+from audits.roles import Actor, Authentication, PermissionDenied, Role, require_role
+from audits.store.approvals import authentication_log, check_approver
 from audits.store.base import StoreBase
+from audits.store.checkpoints import pin_key, write_checkpoint
 from audits.store.log import append_entry, canonical_json
 from audits.store.records import LogEntryRecord, log_entry_record
-from audits.store.tables import AuditLog, AuditRun, LogHead, ReportRow, utcnow
+from audits.store.tables import AuditLog, AuditRun, LogHead, ReportRow, ReportSnapshot, utcnow
 from audits.store.validation import (
     check_actor,
     check_id,
@@ -48,6 +50,10 @@ MSG_MANIFEST_FIELD = "manifest[{field!r}] must be {expected!r}; got {actual!r}"
 MSG_BAD_HEX = "{field} must be {n} hexadecimal characters; got {value!r}"
 MSG_BAD_SIGNATURE = "the signature does not verify against the manifest and public key"
 MSG_COMMENT_REQUIRED = "a comment is required to return a report: say what must change"
+MSG_SNAPSHOT_HASH = (
+    "manifest['inputs_sha256'] is {given!r} but report {id}'s frozen inputs hash to {actual!r}"
+)
+MSG_NOTE = "manifest['note'] must be the approval note {note!r}; got {actual!r}"
 
 SIGNATURE_HEX = 128
 PUBLIC_KEY_HEX = 64
@@ -95,11 +101,15 @@ class ReportOps(StoreBase):
     """The report methods of :class:`~audits.store.Store`."""
 
     def create_report(self, actor: Actor, audit_run_id: int, *, body: dict[str, Any],
-                      body_sha256: str, generated_at: str | datetime) -> ReportRecord:
+                      body_sha256: str, generated_at: str | datetime,
+                      inputs: dict[str, Any] | None = None) -> ReportRecord:
         """Store a new draft version of a completed audit run's report.
 
         Requires "draft a report". ``body_sha256`` must be the sha256 of the body's
         canonical JSON (checked here, so a stored hash always describes its body).
+        ``inputs`` is the frozen snapshot the body was built from (see
+        :mod:`audits.reports.snapshot`), stored with this version; an approval signs its
+        sha256, so later work on the panel never changes what the report rests on.
 
         Raises
         ------
@@ -115,6 +125,7 @@ class ReportOps(StoreBase):
         if _digest(body_json) != sha:
             raise ValueError(MSG_BODY_HASH.format(given=sha, actual=_digest(body_json)))
         stamp = _check_timestamp(generated_at)
+        frozen = None if inputs is None else check_json_object(inputs, "inputs")
         with self._write() as (session, head):
             run = session.get(AuditRun, run_id)
             if run is None:
@@ -128,7 +139,12 @@ class ReportOps(StoreBase):
                             created_by=actor.username, created_at=utcnow())
             session.add(row)
             session.flush()
-            _log(session, head, actor, row, None, {"version": version})
+            extra: dict[str, Any] = {"version": version}
+            if frozen is not None:
+                session.add(ReportSnapshot(report_id=row.id, snapshot_json=frozen,
+                                           sha256=_digest(frozen), created_at=utcnow()))
+                extra["inputs_sha256"] = _digest(frozen)
+            _log(session, head, actor, row, None, extra)
             return report_record(row)
 
     def submit_report(self, actor: Actor, report_id: int) -> ReportRecord:
@@ -154,20 +170,30 @@ class ReportOps(StoreBase):
             return report_record(row)
 
     def approve_report(self, actor: Actor, report_id: int, *, manifest: dict[str, Any],
-                       signature: str, public_key: str, note: str = "") -> ReportRecord:
+                       signature: str, public_key: str, note: str = "",
+                       authentication: Authentication | None = None) -> ReportRecord:
         """Approve a submitted report with its signed manifest; the row is then frozen.
 
-        Requires "approve a report", and an approver who neither ran the audit nor
-        drafted the report. The manifest must name this report, its audit run, its
+        Requires "approve a report", and an approver who passes
+        :func:`~audits.store.approvals.check_approver`: an active, named user of the
+        store who neither ran the audit nor drafted or submitted the report (names
+        compared ignoring case). The manifest must name this report, its audit run, its
         body hash and the approver, and the signature must verify under ``public_key``.
+        ``authentication`` (how the approver was authenticated) goes into the log entry.
+        The manifest must also carry the note and (when the version has frozen inputs)
+        their sha256; ``public_key`` must be the deployment's pinned key (pinned here at
+        the first signing), and a signed log checkpoint anchors the approval's own entry
+        in the same transaction.
 
         Raises
         ------
         PermissionDenied
-            Wrong role, or the approver ran the audit or drafted the report
-            (:data:`MSG_SELF_APPROVAL`).
+            Wrong role, not an active, named user of the store, or the approver ran the
+            audit, drafted or submitted the report (:data:`MSG_SELF_APPROVAL`).
         ValueError
-            The report is not submitted, or the manifest or signature does not fit it.
+            The report is not submitted, or the manifest or signature does not fit it;
+            :class:`~audits.store.checkpoints.KeyNotPinned` when the key is not the
+            pinned one.
         """
         require_role(check_actor(actor), "approve a report")
         key = check_id(report_id, "report_id")
@@ -175,25 +201,37 @@ class ReportOps(StoreBase):
         signature = _check_hex(signature, "signature", SIGNATURE_HEX)
         public_key = _check_hex(public_key, "public_key", PUBLIC_KEY_HEX)
         note = check_text(note, "note", None, empty=True)
+        how = authentication_log(authentication)
         _check_signature(manifest_json, signature, public_key)
         with self._write() as (session, head):
             row = _report(session, key, "approval", ("submitted",))
             _check_independent(session, actor, row)
             decided_at = _check_manifest(manifest_json, row, actor)
+            _check_frozen(session, manifest_json, row, note)
+            pin_key(session, head, public_key)
             row.status, row.decided_by, row.decided_at = "approved", actor.username, decided_at
             row.comment = note or None
             row.manifest_json, row.signature, row.public_key = manifest_json, signature, public_key
-            extra = {"manifest_sha256": _digest(manifest_json), "note": note}
+            extra = {"manifest_sha256": _digest(manifest_json), "note": note,
+                     "authentication": how}
             _log(session, head, actor, row, "submitted", extra)
+            # The signed checkpoint anchors the approval's own entry (same transaction).
+            write_checkpoint(session, head, self._log_signing_key(), reason="approval",
+                             policy=self._log_checkpoint_policy(), report_id=row.id)
             return report_record(row)
 
-    def return_report(self, actor: Actor, report_id: int, *, comment: str) -> ReportRecord:
+    def return_report(self, actor: Actor, report_id: int, *, comment: str,
+                      authentication: Authentication | None = None) -> ReportRecord:
         """Send a submitted report back to its author with a comment (required).
 
-        Requires "approve a report".
+        Requires "approve a report" from an active, named user of the store
+        (:func:`~audits.store.approvals.check_approver`; an author may take their own
+        report back). ``authentication`` is recorded as in :meth:`approve_report`.
 
         Raises
         ------
+        PermissionDenied
+            Wrong role, or not an active, named user of the store.
         ValueError
             No comment (:data:`MSG_COMMENT_REQUIRED`), or the report is not submitted.
         """
@@ -202,11 +240,13 @@ class ReportOps(StoreBase):
         if not isinstance(comment, str) or not comment.strip():
             raise ValueError(MSG_COMMENT_REQUIRED)
         text = check_text(comment, "comment", None)
+        how = authentication_log(authentication)
         with self._write() as (session, head):
             row = _report(session, key, "returning", ("submitted",))
+            check_approver(session, actor, "approve a report")
             row.status, row.decided_by, row.decided_at = "returned", actor.username, utcnow()
             row.comment = text
-            _log(session, head, actor, row, "submitted", {"comment": text})
+            _log(session, head, actor, row, "submitted", {"comment": text, "authentication": how})
             return report_record(row)
 
     def get_report(self, report_id: int) -> ReportRecord | None:
@@ -222,6 +262,12 @@ class ReportOps(StoreBase):
             query = query.where(ReportRow.audit_run_id == audit_run_id)
         with self._read() as session:
             return [report_record(r) for r in session.scalars(query)]
+
+    def report_inputs(self, report_id: int) -> tuple[dict[str, Any], str] | None:
+        """Return a report version's frozen inputs and their stored sha256, or None."""
+        with self._read() as session:
+            row = session.get(ReportSnapshot, report_id)
+            return None if row is None else (copy.deepcopy(row.snapshot_json), row.sha256)
 
     def log_entry_at(self, entry_id: int) -> LogEntryRecord | None:
         """Return the audit-log entry with this id, or None (e.g. to check a quoted head)."""
@@ -255,14 +301,17 @@ def _report(session: Session, key: int, action: str, needed: tuple[str, ...]) ->
 
 
 def _check_independent(session: Session, actor: Actor, row: ReportRow) -> None:
+    """The approver check (:func:`~audits.store.approvals.check_approver`) with this
+    report's authors: who ran its audit, drafted it, or submitted any of its rounds."""
     run = session.get_one(AuditRun, row.audit_run_id)
-    if actor.username == run.created_by:
-        did = f"ran audit run {run.id}"
-    elif actor.username == row.created_by:
-        did = "drafted this report"
-    else:
-        return
-    raise PermissionDenied(MSG_SELF_APPROVAL.format(actor=actor.username, did=did, id=row.id))
+    submitted = select(AuditLog.actor).where(
+        AuditLog.entity == "report", AuditLog.entity_id == str(row.id),
+        AuditLog.action == "submit_report").distinct()
+    did = [(run.created_by, f"ran audit run {run.id}"), (row.created_by, "drafted this report")]
+    did += [(name, "submitted this report") for name in session.scalars(submitted)]
+    check_approver(session, actor, "approve a report", authors=[
+        (name, MSG_SELF_APPROVAL.format(actor=actor.username, did=what, id=row.id))
+        for name, what in did])
 
 
 def _check_manifest(manifest: dict[str, Any], row: ReportRow, actor: Actor) -> datetime:
@@ -277,6 +326,16 @@ def _check_manifest(manifest: dict[str, Any], row: ReportRow, actor: Actor) -> d
     if stamp.tzinfo is None:
         raise ValueError(MSG_GENERATED_AT.format(value=approved_at))
     return stamp
+
+
+def _check_frozen(session: Session, manifest: dict[str, Any], row: ReportRow,
+                  note: str) -> None:
+    if "note" in manifest and manifest["note"] != note:
+        raise ValueError(MSG_NOTE.format(note=note, actual=manifest["note"]))
+    frozen = session.get(ReportSnapshot, row.id)
+    if frozen is not None and manifest.get("inputs_sha256") != frozen.sha256:
+        raise ValueError(MSG_SNAPSHOT_HASH.format(given=manifest.get("inputs_sha256"),
+                                                  id=row.id, actual=frozen.sha256))
 
 
 def _check_signature(manifest: dict[str, Any], signature: str, public_key: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from audits.store.checkpoints import CheckpointOps
 from audits.store.panel import PanelOps
+from audits.store.privacy import LogReadOps
 from audits.store.provenance import ProvenanceOps
 from audits.store.queue import QueueOps
 from audits.store.reports import ReportOps
@@ -13,7 +15,8 @@ from audits.store.versions import ModelVersionOps
 __all__ = ["Store"]
 
 
-class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, ModelVersionOps):
+class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, ModelVersionOps,
+            LogReadOps, CheckpointOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it
@@ -32,6 +35,12 @@ class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, Mo
         :func:`~audits.store.db.make_engine`); the caller disposes it.
     password_hasher : argon2.PasswordHasher or None, default None
         Defaults to argon2-cffi's recommended parameters.
+    signing_key : Ed25519PrivateKey or None, default None
+        The key that signs log checkpoints and approved reports; None loads
+        :func:`~audits.store.signing.deployment_key` when first needed.
+    checkpoint_policy : CheckpointPolicy or None, default None
+        How often the log is checkpointed besides approvals; None reads
+        ``FAIRPANEL_CHECKPOINT_ENTRIES`` and ``FAIRPANEL_CHECKPOINT_MINUTES``.
 
     Attributes
     ----------

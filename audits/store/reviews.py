@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audits.roles import Actor, PermissionDenied, Role, require_role
+from audits.store.approvals import check_approver
 from audits.store.base import StoreBase
 from audits.store.log import append_entry
 from audits.store.tables import (
@@ -54,6 +55,10 @@ MSG_RATIONALE = (
     "a rationale is required when your decision overrides the model's ({model}); say why"
 )
 MSG_CLOSED = "case {case_id} is closed; its ratings can no longer change"
+MSG_KEY_TAKEN = (
+    "idempotency_key {key!r} already belongs to another rating (another reviewer or case); "
+    "nothing was stored: reload the case to get a fresh form"
+)
 MSG_NOT_DISPUTED = "case {case_id} is {status}; only a disputed case is adjudicated"
 MSG_UNKNOWN_CASE = "no case with id {id}"
 MSG_WITHDRAWN = "the assignment of case {case_id} to {actor} was withdrawn"
@@ -170,12 +175,14 @@ class ReviewOps(StoreBase):
                       idempotency_key: str) -> SubmitResult:
         """Store the actor's rating of a case assigned to them, exactly once per key.
 
-        A key already stored (current or earlier version) returns the stored rating
-        with outcome ``"duplicate"`` and writes nothing. Otherwise the first submission
-        creates the rating and a later one (a change before the case closes) stores a
-        new version, keeping the old one in the history; both are logged. When every
-        reviewer of the case has rated, the case closes with the majority label, or is
-        ``disputed`` when the disagreement exceeds :data:`ADJUDICATION_THRESHOLD`.
+        A key already stored for this reviewer's rating of this case (current or
+        earlier version) returns that rating with outcome ``"duplicate"`` and writes
+        nothing. Keys are scoped to (reviewer, case): a key that belongs to another
+        rating is refused (``ValueError``), never answered with that rating. Otherwise the
+        first submission creates the rating and a later one (a change before the case
+        closes) stores a new version, keeping the old one in the history; both are logged.
+        When every reviewer of the case has rated, the case closes with the majority
+        label, or is ``disputed`` when the disagreement exceeds :data:`ADJUDICATION_THRESHOLD`.
 
         Raises
         ------
@@ -190,7 +197,7 @@ class ReviewOps(StoreBase):
                                idempotency_key)
         with self._write() as (session, head):
             assignment, case = _assignment(session, actor, case_id)
-            seen = _by_key(session, values["idempotency_key"])
+            seen = _by_key(session, assignment, values["idempotency_key"])
             if seen is not None:
                 return SubmitResult(_record(seen), "duplicate", case.status)
             if case.status == "closed":
@@ -227,7 +234,11 @@ class ReviewOps(StoreBase):
             return [_case_review(session, c) for c in session.scalars(query)]
 
     def adjudicate(self, actor: Actor, case_id: int, *, label: int, reason: str) -> CaseReview:
-        """Record the final label of a disputed case, with a reason; closes the case."""
+        """Record the final label of a disputed case, with a reason; closes the case.
+
+        The adjudicator passes :func:`~audits.store.approvals.check_approver`: an active,
+        named user of the store holding "adjudicate" now (never ``system:*``).
+        """
         require_role(check_actor(actor), "adjudicate")
         value = _check_label(label)
         reason = check_text(reason, "reason", 4000)
@@ -237,6 +248,7 @@ class ReviewOps(StoreBase):
                 raise LookupError(MSG_UNKNOWN_CASE.format(id=case_id))
             if case.status != "disputed":
                 raise ValueError(MSG_NOT_DISPUTED.format(case_id=case_id, status=case.status))
+            check_approver(session, actor, "adjudicate")
             now = utcnow()
             session.add(Adjudication(case_id=case.id, label=value, reason=reason,
                                      adjudicator=actor.username, created_at=now))
@@ -398,12 +410,27 @@ def _assignment(session: Session, actor: Actor, case_id: int) -> tuple[Assignmen
     return assignment, case
 
 
-def _by_key(session: Session, key: str) -> Rating | None:
-    rating = session.scalar(select(Rating).where(Rating.idempotency_key == key))
-    if rating is not None:
-        return rating
-    old = session.scalar(select(RatingVersion).where(RatingVersion.idempotency_key == key))
-    return None if old is None else session.get(Rating, old.rating_id)
+def _by_key(session: Session, assignment: AssignmentRow, key: str) -> Rating | None:
+    """Return this reviewer's rating of this case if ``key`` is one of its versions' keys.
+
+    A key held by any other rating raises: answering with that rating would hand one
+    reviewer another's decision, and storing a second copy of the key would make the
+    next lookup ambiguous.
+    """
+    mine = session.scalar(select(Rating).where(Rating.case_id == assignment.case_id,
+                                               Rating.reviewer_id == assignment.reviewer_id))
+    if mine is not None:
+        if mine.idempotency_key == key:
+            return mine
+        history = select(RatingVersion.id).where(RatingVersion.rating_id == mine.id,
+                                                 RatingVersion.idempotency_key == key)
+        if session.scalar(history) is not None:
+            return mine
+    taken = session.scalar(select(Rating.id).where(Rating.idempotency_key == key)) or \
+        session.scalar(select(RatingVersion.id).where(RatingVersion.idempotency_key == key))
+    if taken is not None:
+        raise ValueError(MSG_KEY_TAKEN.format(key=key))
+    return None
 
 
 def _upsert(session: Session, assignment: AssignmentRow, case: Case,

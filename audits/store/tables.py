@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,6 +102,14 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A demo persona or simulated reviewer: no password, only for the persona picker,
+    # which a store holding any other user refuses.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Consecutive wrong passwords since the last lockout or success; lockouts since the
+    # last success (each doubles the next lock); when the current lock ends.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Dataset(Base):
@@ -466,3 +475,55 @@ class ReportRow(Base):
     manifest_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     signature: Mapped[str | None] = mapped_column(String(128))
     public_key: Mapped[str | None] = mapped_column(String(64))
+
+
+__all__ += ["LogCheckpoint", "ReportSnapshot", "SigningKey"]
+
+
+class SigningKey(Base):
+    """The deployment's pinned Ed25519 public key: one row (``id = 1``), written at the
+    first signing and logged; every later signature must be under this key."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    public_key: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    pinned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    log_entry_id: Mapped[int] = mapped_column(Integer)
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint of the audit log's head: entry ``entry_id`` had ``entry_hash``.
+
+    ``signature`` is the pinned key's Ed25519 signature of the checkpoint's canonical
+    JSON (see :mod:`audits.store.checkpoints`); ``report_id`` names the report whose
+    approval the checkpoint anchors, if any.
+    """
+
+    __tablename__ = "log_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(Integer, index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(32))
+    report_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    every_entries: Mapped[int] = mapped_column(Integer)
+    every_minutes: Mapped[float] = mapped_column(Float)
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class ReportSnapshot(Base):
+    """The inputs a report version was built from (beyond its audit run's stored
+    results), frozen when it was drafted; an approval signs ``sha256``."""
+
+    __tablename__ = "report_snapshots"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), primary_key=True,
+                                           autoincrement=False)
+    snapshot_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

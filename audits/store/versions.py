@@ -5,9 +5,11 @@ A model registered with a ``parent_id`` (see
 parent's *family* (the root model and all its descendants). Approval retires the parent
 and deploys the candidate in one transaction, so a family always has exactly one
 ``deployed`` member; rejection closes the candidate. Both are the separation-of-duties
-step: the decider is a signed-in person (not the command-line operator), holds "approve
-a model", and for approval is not the one who registered the retrained model. Every
-decision appends one log entry in the same transaction, so a refused one stores nothing.
+step: the decider passes :func:`audits.store.approvals.check_approver` (an active, named
+user of the store, not the command-line operator, holding "approve a model"), and for
+approval is not the one who registered the retrained model. Every decision appends one
+log entry in the same transaction, with how the decider was authenticated
+(``authentication``), so a refused one stores nothing.
 """
 
 from __future__ import annotations
@@ -17,25 +19,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audits.roles import Actor, PermissionDenied, require_role
+from audits.roles import Actor, Authentication, require_role
+from audits.store.approvals import authentication_log, check_approver
 from audits.store.base import StoreBase
 from audits.store.log import append_entry
 from audits.store.provenance import MSG_UNKNOWN_MODEL, _get
-from audits.store.records import ModelRecord, model_record, user_record
-from audits.store.tables import LogHead, Model, User, utcnow
+from audits.store.records import ModelRecord, model_record
+from audits.store.tables import LogHead, Model, utcnow
 from audits.store.validation import check_actor, check_id, check_text
 
 __all__ = ["ModelVersionOps"]
 
 PERMISSION = "approve a model"
-MSG_NOT_A_PERSON = (
-    "{actor} is the command-line operator, not a person; a model is deployed or rejected "
-    "only by a signed-in user"
-)
-MSG_NOT_ACTIVE_USER = (
-    "{actor} is not an active user of this store; a model is deployed or rejected only by "
-    "a signed-in user"
-)
 MSG_SELF_APPROVAL = (
     "{actor} registered model {id} and cannot approve it: a person approves someone "
     "else's retraining"
@@ -54,21 +49,25 @@ MSG_TWO_DEPLOYED = "models {ids} of one lineage are all deployed; the store is i
 class ModelVersionOps(StoreBase):
     """The model-version methods of :class:`~audits.store.Store`."""
 
-    def approve_model(self, actor: Actor, model_id: int, note: str = "") -> ModelRecord:
+    def approve_model(self, actor: Actor, model_id: int, note: str = "", *,
+                      authentication: Authentication | None = None) -> ModelRecord:
         """Deploy a candidate model: its parent is retired, the candidate deployed.
 
-        Requires "approve a model", a decider who is an active user of the store (not
-        ``Actor.system()``) and not the one who registered the candidate. Statuses are
-        read inside the write transaction (after the log-head lock), so of two sibling
-        candidates approved at once the second is refused.
+        Requires "approve a model" and a decider who passes
+        :func:`~audits.store.approvals.check_approver`: an active, named user of the store
+        (not ``Actor.system()``) who did not register the candidate (names compared
+        ignoring case). ``authentication`` says how the decider was authenticated; the
+        log entry records it (None: ``authenticated_by: none, via: python``). Statuses
+        are read inside the write transaction (after the log-head lock), so of two
+        sibling candidates approved at once the second is refused.
 
         Raises
         ------
         LookupError
             No model with this id.
         PermissionDenied
-            Wrong role, not a person (:data:`MSG_NOT_A_PERSON`,
-            :data:`MSG_NOT_ACTIVE_USER`) or the candidate's own author
+            Wrong role, not an active, named user of the store (the messages of
+            :mod:`audits.store.approvals`) or the candidate's own author
             (:data:`MSG_SELF_APPROVAL`).
         ValueError
             The model is not a candidate, or its parent is no longer deployed.
@@ -96,12 +95,11 @@ class ModelVersionOps(StoreBase):
         require_role(check_actor(actor), PERMISSION)
         key = check_id(model_id, "model_id")
         text = check_text(note, "note", None, empty=True)
-        _check_not_system(actor)
+        how = authentication_log(authentication)
         with self._write() as (session, head):
-            _check_person(session, actor)
             row = _candidate(session, key, "approved")
-            if actor.username == row.created_by:
-                raise PermissionDenied(MSG_SELF_APPROVAL.format(actor=actor.username, id=key))
+            check_approver(session, actor, PERMISSION, authors=[
+                (row.created_by, MSG_SELF_APPROVAL.format(actor=actor.username, id=key))])
             if row.parent_id is None:
                 raise ValueError(MSG_NO_PARENT.format(id=key))
             parent = _locked(session, row.parent_id)
@@ -111,13 +109,17 @@ class ModelVersionOps(StoreBase):
                     id=key, parent=parent.id, status=parent.status, deployed=deployed))
             parent.status = "retired"
             _decide(row, actor, "deployed", text)
-            _log(session, head, actor, row, "approve_model", {"previous_deployed_id": parent.id})
+            _log(session, head, actor, row, "approve_model",
+                 {"previous_deployed_id": parent.id, "authentication": how})
             return model_record(row)
 
-    def reject_model(self, actor: Actor, model_id: int, note: str) -> ModelRecord:
+    def reject_model(self, actor: Actor, model_id: int, note: str, *,
+                     authentication: Authentication | None = None) -> ModelRecord:
         """Close a candidate model without deploying it; ``note`` (why) is required.
 
-        Requires "approve a model" and a decider who is an active user of the store.
+        Requires "approve a model" and a decider who is an active, named user of the
+        store (:func:`~audits.store.approvals.check_approver`; the candidate's author
+        may withdraw it). ``authentication`` is recorded as in :meth:`approve_model`.
 
         Raises
         ------
@@ -133,12 +135,12 @@ class ModelVersionOps(StoreBase):
         if not isinstance(note, str) or not note.strip():
             raise ValueError(MSG_NOTE_REQUIRED)
         text = check_text(note, "note", None)
-        _check_not_system(actor)
+        how = authentication_log(authentication)
         with self._write() as (session, head):
-            _check_person(session, actor)
             row = _candidate(session, key, "rejected")
+            check_approver(session, actor, PERMISSION)
             _decide(row, actor, "rejected", text)
-            _log(session, head, actor, row, "reject_model", {})
+            _log(session, head, actor, row, "reject_model", {"authentication": how})
             return model_record(row)
 
     def deployed_version(self, model_id: int) -> ModelRecord:
@@ -180,19 +182,6 @@ class ModelVersionOps(StoreBase):
         with self._read() as session:
             family = _family(session, _get(session, Model, key, MSG_UNKNOWN_MODEL))
             return [model_record(row) for row in family]
-
-
-def _check_not_system(actor: Actor) -> None:
-    if actor.username == Actor.system().username:
-        raise PermissionDenied(MSG_NOT_A_PERSON.format(actor=actor.username))
-
-
-def _check_person(session: Session, actor: Actor) -> None:
-    user = session.scalar(select(User).where(User.username == actor.username))
-    if user is None or not user.active:
-        raise PermissionDenied(MSG_NOT_ACTIVE_USER.format(actor=actor.username))
-    # The role the store holds now, not only the one the caller's Actor claims.
-    require_role(user_record(user).actor, PERMISSION)
 
 
 def _locked(session: Session, key: int) -> Model:

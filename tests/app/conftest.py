@@ -41,6 +41,21 @@ def _scan_installed_components_once() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _served_on_loopback() -> Iterator[None]:
+    """Run the pages as ``fairpanel serve`` does: bound to 127.0.0.1.
+
+    Demo mode is refused unless Streamlit's ``server.address`` is a loopback address, and
+    an AppTest has no server (the option is unset), so the suite sets it.
+    """
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)
+
+
 @pytest.fixture
 def compas_copy(demo_templates: DemoTemplates,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCopy]:

@@ -59,6 +59,22 @@ def store(app_env: DemoEnv) -> Iterator[Store]:
         yield opened
 
 
+@pytest.fixture
+def real_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A fresh store for real (non-demo) users, the dashboard pointed at it, default auth.
+
+    Real users never enter the shared demo store: demo mode is refused on a store that
+    holds any.
+    """
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path))
+    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", url)
+    monkeypatch.delenv("FAIRPANEL_AUTH", raising=False)
+    with Store(url) as opened:
+        yield opened
+    loaders.close_stores()
+
+
 def new_app() -> AppTest:
     """Return the dashboard, run once (the sign-in page)."""
     at = app_support.new_app()
@@ -296,7 +312,7 @@ def test_first_run_on_an_empty_store_prepares_the_demo(
     monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path))
     monkeypatch.setenv("FAIRPANEL_DATABASE_URL", url)
     monkeypatch.setenv("FAIRPANEL_DEMO_DATASET", "german_credit")
-    monkeypatch.delenv("FAIRPANEL_AUTH", raising=False)
+    monkeypatch.setenv("FAIRPANEL_AUTH", "demo")
     at = new_app()
     assert [b.label for b in at.button] == [p.role.label for p in DEMO_PERSONAS]
     with Store(url) as store:
@@ -379,7 +395,8 @@ def test_account_page_signs_out(app_env: DemoEnv) -> None:
 
 
 def test_deactivated_user_is_signed_out(app_env: DemoEnv, store: Store) -> None:
-    store.add_user(Actor.system(), "short-lived", Role.PANEL_LEAD)
+    # A demo account: demo mode signs in no other (and the store stays a demo store).
+    store.add_user(Actor.system(), "short-lived", Role.PANEL_LEAD, demo=True)
     at = new_app()
     at.session_state[state.KEY_USER] = {"username": "short-lived", "role": "panel_lead",
                                      "mode": "demo", "display_name": "short-lived"}
@@ -401,12 +418,10 @@ def test_role_comes_from_the_store_not_the_session(app_env: DemoEnv) -> None:
         at.switch_page("app_pages/users.py")
 
 
-def test_local_sign_in(app_env: DemoEnv, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAIRPANEL_AUTH", "local")
-    if store.get_user("lena") is None:
-        store.add_user(Actor.system(), "lena", Role.COMPLIANCE_OFFICER,
-                       password="correct horse battery", display_name="Lena")
-    at = new_app()
+def test_local_sign_in(real_store: Store) -> None:
+    real_store.add_user(Actor.system(), "lena", Role.COMPLIANCE_OFFICER,
+                        password="correct horse battery", display_name="Lena")
+    at = new_app()  # local accounts are the default
     assert not at.warning, "no demo banner in local mode"
     at.text_input(key="sign_in.username").input("lena")
     at.text_input(key="sign_in.password").input("wrong password")
@@ -445,9 +460,8 @@ OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
                          "server_metadata_url": "https://idp.example/.well-known/openid"}}
 
 
-def test_oidc_registered_user(app_env: DemoEnv, store: Store) -> None:
-    if store.get_user("ada@example.org") is None:
-        store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
+def test_oidc_registered_user(real_store: Store) -> None:
+    real_store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
     at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": True, "email": "ada@example.org", "name": "Ada"}
@@ -457,6 +471,8 @@ def test_oidc_registered_user(app_env: DemoEnv, store: Store) -> None:
     assert at.session_state[state.KEY_USER]["mode"] == "oidc"
     at.switch_page("app_pages/users.py").run()
     assert titles(at) == ["Users"]
+    signed = [e for e in real_store.log_entries() if e.action == "sign_in"]
+    assert [(e.actor, e.payload["method"]) for e in signed] == [("ada@example.org", "oidc")]
 
 
 def test_oidc_unregistered_user_is_told_to_ask_an_admin(app_env: DemoEnv) -> None:
@@ -470,9 +486,8 @@ def test_oidc_unregistered_user_is_told_to_ask_an_admin(app_env: DemoEnv) -> Non
     assert "ask an admin" in at.error[0].value.lower()
 
 
-def test_oidc_unverified_email_is_not_trusted(app_env: DemoEnv, store: Store) -> None:
-    if store.get_user("ada@example.org") is None:
-        store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
+def test_oidc_unverified_email_is_not_trusted(real_store: Store) -> None:
+    real_store.add_user(Actor.system(), "ada@example.org", Role.ADMIN, display_name="Ada")
     at = app_support.new_app()
     at.secrets.update(OIDC_SECRETS)
     at.user = {"is_logged_in": True, "email": "ada@example.org", "email_verified": False}

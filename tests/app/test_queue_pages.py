@@ -3,7 +3,7 @@
 The pages run in-process with ``streamlit.testing.v1.AppTest`` against a german_credit
 demo store prepared once for this module with :func:`audits.demo.default.ensure_demo` and
 :func:`audits.demo.queue.ensure_demo_queue` (a review queue of the demo audit, and the
-synthetic monitoring example with three simulated weekly batches, drift in the third).
+synthetic monitoring example with four simulated weekly batches, drifting from the second).
 The helpers of :mod:`app.queue_tables` and :mod:`app.queue_charts` are checked on
 hand-built records.
 """
@@ -23,9 +23,10 @@ import pytest
 from demo_support import DemoTemplates
 from streamlit.testing.v1 import AppTest
 
-from app import queue_charts, queue_tables
+from app import case_display, queue_charts, queue_tables
 from app.navigation import pages_for
-from audits.demo.queue import DRIFT_GROUP, DemoQueues
+from audits.demo.queue import DRIFT_GROUP, N_WEEKS, DemoQueues
+from audits.flagging.reasons import OUTCOME_FREE
 from audits.monitoring.stored import reviewed_decisions
 from audits.roles import Role
 from audits.store import CaseRecord, Store
@@ -71,6 +72,11 @@ def open_page(page: str, role: Role = Role.PANEL_LEAD) -> AppTest:
     if page != MONITORING:  # where alerts of new failures are errors
         assert not at.error, [e.value for e in at.error]
     return at
+
+
+def bullets(at: AppTest) -> list[str]:
+    """The reasons drawn as plain-text bullets."""
+    return [t.value for t in at.text if t.value.startswith("• ")]
 
 
 def rendered_text(at: AppTest) -> str:
@@ -161,9 +167,13 @@ def test_gold_answer_is_never_rendered(app_env: QueueEnv, store: Store,
         at.selectbox(key="review_queue.case").set_value(case.id).run()
         assert not at.exception, at.exception
         text = rendered_text(at)
-        # The case is on display: its features (a table) and its reasons (markdown).
+        # The case is on display: its features (a table) and its reasons, outcome-free
+        # for a panel lead, who adjudicates.
         assert all(str(v) in text for v in case.snapshot["features"].values())
-        assert all(r["explanation"] in text for r in case.reasons)
+        shown = bullets(at)
+        assert [f"• {line}" for line in case_display.reason_lines(case.reasons,
+                                                                   Role.PANEL_LEAD)] == shown
+        assert all(r["explanation"] not in " ".join(shown) for r in case.reasons)
         assert SENTINEL not in text
         assert "gold_answer" not in text
         features = next(d.value for d in at.dataframe if "attribute" in d.value.columns)
@@ -186,9 +196,16 @@ def test_case_detail_shows_decision_score_and_explanation(app_env: QueueEnv,
     waterfall = chart_specs(at)[-1]["data"][0]
     assert waterfall["type"] == "waterfall"
     assert len(waterfall["x"]) == len(case.snapshot["explanation"]["waterfall"]["feature"]) + 2
-    bullets = " ".join(m.value for m in at.markdown)
-    for reason in case.reasons:
-        assert reason["explanation"] in bullets
+    # A panel lead adjudicates: the reasons without decision, outcome or known answer.
+    assert bullets(at) == [
+        f"• {queue_tables.reason_label(r['reason'])}: {OUTCOME_FREE[r['reason']]}"
+        for r in case.reasons]
+    # A data scientist neither rates nor adjudicates: the full reasons.
+    at = open_page(QUEUE, Role.DATA_SCIENTIST)
+    at.selectbox(key="review_queue.run_id").set_value(run_id).run()
+    at.selectbox(key="review_queue.case").set_value(case.id).run()
+    assert bullets(at) == [
+        f"• {queue_tables.reason_label(r['reason'])}: {r['explanation']}" for r in case.reasons]
 
 
 def test_deferral_page_states_the_assumption_on_the_charts(app_env: QueueEnv,
@@ -231,26 +248,31 @@ def test_monitoring_page_shows_the_drift_alert(app_env: QueueEnv, store: Store) 
     at = open_page(MONITORING)
     assert at.selectbox(key="monitoring.run_id").value == app_env.queues.monitoring_run_id
     drift = "=".join(DRIFT_GROUP)
+    last = f"simulated week {N_WEEKS}"
     failures = [e.value for e in at.error]
-    assert any(drift in text and "simulated week 3" in text for text in failures)
+    # The drift starts in week 2; the window fails from week 3 and the alert holds by the
+    # last week, not on one batch.
+    assert any(drift in text and last in text for text in failures)
     stored = store.list_alerts(app_env.queues.monitoring_run_id)
     assert len(at.error) + len(at.success) == len(stored)
+    opened = next(d.value for d in at.dataframe if "open since" in d.value.columns)
+    assert drift in set(opened["group"])
     spec = chart_specs(at)[0]
+    assert "rolling window" in spec["layout"]["title"]["text"]  # alerts follow the window
     x = spec["data"][0]["x"]
-    assert x[0] == "baseline" and x[-1] == "simulated week 3"
+    assert x[0] == "baseline" and x[-1] == last
     crosses = [t for t in spec["data"] if t.get("name") == "new failure"]
-    assert crosses and "simulated week 3" in crosses[0]["x"]
+    assert crosses and last in crosses[0]["x"]
     batches = next(d.value for d in at.dataframe if "sha256" in d.value.columns)
-    assert batches["batch"].tolist() == ["simulated week 1", "simulated week 2",
-                                         "simulated week 3"]
+    assert batches["batch"].tolist() == [f"simulated week {i}" for i in range(1, N_WEEKS + 1)]
 
 
-def test_monitoring_window_view(app_env: QueueEnv) -> None:
+def test_monitoring_batch_view(app_env: QueueEnv) -> None:
     at = open_page(MONITORING)
-    at.segmented_control(key="monitoring.view").set_value("window").run()
+    at.segmented_control(key="monitoring.view").set_value("batch").run()
     assert not at.exception, at.exception
     spec = chart_specs(at)[0]
-    assert "rolling window" in spec["layout"]["title"]["text"]
+    assert "each batch on its own" in spec["layout"]["title"]["text"]
 
 
 @pytest.mark.parametrize("page", [QUEUE, DEFERRAL, MONITORING])

@@ -150,6 +150,10 @@ def test_compliance_officer_approves(app_env: RunEnv, store: Store) -> None:
     assert approved is not None and approved.status == "approved"
     assert approved.decided_by == COMPLIANCE.username
     assert approved.comment == "Checked against the run."
+    entry = next(e for e in store.log_entries() if e.action == "approve_report")
+    assert entry.payload["authentication"] == {  # a demo persona, picked on the page
+        "authenticated_by": "demo", "via": "dashboard",
+        "asserted_user": COMPLIANCE.username, "os_user": None}
     assert approved.manifest is not None and approved.signature
     body_hash = approved.manifest["body_sha256"]
     assert body_hash == approved.body_sha256
@@ -250,7 +254,7 @@ def test_compare_two_runs(app_env: RunEnv) -> None:
         expected = compare_runs(store, COMPLIANCE, earlier, app_env.stored.id)
     pd.testing.assert_frame_equal(table.reset_index(drop=True), expected)
     sentences = what_changed(expected)
-    shown = "\n".join(m.value for m in at.markdown)
+    shown = "\n".join(t.value for t in at.text)  # sentences name groups: plain text
     assert sentences and all(s in shown for s in sentences)
 
 

@@ -9,7 +9,9 @@ runs in-process with ``streamlit.testing.v1.AppTest``.
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -255,7 +257,7 @@ def test_page_data_scientist_retrains_and_sees_before_after(loop: Loop,
         models = store.list_models()
     assert len(models) == before + 1 and models[-1].status == "candidate"
     assert at.selectbox(key="retraining.model_id").value == models[-1].id
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(m.value for m in at.text)  # sentences name groups: plain text
     assert "Accuracy " in text
     assert any("Waiting for a compliance officer" in i.value for i in at.info)
     shown = next(d.value for d in at.dataframe if "Measure" in d.value.columns)
@@ -276,6 +278,10 @@ def test_page_compliance_officer_approves(loop: Loop, monkeypatch: pytest.Monkey
         approved = store.get_model(fresh.candidate.id)
         assert approved is not None and approved.status == "deployed"
         assert approved.decided_by == COMPLIANCE.username
+        entry = next(e for e in store.log_entries() if e.action == "approve_model")
+        assert entry.payload["authentication"] == {  # a demo persona, picked on the page
+            "authenticated_by": "demo", "via": "dashboard",
+            "asserted_user": COMPLIANCE.username, "os_user": None}
         assert store.deployed_version(fresh.parent.id).id == fresh.candidate.id
 
 
@@ -302,19 +308,36 @@ def test_cli_retrain_json_contract_and_approval(loop: Loop, capsys: pytest.Captu
     assert "no completed audit run with id 9999" in capsys.readouterr().err
     assert main(["retrain", str(loop.copy.demo.queues.monitoring_run_id)]) == 2
     assert "audits logged decisions" in capsys.readouterr().err
-    assert main(["models", "approve", str(candidate), "--user", "nobody"]) == 2
-    assert "no user named 'nobody'" in capsys.readouterr().err
-    assert main(["models", "reject", str(candidate), "--user", COMPLIANCE.username,
-                 "--note", "  "]) == 2
+    # Deciders are authenticated by password. A demo persona has none: the operator who
+    # ran the retraining cannot decide in its name (issue: `--user demo-compliance`).
+    with Store(loop.copy.url) as store:
+        store.add_user(Actor.system(), "casey", Role.COMPLIANCE_OFFICER,
+                       password="casey passphrase")
+        store.add_user(Actor.system(), "dina", Role.DATA_SCIENTIST, password="dina passphrase")
+
+    def stdin(name: str) -> None:  # the password as `--password-stdin` reads it
+        monkeypatch.setattr(sys, "stdin", io.StringIO(f"{name} passphrase\n"))
+
+    for name in ("nobody", COMPLIANCE.username):
+        stdin(name)
+        assert main(["models", "approve", str(candidate), "--user", name,
+                     "--password-stdin"]) == 2
+        assert f"could not authenticate {name!r}" in capsys.readouterr().err
+    stdin("casey")
+    assert main(["models", "reject", str(candidate), "--user", "casey",
+                 "--note", "  ", "--password-stdin"]) == 2
     assert "a note is required" in capsys.readouterr().err
     with Store(loop.copy.url) as store:
         assert len(store.list_models()) == n_models
         assert store.get_model(candidate).status == "candidate"  # type: ignore[union-attr]
-    # The system operator cannot approve; a named compliance officer can.
-    assert main(["models", "approve", str(candidate), "--user", "demo-data-scientist"]) == 2
+    # A data scientist cannot approve; a named, authenticated compliance officer can.
+    stdin("dina")
+    assert main(["models", "approve", str(candidate), "--user", "dina",
+                 "--password-stdin"]) == 2
     assert "may not" in capsys.readouterr().err
-    assert main(["models", "approve", str(candidate), "--user", COMPLIANCE.username,
-                 "--note", "reviewed the comparison"]) == 0
+    stdin("casey")
+    assert main(["models", "approve", str(candidate), "--user", "casey",
+                 "--note", "reviewed the comparison", "--password-stdin"]) == 0
     assert f"model #{candidate} is now deployed" in capsys.readouterr().out
     assert main(["models", "list", "--json"]) == 0
     versions = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
@@ -331,3 +354,23 @@ def test_cli_retrain_json_contract_and_approval(loop: Loop, capsys: pytest.Captu
         table = queue_tables.batch_table(store.list_batches(loop.run_id), [])
     assert table["decided by"].tolist()[-2:] == [f"model #{loop.done.parent.id}",
                                                  f"model #{candidate}"]
+    # A named trainer: `retrain --user` authenticates them and records them as the
+    # candidate's author, so their own approval is refused even though their role allows it.
+    with Store(loop.copy.url) as store:
+        store.add_user(Actor.system(), "adam", Role.ADMIN, password="adam passphrase")
+    stdin("nobody")
+    assert main(["retrain", str(loop.run_id), "--n-boot", "50", "--user", "nobody",
+                 "--password-stdin"]) == 2
+    assert "could not authenticate 'nobody'" in capsys.readouterr().err
+    assert main(["retrain", str(loop.run_id), "--password-stdin"]) == 2
+    assert "--password-stdin needs --user NAME" in capsys.readouterr().err
+    stdin("adam")
+    assert main(["retrain", str(loop.run_id), "--n-boot", "50", "--user", "adam",
+                 "--password-stdin", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)["candidate"]
+    assert trained["created_by"] == "adam"
+    stdin("adam")
+    assert main(["models", "approve", str(trained["id"]), "--user", "adam",
+                 "--password-stdin"]) == 2
+    assert f"adam registered model {trained['id']} and cannot approve it" in \
+        capsys.readouterr().err

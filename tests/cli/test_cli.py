@@ -84,7 +84,7 @@ def test_users_add_list_and_bad_input(database_url: str, capsys: pytest.CaptureF
     code, out, _ = run(capsys, "--database-url", database_url, "users", "list", "--json")
     assert json.loads(out) == [{"username": "alice", "display_name": "alice",
                                 "role": "compliance_officer", "has_password": True,
-                                "active": True}]
+                                "active": True, "demo": False, "locked_until": None}]
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     code, _, err = run(capsys, "--database-url", database_url, "users", "add", "bob",
                        "--role", "reviewer", "--password-stdin")

@@ -16,7 +16,8 @@ CASE_KEYS = {"case_id", "row_key", "batch_id", "rank", "priority", "primary_reas
              "reasons", "subject_group"}
 INGEST_KEYS = {"audit_run_id", "batch_id", "label", "sha256", "created", "n_rows", "n_cases",
                "alerts"}
-MONITOR_KEYS = {"audit_run_id", "batches", "history", "window_history", "alerts"}
+MONITOR_KEYS = {"audit_run_id", "batches", "history", "window_history", "alerts",
+                "alerting", "status"}
 
 
 @pytest.fixture
@@ -71,6 +72,12 @@ def test_queue_ingest_monitor_round_trip(home: Path, capsys: pytest.CaptureFixtu
     assert code == 0 and set(monitor) == MONITOR_KEYS
     assert [b["label"] for b in monitor["batches"]] == ["week 1"]
     assert set(monitor["history"]["label"]) == {"baseline", "week 1"}
+    assert monitor["alerting"] == {"based_on": "window", "window": 4, "hold": 2}
+    assert {"metric", "group", "state", "since_label", "note"} <= set(monitor["status"][0])
+    code, out, _ = run(capsys, "monitor", "--audit", audit)
+    opened = sum(s["state"] == "open" for s in monitor["status"])
+    assert code == 0 and f"{len(monitor['alerts'])} alert(s), {opened} open" in out
+    assert out.count("\nOPEN ") == opened
 
     code, out, _ = run(capsys, "queue", "show", "--audit", audit, "--json", "-")
     shown = json.loads(out)

@@ -43,6 +43,7 @@ def test_export_then_verify_then_tamper(tmp_path: Path, monkeypatch: pytest.Monk
     with Store(url) as store:
         report = draft_report(store, SCIENTIST, audit.id)
         submit(store, SCIENTIST, report.id)
+        store.add_user(Actor.system(), COMPLIANCE.username, COMPLIANCE.role)
         approve(store, COMPLIANCE, report.id, note="checked")
     paths = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "html", "pdf")}
     for fmt, path in paths.items():

@@ -57,15 +57,25 @@ def test_json_contract(compas: pd.DataFrame) -> None:
             assert set(triple) == {"value", "ci_low", "ci_high"}
     assert {"roc_auc", "true_positive_rate", "precision"} <= set(payload["groups"][0]["metrics"])
     for item in payload["disparities"]:
+        # The documented keys, and the simultaneous intervals the verdict reads (added).
         assert set(item) == {"metric", "attributes", "reference", "difference", "ratio",
-                             "p_value", "p_adjusted", "verdict", "min_detectable_difference"}
+                             "p_value", "p_adjusted", "verdict", "min_detectable_difference",
+                             "difference_adjusted", "ratio_adjusted"}
         assert set(item["difference"]) == set(item["ratio"]) == {"value", "ci_low", "ci_high"}
+        assert set(item["ratio_adjusted"]) == {"ci_low", "ci_high"}
+        if item["verdict"] is not None and item["ratio_adjusted"]["ci_low"] is not None:
+            # simultaneous intervals are wider than the per-comparison ones
+            assert item["ratio_adjusted"]["ci_low"] <= item["ratio"]["value"] <= item[
+                "ratio_adjusted"]["ci_high"]
         assert set(item["reference"]) == set(item["attributes"])
         assert item["verdict"] in ("pass", "fail", "insufficient_evidence", None)
     intersections = [g for g in payload["groups"] if len(g["attributes"]) == 2]
     assert len(intersections) == 12
     assert payload["config"]["n_boot"] == 200 and payload["config"]["slices"][-1] == [
         "race", "sex"]
+    judged = sum(d["verdict"] is not None for d in payload["disparities"])
+    assert payload["inference"]["family"] == "bonferroni"
+    assert 1 <= payload["inference"]["family_size"] <= judged
 
 
 def test_thresholds_from_histograms_match_recounting(compas: pd.DataFrame) -> None:

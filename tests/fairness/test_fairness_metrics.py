@@ -138,8 +138,12 @@ def test_calibration_error_matches_a_row_level_computation() -> None:
     for gid, value in zip(rows["group_id"], rows["value"], strict=True):
         sub = df[_mask(df, audit.attributes(gid))]
         bins = np.minimum(np.floor(sub["score"] * 10), 9)
-        gaps = sub.groupby(bins).apply(lambda b: abs(b["y"].sum() - b["score"].sum()))
-        assert value == pytest.approx(gaps.sum() / len(sub), abs=1e-12)
+        # Debiased squared error (Kumar, Liang & Ma 2019) over bins of two or more rows.
+        terms = sub.groupby(bins).apply(lambda b: len(b) * (
+            (b["y"].mean() - b["score"].mean()) ** 2
+            - b["y"].mean() * (1 - b["y"].mean()) / (len(b) - 1)))
+        assert value == pytest.approx(np.sqrt(max(terms.sum() / len(sub), 0.0)), abs=1e-12)
+        assert value > 0.1  # labels drawn independently of the scores: badly calibrated
     curve = audit.reliability
     assert curve is not None and curve.groupby("group_id")["n"].sum().tolist() == (
         audit.groups["n"].tolist())

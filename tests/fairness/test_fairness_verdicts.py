@@ -98,10 +98,17 @@ def test_small_groups_never_pass_or_fail() -> None:
     sel = big_enough.disparities.set_index("metric").loc["selection_rate"]
     assert sel["verdict"] == FAIL
     # TPR 0 of 10 vs 0.5: the bootstrap collapses to [0, 0]; widened by Wilson bounds the
-    # ratio's interval is about [0, 0.59], wholly below 0.8: still a clear failure.
+    # per-comparison interval is about [0, 0.59], wholly below 0.8. But the verdict reads
+    # the simultaneous interval of the 11 judged comparisons, which reaches above 0.8:
+    # 0 of 10 is not enough evidence among 11 claims. Judged alone, it is a failure.
     tpr = big_enough.disparities.set_index("metric").loc["true_positive_rate"]
-    assert tpr["verdict"] == FAIL
     assert 0.5 < tpr["ratio_ci_high"] < 0.7
+    assert tpr["ratio_adjusted_ci_high"] > 0.8 and tpr["verdict"] == INSUFFICIENT
+    alone = audit_fairness(df, y_true="y", y_pred="p", sensitive_features="g", n_boot=300,
+                           rules=[ratio_rule(0.8, metrics=["true_positive_rate"])], min_n=10)
+    assert alone.family_size == 1
+    tpr = alone.disparities.set_index("metric").loc["true_positive_rate"]
+    assert tpr["ratio_adjusted_ci_high"] < 0.8 and tpr["verdict"] == FAIL
     none = audit_fairness(df, y_true="y", y_pred="p", sensitive_features="g", n_boot=0)
     judged_none = none.disparities[none.disparities["metric"] != "prevalence"]
     assert set(judged_none["verdict"]) == {INSUFFICIENT}

@@ -1,8 +1,8 @@
 """The review queue and continuous operation, end to end on a real store.
 
 The synthetic loans dataset (logged decisions with a known bias) is audited, queued and
-then fed three simulated weekly batches, the third with injected drift against
-applicants aged 50+; every stored number is read back from the store.
+then fed four simulated weekly batches, drifting from the second against applicants
+aged 50+; every stored number is read back from the store.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from db_support import row_counts
 
 from audits.data.datasets import load_dataset
 from audits.demo.default import DEMO_PERSONAS, ensure_demo
-from audits.demo.queue import DRIFT_GROUP, weekly_batches
+from audits.demo.queue import DRIFT_GROUP, N_WEEKS, weekly_batches
 from audits.fairness.stored import decisions_for, run_fairness_audit
 from audits.flagging.policy import FlagPolicy
 from audits.flagging.stored import MSG_NOT_FAIRNESS, MSG_OTHER_POLICY, build_queue, flag_context
 from audits.models.files import load_model
 from audits.models.training import predict_decisions
+from audits.monitoring.history import ALERT_METRICS, verdict_alerts
 from audits.monitoring.ingest import MSG_NO_QUEUE, ingest_batch
 from audits.monitoring.stored import deferral_view, monitoring_view
 from audits.roles import Actor, PermissionDenied, Role
@@ -96,7 +97,7 @@ def test_only_a_completed_fairness_audit_can_be_queued(store: Store) -> None:
         build_queue(store, REVIEWER, demo.id)
 
 
-def test_three_weekly_batches_raise_an_alert_on_the_drifting_group(store: Store) -> None:
+def test_weekly_batches_raise_an_alert_once_the_drift_holds(store: Store) -> None:
     run_id = _queued(store)
     for label, start, end, frame in weekly_batches():
         done = ingest_batch(store, SCIENTIST, run_id, frame, label=label, period_start=start,
@@ -106,17 +107,36 @@ def test_three_weekly_batches_raise_an_alert_on_the_drifting_group(store: Store)
     group = f"{column}={value}"
     alerts = [a for a in store.list_alerts(run_id) if a.subject_group == group]
     labels = {b.id: b.label for b in store.list_batches(run_id)}
+    last = f"simulated week {N_WEEKS}"
+    # The drift starts in week 2; the rolling window (4 batches) fails from week 3, and
+    # the alert is raised once that has held for 2 batches: in week 4, not before.
     assert [(labels[a.batch_id], a.metric, a.to_verdict) for a in alerts
-            if a.metric == "selection_rate"] == [("simulated week 3", "selection_rate", "fail")]
-    assert all(labels[a.batch_id] == "simulated week 3" for a in alerts)
+            if a.metric == "selection_rate"] == [(last, "selection_rate", "fail")]
+    assert all(a.details["based_on"] == "window" and a.details["hold"] == 2 for a in alerts)
     view = monitoring_view(store, run_id)
-    series = view.history[(view.history["metric"] == "selection_rate")
-                          & (view.history["group"] == group)]
-    assert series["label"].tolist() == ["baseline", "simulated week 1", "simulated week 2",
-                                        "simulated week 3"]
-    assert series["verdict"].tolist()[-1] == "fail"
-    assert "fail" not in series["verdict"].tolist()[:-1]
-    assert view.to_dict()["alerts"][0]["label"].startswith("simulated week")
+    window = view.window_history[(view.window_history["metric"] == "selection_rate")
+                                 & (view.window_history["group"] == group)]
+    assert window["label"].tolist() == ["baseline", *(f"simulated week {i}"
+                                                      for i in range(1, N_WEEKS + 1))]
+    assert window["verdict"].tolist()[-2:] == ["fail", "fail"]
+    assert "fail" not in window["verdict"].tolist()[:-2]
+    status = view.status[(view.status["metric"] == "selection_rate")
+                         & (view.status["group"] == group)]
+    assert status[["state", "since_label"]].values.tolist() == [
+        ["open", f"simulated week {N_WEEKS - 1}"]]
+    # What was raised batch by batch is what the whole window record gives now, for
+    # intersections too (whatever order the store gives their attributes back in).
+    every = view.window_history[view.window_history["metric"].isin(ALERT_METRICS)]
+    recomputed = verdict_alerts(every, hold=2)
+    assert sorted((labels[a.batch_id], a.metric, a.subject_group, a.severity)
+                  for a in store.list_alerts(run_id)) == sorted(zip(
+        recomputed["label"], recomputed["metric"], recomputed["group"],
+        recomputed["severity"], strict=True))
+    assert any(" & " in a.subject_group for a in store.list_alerts(run_id))
+    result = view.to_dict()
+    assert result["alerting"] == {"based_on": "window", "window": 4, "hold": 2}
+    assert any(s["group"] == group and s["state"] == "open" for s in result["status"])
+    assert result["alerts"][0]["label"].startswith("simulated week")
 
 
 def test_the_same_batch_twice_adds_nothing(store: Store) -> None:

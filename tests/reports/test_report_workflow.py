@@ -54,6 +54,8 @@ def audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[S
     monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "home"))
     with Store(f"sqlite:///{tmp_path / 'fairpanel.db'}") as store:
         state = ensure_demo(store, dataset="compas")
+        for person in (CASEY, ROOT):  # approvers are users of the store
+            store.add_user(Actor.system(), person.username, person.role)
         run = run_fairness_audit(store, DANA, state.dataset, None, n_boot=200)
         assert run.status == "completed" and run.created_by == "dana"
         yield store, run.id
@@ -116,7 +118,7 @@ def test_draft_submit_approve_export_verify_then_tamper(
     for fmt, path in paths.items():
         result = verify_report_file(store, path)
         assert result.ok, (fmt, result.checks)
-        assert len(result.checks) == 7
+        assert len(result.checks) == 11
         embedded = read_embedded_json(path)
         assert embedded["body"] == approved.body
         assert {k: embedded["signoff"][k] for k in ("status", "approved_by", "signature",
@@ -164,7 +166,10 @@ def _check_manifest(store: Store, manifest: dict[str, Any], run_id: int, report_
     head_id = manifest["log_head"]["id"]
     entry = store.log_entry_at(head_id)
     assert entry is not None and entry.hash == manifest["log_head"]["hash"]
-    assert store.log_entries()[0].id == head_id + 1  # the approval came right after
+    # The approval came right after (the first signing pins the key in between).
+    assert [e.action for e in store.log_entries(limit=2)] == ["approve_report",
+                                                              "pin_signing_key"]
+    assert store.log_entries()[0].id == head_id + 2
     rebuilt = build_report(store, CASEY, run_id)
     assert body_sha256(rebuilt.body) == manifest["body_sha256"]
 

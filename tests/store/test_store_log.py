@@ -48,9 +48,9 @@ CHANGES: dict[str, tuple[Callable[[Store], object], dict[str, Any]]] = {
                      {"username": "ada"}),
     "deactivate_user": (lambda s: s.deactivate_user(ADMIN, "ada"), {"username": "ada"}),
     "sign_in": (lambda s: s.authenticate("ada", PASSWORD),
-                {"username": "ada", "rehashed": False}),
+                {"username": "ada", "method": "password", "rehashed": False}),
     "sign_in_failed": (lambda s: s.authenticate("ada", "wrong password"),
-                       {"username": "ada", "reason": "wrong_password"}),
+                       {"username": "ada", "reason": "wrong_password", "failures": 1}),
     "record_dataset": (
         lambda s: s.record_dataset(SCIENTIST, name="compas", source="s", sha256=SHA_B,
                                    n_rows=7, roles={}, card=""),

@@ -25,6 +25,7 @@ from sqlalchemy import inspect, text
 
 from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
 from audits.store import ModelRecord, Store
+from audits.store.approvals import MSG_INACTIVE_USER, MSG_NOT_A_PERSON, MSG_UNKNOWN_USER
 from audits.store.db import alembic_config, make_engine
 from audits.store.provenance import (
     MSG_BAD_LINEAGE,
@@ -35,8 +36,6 @@ from audits.store.provenance import (
 )
 from audits.store.validation import MSG_BAD_ID, MSG_NOT_OBJECT
 from audits.store.versions import (
-    MSG_NOT_A_PERSON,
-    MSG_NOT_ACTIVE_USER,
     MSG_NOT_CANDIDATE,
     MSG_NOTE_REQUIRED,
     MSG_PARENT_NOT_DEPLOYED,
@@ -148,7 +147,9 @@ def test_approval_deploys_the_candidate_and_retires_its_parent(store: Store) -> 
         "approve_model", "casey", "model", str(child.id))
     assert entry.payload == {"model_id": child.id, "parent_id": root.id, "status": "deployed",
                              "previous_status": "candidate", "previous_deployed_id": root.id,
-                             "note": "fairer and as accurate"}
+                             "note": "fairer and as accurate",
+                             "authentication": {"authenticated_by": "none", "via": "python",
+                                                "asserted_user": None, "os_user": None}}
     assert store.verify_log().ok
 
 
@@ -179,12 +180,14 @@ def test_other_lineages_of_the_data_set_are_not_family(store: Store) -> None:
     ("approver", "message"),
     [
         (SCIENTIST, "may not approve a model"),
-        (Actor.system(), MSG_NOT_A_PERSON.format(actor="system:cli")),
-        (Actor("mallory", Role.ADMIN), MSG_NOT_ACTIVE_USER.format(actor="mallory")),
-        # The Actor claims a role the store does not give dana.
-        (Actor("dana", Role.COMPLIANCE_OFFICER), "may not approve a model"),
+        (Actor.system(), MSG_NOT_A_PERSON.format(actor="system:cli", action="approve a model")),
+        (Actor("mallory", Role.ADMIN), MSG_UNKNOWN_USER.format(actor="mallory",
+                                                               action="approve a model")),
+        # The Actor claims a role the store does not give dana, who trained the model:
+        # refused as its author (test_store_approvals covers a stale role alone).
+        (Actor("dana", Role.COMPLIANCE_OFFICER), "dana registered model"),
     ],
-    ids=["data-scientist", "system", "not-a-user", "stale-role"],
+    ids=["data-scientist", "system", "not-a-user", "author-claiming-a-role"],
 )
 def test_approval_needs_a_person_with_the_right(
     store: Store, approver: Actor, message: str
@@ -200,7 +203,8 @@ def test_approval_needs_a_person_with_the_right(
 def test_a_deactivated_user_cannot_approve(store: Store) -> None:
     _, [child] = _family(store)
     store.deactivate_user(Actor.system(), "casey")
-    with pytest.raises(PermissionDenied, match=MSG_NOT_ACTIVE_USER.format(actor="casey")):
+    with pytest.raises(PermissionDenied, match=MSG_INACTIVE_USER.format(
+            actor="casey", action="approve a model")):
         store.approve_model(CASEY, child.id)
     assert store.get_model(child.id) == child
 
@@ -293,7 +297,8 @@ def test_rejection_needs_a_note(store: Store, note: Any) -> None:
 
 def test_rejection_closes_the_candidate(store: Store) -> None:
     root, [child] = _family(store)
-    with pytest.raises(PermissionDenied, match=MSG_NOT_A_PERSON.format(actor="system:cli")):
+    with pytest.raises(PermissionDenied, match=MSG_NOT_A_PERSON.format(
+            actor="system:cli", action="approve a model")):
         store.reject_model(Actor.system(), child.id, "worse for women")
     rejected = store.reject_model(CASEY, child.id, "worse for women")
     assert (rejected.status, rejected.decided_by, rejected.decision_note) == (

@@ -168,6 +168,11 @@ def test_agreement_closes_and_disagreement_goes_to_the_lead(
         store.adjudicate(R0, cases[1], label=1, reason="I say so")
     with pytest.raises(PermissionDenied):
         store.case_review(R0, cases[1])
+    with pytest.raises(PermissionDenied, match="pat is not a user of this store"):
+        store.adjudicate(LEAD, cases[1], label=0, reason="thin credit history")
+    with pytest.raises(PermissionDenied, match="system:cli is a system actor"):
+        store.adjudicate(Actor.system(), cases[1], label=0, reason="thin credit history")
+    store.add_user(Actor.system(), LEAD.username, LEAD.role)  # adjudicators are users
     done = store.adjudicate(LEAD, cases[1], label=0, reason="thin credit history")
     assert done.status == "closed" and done.final_label == 0
     assert done.adjudication is not None and done.adjudication["adjudicator"] == "pat"

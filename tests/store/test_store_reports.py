@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from db_support import ADMIN, REVIEWER, SCIENTIST, add_dataset, row_counts
+from db_support import ADMIN, REVIEWER, SCIENTIST, SIGNING_KEY, add_dataset, row_counts
 
 from audits.roles import Actor, PermissionDenied, Role
 from audits.store import ReportRecord, Store
@@ -30,8 +30,15 @@ from audits.store.signing import manifest_sha256, public_key_hex, sign_manifest
 CASEY = Actor("casey", Role.COMPLIANCE_OFFICER)
 OTHER_SCIENTIST = Actor("dina", Role.DATA_SCIENTIST)
 BODY = {"title": "Audit of adult", "metrics": [{"group": "Female", "fpr": 0.125}]}
-KEY = Ed25519PrivateKey.generate()
+KEY = SIGNING_KEY  # the stores' own key: any other is refused once one is pinned
 GENERATED = "2026-11-26T03:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def _approvers(store: Store) -> None:
+    """The approvers are users of the store: the engine refuses a name it does not hold."""
+    for actor in (CASEY, ADMIN, Actor("olga", Role.COMPLIANCE_OFFICER)):
+        store.add_user(Actor.system(), actor.username, actor.role)
 
 
 def _sha(body: dict[str, Any]) -> str:
