@@ -1,5 +1,5 @@
 """What signed log checkpoints cost a write: 500 dataset registrations on a SQLite file,
-with the default policy (a checkpoint every 100 entries), one per entry, and none.
+with the default policy (a checkpoint at every write), one every 100 entries, and none.
 
 Run: ``python benchmarks/checkpoint_overhead.py``.
 """
@@ -17,8 +17,8 @@ from audits.store.log import CheckpointPolicy
 
 N_WRITES = 500
 SCIENTIST = Actor("dana", Role.DATA_SCIENTIST)
-POLICIES = (("every 100 entries (default)", CheckpointPolicy()),
-            ("every entry", CheckpointPolicy(1, 60)),
+POLICIES = (("every 100 entries", CheckpointPolicy(every_entries=100)),
+            ("every write (default)", CheckpointPolicy()),
             ("never", CheckpointPolicy(10**9, 1e9)))
 
 

@@ -3,6 +3,7 @@ the session's prepared demo stores."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with postgres_schema(postgres_url_or_skip()) as url:
         yield url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _home_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary FAIRPANEL_HOME for the session (a test may set its own): the
+    deployment key that signs log checkpoints on every write, and any default store, are
+    created there, never in the home folder of whoever runs the tests."""
+    mp = pytest.MonkeyPatch()
+    if "FAIRPANEL_HOME" not in os.environ:
+        mp.setenv("FAIRPANEL_HOME", str(tmp_path_factory.mktemp("fairpanel_home")))
+    try:
+        yield
+    finally:
+        mp.undo()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from audits.roles import Actor, Role
 from audits.store import Store
 from audits.store.db import normalize_url, redact_url
+from audits.store.log import CheckpointPolicy
 from audits.store.tables import (
     Adjudication,
     Alert,
@@ -78,9 +79,11 @@ class Database:
     url: str
     _opened: list[Store] = field(default_factory=list)
 
-    def open(self) -> Store:
-        """Open one more :class:`Store` (own engine) on this database."""
-        store = Store(self.url, password_hasher=FAST_HASHER, signing_key=SIGNING_KEY)
+    def open(self, checkpoint_policy: CheckpointPolicy | None = None) -> Store:
+        """Open one more :class:`Store` (own engine) on this database; ``checkpoint_policy``
+        None is the product's default (every write anchored by a signed checkpoint)."""
+        store = Store(self.url, password_hasher=FAST_HASHER, signing_key=SIGNING_KEY,
+                      checkpoint_policy=checkpoint_policy)
         self._opened.append(store)
         return store
 

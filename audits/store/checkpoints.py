@@ -7,7 +7,8 @@ deployment's Ed25519 key (:func:`audits.store.signing.deployment_key`, a file ou
 the database). Checkpoints are written in the same transaction as the entries they
 anchor: at every report approval, and at the end of any write once
 :attr:`CheckpointPolicy.every_entries` entries or :attr:`CheckpointPolicy.every_minutes`
-minutes have gone unanchored (``FAIRPANEL_CHECKPOINT_ENTRIES``, default 100, and
+minutes have gone unanchored (``FAIRPANEL_CHECKPOINT_ENTRIES``, default 1: every write
+is anchored, so any entry after the last checkpoint is a forgery; and
 ``FAIRPANEL_CHECKPOINT_MINUTES``, default 60).
 
 The first signature pins the key: its public half is stored (``signing_keys``) and

@@ -97,7 +97,7 @@ class CheckpointPolicy:
     10
     """
 
-    every_entries: int = 100
+    every_entries: int = 1
     every_minutes: float = 60.0
 
     def __post_init__(self) -> None:

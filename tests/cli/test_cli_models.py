@@ -164,7 +164,9 @@ def test_at_a_terminal_the_password_is_prompted_for(
 def test_a_piped_password_in_a_real_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fairpanel.db'}"
     model = _prepare(url)
-    env = {**os.environ, "FAIRPANEL_DATABASE_URL": url, "FAIRPANEL_HOME": str(tmp_path)}
+    # The session's FAIRPANEL_HOME: the process signs its checkpoint with the key that
+    # pinned this store (a deployment's processes share one key).
+    env = {**os.environ, "FAIRPANEL_DATABASE_URL": url}
     command = [sys.executable, "-m", "audits.cli", "models", "approve", str(model),
                "--user", "casey"]
     piped = subprocess.run(command, input=PASSWORDS["casey"] + "\n", env=env,

@@ -29,7 +29,11 @@ def _prepare(settings: dict[str, str]) -> None:
 
     settings.pop("FAIRPANEL_AUTH")  # the default: local accounts
     scientist = Actor("dana", Role.DATA_SCIENTIST)
-    with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
+    from audits.store.signing import KEY_FILE, deployment_key
+
+    # Signed with the server's key (its FAIRPANEL_HOME), which pins the store at the first write.
+    key = deployment_key(Path(settings["FAIRPANEL_HOME"]) / KEY_FILE)
+    with Store(settings["FAIRPANEL_DATABASE_URL"], signing_key=key) as store:
         store.add_user(Actor.system(), "ada", Role.ADMIN, password=PASSWORD)
         store.add_user(Actor.system(), "dana", Role.DATA_SCIENTIST)
         dataset = store.record_dataset(scientist, name="loans", source="upload",

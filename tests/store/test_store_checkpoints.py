@@ -188,9 +188,24 @@ def test_truncating_the_tail_past_a_checkpoint_is_caught(
     assert _log_verify(database, capsys)[0] == 1
 
 
+def test_appending_a_forged_entry_fails_under_the_default_policy(
+        database: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    # The default anchors every write: one entry past the last checkpoint is a forgery.
+    store = _open(database, CheckpointPolicy())
+    _users(store, 3)
+    assert store.verify_anchors().ok and store.verify_anchors().unanchored == 0
+    _forge(store, 1)
+    assert store.verify_log().ok  # the chain and head were fixed by the forger
+    one = store.verify_anchors()
+    assert (one.ok, one.status) == (False, "extended")
+    assert one.reason.startswith("extended: 1 entries after the last checkpoint"), one.reason
+    code, out = _log_verify(database, capsys)
+    assert code == 1 and out["status"] == "extended"
+
+
 def test_appending_forged_entries(database: Database,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    store = _open(database)
+    store = _open(database)  # a looser policy: a checkpoint every 5 entries
     _users(store, 5)
     _forge(store, 1)
     one = store.verify_anchors()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from db_support import ADMIN, SCIENTIST, SHA_A, SHA_B, add_dataset, row_counts
+from db_support import ADMIN, SCIENTIST, SHA_A, SHA_B, Database, add_dataset, row_counts
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
@@ -23,6 +23,7 @@ from audits.store.log import (
     MSG_MISSING,
     MSG_OK,
     MSG_PREV_LINK,
+    CheckpointPolicy,
     canonical_json,
     entry_hash,
     verify_log,
@@ -30,6 +31,15 @@ from audits.store.log import (
 from audits.store.tables import AuditLog, LogHead
 
 PASSWORD = "correct horse battery"
+#: These tests read the bare hash chain; the signed checkpoints over it (and the key pin
+#: they log) are tested in test_store_checkpoints.py.
+CHAIN_ONLY = CheckpointPolicy(every_entries=10**9, every_minutes=1e9)
+
+
+@pytest.fixture
+def store(database: Database) -> Store:
+    """A migrated store that never signs a checkpoint, so entry ids are the test's own."""
+    return database.open(checkpoint_policy=CHAIN_ONLY)
 
 
 def _setup_run(store: Store) -> int:

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 from argon2 import PasswordHasher
-from db_support import ADMIN, REVIEWER, Database, row_counts
+from db_support import ADMIN, REVIEWER, SIGNING_KEY, Database, row_counts
 from sqlalchemy import select
 
 from audits.roles import MSG_DENIED, MSG_UNKNOWN_ROLE, Actor, PermissionDenied, Role
@@ -200,7 +200,7 @@ def test_sign_in_upgrades_an_outdated_hash(database: Database) -> None:
     old = database.open()
     old.add_user(ADMIN, "ada", "reviewer", password=PASSWORD)
     stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
-    with Store(database.url, password_hasher=stronger) as new:
+    with Store(database.url, password_hasher=stronger, signing_key=SIGNING_KEY) as new:
         assert new.authenticate("ada", PASSWORD) is not None
         with new.engine.connect() as conn:
             stored = conn.scalar(select(User.password_hash).where(User.username == "ada"))
