@@ -31,6 +31,9 @@ from audits.store.db import redact_url  # noqa: E402
 FAVICON = Path(__file__).resolve().parent / "favicon.svg"
 MSG_STORE = "Cannot open the fairpanel store at {url}: {error}"
 MSG_CONFIG = "fairpanel is misconfigured: {error}"
+MSG_KEY = ("This dashboard cannot write to the store: {error}. Start it with the "
+           "deployment's FAIRPANEL_HOME (whose keys/ folder holds the pinned key); see "
+           "the deployment guide.")
 DEMO_NOTE = "DEMO mode: personas sign in without a password. Do not use with real data."
 
 
@@ -51,6 +54,11 @@ def main() -> None:
     except (ValueError, SQLAlchemyError) as error:
         st.error(MSG_STORE.format(url=plain(redact_url(loaders.database_url())),
                                   error=plain(error)))
+        st.stop()
+    try:
+        store.check_signing_key()
+    except ValueError as error:
+        st.error(MSG_KEY.format(error=plain(error)))
         st.stop()
     refusal = auth.demo_refusal(store) if mode == "demo" else None
     if refusal is not None:

@@ -310,6 +310,26 @@ class CheckpointOps(StoreBase):
         """The policy this store writes checkpoints by."""
         return self._log_checkpoint_policy()
 
+    def check_signing_key(self) -> None:
+        """Refuse, before any write, a process whose key is not the pinned one.
+
+        Every write is anchored by a checkpoint signed with :meth:`signing_key`, so a
+        process holding another key (another ``FAIRPANEL_HOME``, a lost ``keys/`` folder)
+        could write nothing; this says so at start-up instead of at the first write.
+
+        Raises
+        ------
+        KeyNotPinned
+            A key is pinned and this store's key is another.
+        """
+        pinned = self.pinned_key()
+        if pinned is None:
+            return
+        public = public_key_hex(self.signing_key())
+        if public != pinned.public_key:
+            raise KeyNotPinned(MSG_NOT_PINNED.format(given=fingerprint(public),
+                                                     pinned=pinned.fingerprint))
+
     def pinned_key(self) -> PinnedKey | None:
         """Return the deployment's pinned public key, or None before the first signing."""
         with self._read() as session:

@@ -44,6 +44,21 @@ def real_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stor
     loaders.close_stores()
 
 
+def test_a_process_without_the_pinned_key_is_refused_before_any_write(
+        real_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pinned = real_store.pinned_key()
+    assert pinned is not None  # the first write pinned the key of FAIRPANEL_HOME
+    before = (real_store.log_head(), len(real_store.list_checkpoints()))
+    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "another_home"))  # another key
+    at = app_support.new_app()
+    at.run()
+    assert not at.exception, at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "cannot write to the store" in shown and pinned.fingerprint in shown
+    assert not [b for b in at.button if str(b.key).startswith("sign_in.")]  # no sign-in form
+    assert (real_store.log_head(), len(real_store.list_checkpoints())) == before
+
+
 def opened() -> AppTest:
     at = app_support.new_app()
     at.run()
