@@ -19,6 +19,7 @@ from app import auth, charts, fairness_tables, loaders, run_picker, state
 from app.formatting import count, metric_label, plain, plain_table, short_hash, when
 from app.run_picker import Pair
 from app.state import SignedInUser
+from audits.fairness.estimates import MAX_N_BOOT
 from audits.fairness.stored import AUDIT_KIND, decisions_for, run_fairness_audit
 from audits.fairness.thresholds import DEFAULT_OFFSETS, group_threshold_curves, rule_sentence
 from audits.roles import PERMISSIONS, PermissionDenied
@@ -135,7 +136,7 @@ def _form(dataset: DatasetRecord) -> dict[str, Any] | None:
                              key="fairness.form.tau",
                              help="Pass when the whole interval of the ratio to the reference "
                                   "lies within [tau, 1/tau]; fail when wholly outside.")
-        n_boot = b.number_input("Bootstrap replicates", min_value=0, max_value=20_000,
+        n_boot = b.number_input("Bootstrap replicates", min_value=0, max_value=MAX_N_BOOT,
                                 value=1000, step=100, key="fairness.form.n_boot",
                                 help="0 computes no intervals: every verdict is then "
                                      "insufficient evidence.")
@@ -216,9 +217,10 @@ def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
     st.caption(f"Run #{run.id} by {plain(run.created_by)}, {when(run.created_at)} · "
                f"{plain(run.config.get('decisions', '-'))} · config sha256 "
                f"`{short_hash(run.config.get('config_sha256'))}`. A disparity compares a "
-               "group's metric with its slice's reference group: pass when the whole "
-               "interval of the ratio lies within the rule, fail when it lies wholly outside, "
-               "else insufficient evidence.")
+               "group's metric with its slice's reference group. Verdicts read simultaneous "
+               "intervals over every comparison the audit judges (so a fair system fails "
+               "anywhere at most 5% of the time): pass when the whole interval lies within "
+               "the rule, fail when it lies wholly outside, else insufficient evidence.")
     small = fairness_tables.small_groups(results)
     if small:
         listed = ", ".join(f"{plain(name)} (n={n})" for name, n in small)
@@ -280,7 +282,9 @@ def _disparities(run: AuditRunRecord, results: dict[str, Any], slices: list[str]
     total = len(results.get("disparities") or [])
     st.caption(f"{len(table)} of {total} disparities (slices shown, filters above). "
                f"Difference and ratio: group minus / over reference, with "
-               f"{_level(results)} intervals; adjusted p: Benjamini-Hochberg over the audit.")
+               f"{_level(results)} intervals per comparison (the verdict reads the wider "
+               "simultaneous ones, in the JSON as ratio_adjusted_ci_* / "
+               "difference_adjusted_ci_*); adjusted p: Benjamini-Hochberg over the audit.")
 
 
 def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
