@@ -120,7 +120,7 @@ class StoreBase:
         >>> with Store("sqlite://") as store:
         ...     _ = store.add_user(Actor.system(), "ada", "admin")
         ...     [(e.id, e.actor, e.action) for e in store.log_entries(limit=2)]
-        [(1, 'system:cli', 'add_user')]
+        [(2, 'system:signing', 'pin_signing_key'), (1, 'system:cli', 'add_user')]
         """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):

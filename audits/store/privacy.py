@@ -75,7 +75,7 @@ class LogReadOps(StoreBase):
         >>> with Store("sqlite://") as store:
         ...     _ = store.add_user(Actor.system(), "ada", "admin")
         ...     [e.action for e in store.read_log(Actor("casey", Role.COMPLIANCE_OFFICER))]
-        ['add_user']
+        ['pin_signing_key', 'add_user']
         """
         require_role(check_actor(actor), "read the audit log")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)

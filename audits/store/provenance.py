@@ -79,7 +79,7 @@ class ProvenanceOps(StoreBase):
         ...     ds = store.record_dataset(Actor.system(), name="adult", source="bundled",
         ...                               sha256="ab" * 32, n_rows=48842,
         ...                               roles={"target": "income"}, card="# Adult")
-        ...     ds.id, store.log_entries()[0].payload["n_rows"]
+        ...     ds.id, store.log_entries(newest_first=False)[0].payload["n_rows"]
         (1, 48842)
         """
         require_role(check_actor(actor), "register a dataset")

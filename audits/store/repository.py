@@ -56,5 +56,5 @@ class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, Mo
     >>> with Store("sqlite://") as store:
     ...     ada = store.add_user(Actor.system(), "ada", "admin")
     ...     [e.action for e in store.log_entries()], store.verify_log().ok
-    (['add_user'], True)
+    (['pin_signing_key', 'add_user'], True)
     """
