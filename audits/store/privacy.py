@@ -25,7 +25,7 @@ from sqlalchemy import select
 from audits.roles import PERMISSIONS, Actor, require_role
 from audits.store.base import StoreBase
 from audits.store.panel import MIN_AGGREGATE
-from audits.store.records import LogEntryRecord, log_entry_record
+from audits.store.records import LogEntryRecord
 from audits.store.tables import AuditLog
 from audits.store.validation import check_actor
 
@@ -42,7 +42,6 @@ PRIVATE_ACTIONS = frozenset({
 _REVIEWER_ACTIONS = frozenset({"rating_created", "rating_updated", "report_background",
                                "withdraw_background"})
 REDACTED = "individual ratings and reviewer backgrounds are shown to panel leads and admins"
-MSG_BAD_LIMIT = "limit must be a positive integer or None; got {limit!r}"
 
 
 @dataclass(frozen=True)
@@ -78,13 +77,7 @@ class LogReadOps(StoreBase):
         ['pin_signing_key', 'add_user']
         """
         require_role(check_actor(actor), "read the audit log")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
-            raise ValueError(MSG_BAD_LIMIT.format(limit=limit))
-        order = AuditLog.id.desc() if newest_first else AuditLog.id.asc()
-        with self._read() as session:
-            rows = session.scalars(select(AuditLog).order_by(order).limit(limit))
-            entries = [log_entry_record(row) for row in rows]
+        entries = self.log_entries(limit=limit, newest_first=newest_first)
         if actor.role in PERMISSIONS["read every rating"]:
             return entries
         return [redact(e) for e in entries]
