@@ -51,6 +51,10 @@ PAGES: tuple[PageSpec, ...] = (
              _ALL),
     # Panel leads and compliance officers read stored fairness runs; running one is for
     # data scientists and admins (the page hides the form; the store refuses anyone else).
+    # Registering an organisation's own system is for data scientists and admins (the
+    # store refuses anyone else).
+    PageSpec("app_pages/new_system.py", "New system", ":material/add_circle:", "new-system",
+             frozenset({Role.DATA_SCIENTIST, Role.ADMIN})),
     PageSpec("app_pages/fairness.py", "Fairness audit", ":material/balance:", "fairness",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),

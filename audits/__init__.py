@@ -3,8 +3,8 @@
 This package never imports Streamlit; the dashboard in ``app/`` is a thin layer over it.
 Each concept has a subpackage (``data``, ``models``, ``fairness``, ``explain``,
 ``flagging``, ``monitoring``, ``panel``, ``raters``, ``reports``, ``retrain``, ``store``,
-``cli``, ``demo``); the names below are what a notebook user calls, imported on first use
-so that ``import audits`` stays fast.
+``cli``, ``demo``, ``systems``); the names below are what a notebook user calls,
+imported on first use so that ``import audits`` stays fast.
 """
 
 from __future__ import annotations
@@ -24,17 +24,21 @@ if TYPE_CHECKING:
     from audits.explain.groups import explain_groups, gap_decomposition
     from audits.explain.proxies import find_proxies
     from audits.explain.shap_values import explain_model
+    from audits.explain.stored import run_explanations
     from audits.fairness.audit import audit_fairness
     from audits.fairness.counts import count_groups
     from audits.fairness.gate import violates, violations
     from audits.fairness.result import FairnessAudit
+    from audits.fairness.stored import run_fairness_audit
     from audits.fairness.verdicts import parse_rule, ratio_rule
     from audits.flagging.flags import combine_flags
     from audits.flagging.policy import FlagPolicy, select_cases
+    from audits.flagging.stored import build_queue
     from audits.models.files import load_model, save_model
     from audits.models.training import train_default_model
     from audits.panel.assignment import PanelConfig, assign_cases
     from audits.panel.simulation import SimulatedReviewer, simulate_ratings
+    from audits.panel.stored import assign_queue
     from audits.raters.agreement import (
         agreement_summary,
         fleiss_kappa,
@@ -49,12 +53,18 @@ if TYPE_CHECKING:
         reviewer_report,
         reviewer_severity,
     )
+    from audits.raters.stored import analyse_panel
+    from audits.reports.stored import draft_report
     from audits.retrain.retraining import apply_consensus
+    from audits.retrain.stored import retrain_from_panel
     from audits.store.repository import Store
+    from audits.systems.registry import load_version, purge_sensitive, register_system
+    from audits.systems.sources import DataSource
 
 __all__ = [
     "Actor",
     "ColumnRoles",
+    "DataSource",
     "DataValidationError",
     "DawidSkene",
     "FairnessAudit",
@@ -67,14 +77,18 @@ __all__ = [
     "__version__",
     "agreement_by_group",
     "agreement_summary",
+    "analyse_panel",
     "apply_consensus",
     "assign_cases",
+    "assign_queue",
     "audit_fairness",
     "automation_bias",
+    "build_queue",
     "combine_flags",
     "count_groups",
     "counterfactual_flips",
     "differential_rater_functioning",
+    "draft_report",
     "explain_case",
     "explain_groups",
     "explain_model",
@@ -87,12 +101,18 @@ __all__ = [
     "load_dataset",
     "load_file",
     "load_model",
+    "load_version",
     "majority_vote",
     "make_synthetic_loans",
     "parse_rule",
+    "purge_sensitive",
     "ratio_rule",
+    "register_system",
+    "retrain_from_panel",
     "reviewer_report",
     "reviewer_severity",
+    "run_explanations",
+    "run_fairness_audit",
     "save_model",
     "select_cases",
     "simulate_ratings",

@@ -84,6 +84,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "draft a report": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "approve a report": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
     "approve a model": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
+    # A system's sensitive attributes kept apart from its decisions (see audits.store).
+    "read sensitive data": frozenset({Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER,
+                                      Role.ADMIN}),
+    "purge sensitive data": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
 }
 
 

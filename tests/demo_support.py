@@ -55,6 +55,9 @@ class DemoTemplates:
         home.mkdir(parents=True, exist_ok=True)
         for file in template.glob("fairpanel.db*"):  # the store is closed: no WAL pending
             shutil.copy2(file, home / file.name)
+        for folder in ("data", "sensitive"):  # the registered versions' Parquet copies
+            if (template / folder).is_dir() and not (home / folder).exists():
+                shutil.copytree(template / folder, home / folder)
         if (template / "keys").is_dir() and not (home / "keys").exists():
             # The store's log is signed with the template's key (pinned in the store);
             # a copy without it could not sign another checkpoint or report.

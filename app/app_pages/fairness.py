@@ -370,7 +370,11 @@ def _offset_curves(url: str, run_id: int, model_id: int, model_sha256: str) -> p
         raise LookupError(f"run {run_id} or its model or dataset is no longer stored")
     results = run.results or {}
     config = results["config"]
-    decisions = decisions_for(dataset, model, exclude_rows=run.config.get("exclude_rows", ()))
+    actor = state.current_actor()
+    if actor is None:
+        raise LookupError("nobody is signed in")
+    decisions = decisions_for(store, actor, dataset, model,
+                              exclude_rows=run.config.get("exclude_rows", ()))
     curves = group_threshold_curves(
         decisions.frame, y_true=decisions.y_true, y_score=str(decisions.y_score),
         sensitive_features=list(config["sensitive_features"]),

@@ -2,7 +2,11 @@
 
 Kept apart from :mod:`audits.cli.command` so each stays short; the command registers
 the subcommand. The JSON it writes is :meth:`audits.fairness.audit.FairnessAudit.to_dict`, a
-documented, stable contract (see docs/json-contracts.md).
+documented, stable contract (see docs/json-contracts.md). ``fairpanel audit DATA`` is
+stateless: it stores nothing. ``fairpanel audit --system NAME --save`` audits a registered
+system's version (:mod:`audits.cli.systems`) with its model, stores the run through
+:func:`audits.fairness.stored.run_fairness_audit` (reused when the same data, model and
+options were audited before) and adds ``audit_run_id`` to the same JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from audits.cli.common import (
     ProgressBar,
     label_width,
     more_failing_line,
+    open_store,
 )
+from audits.cli.signoff import acting_user, add_acting_options
 from audits.data.catalog import DATASET_NAMES
 
 if TYPE_CHECKING:
@@ -39,6 +45,27 @@ MSG_NEED_DECISIONS = (
 )
 MSG_REFERENCE = "--reference must look like COLUMN=VALUE, 'largest' or 'best'; got {value!r}"
 MSG_THRESHOLD_NEEDS_SCORE = "--threshold needs --score (the column the threshold applies to)"
+MSG_NEED_DATA = "give DATA (a bundled dataset or a file), or --system NAME with --save"
+MSG_DATA_AND_SYSTEM = (
+    "give DATA or --system NAME, not both ({data!r} and --system {system!r})"
+)
+MSG_SAVE_NEEDS_SYSTEM = (
+    "--save stores an audit of a registered system: give --system NAME (register a file "
+    "first with: fairpanel systems add NAME --data PATH ...)"
+)
+MSG_SYSTEM_NEEDS_SAVE = (
+    "an audit of a registered system is stored as an audit run: add --save"
+)
+MSG_ONLY_WITH_SYSTEM = "{option} goes with --system NAME"
+MSG_FIXED_ROLE = (
+    "{option} was fixed when system {system!r} was registered (see fairpanel systems show "
+    "{system}); register a new version to change it"
+)
+#: Options of a stateless audit that a registered system's roles fix: (attribute, option).
+FIXED_BY_SYSTEM = (("target", "--target"), ("prediction", "--prediction"),
+                   ("score", "--score"), ("threshold", "--threshold"),
+                   ("positive_label", "--positive-label"),
+                   ("positive_is_adverse", "--positive-is-adverse"))
 
 SHOWN_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
 #: What a gate can judge (the same choices as :data:`audits.fairness.gate.GATE_ON`, kept
@@ -68,7 +95,8 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                     "(--prediction, or --score with --threshold), the default model's "
                     "held-out decisions are audited. Exit 1 when a --fail-on rule fails or "
                     "cannot judge any group (see --gate-on, --insufficient).")
-    p.add_argument("data", metavar="DATA", help=f"one of {', '.join(DATASET_NAMES)}, or a file")
+    p.add_argument("data", metavar="DATA", nargs="?", default=None,
+                   help=f"one of {', '.join(DATASET_NAMES)}, or a file")
     p.add_argument("--target", help="observed outcome column (y_true)")
     p.add_argument("--prediction", help="decision column (y_pred)")
     p.add_argument("--score", help="score column (y_score), for AUC, calibration, thresholds")
@@ -104,6 +132,14 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="rows of a gate with insufficient evidence: 'warn' (default; "
                         "listed on stderr) or 'fail' (exit 1). A gate that can judge no row "
                         "at all (one group, or every group under --min-n) always exits 1")
+    stored = p.add_argument_group("a registered system, stored (fairpanel systems add)")
+    stored.add_argument("--system", metavar="NAME", help="audit this registered system")
+    stored.add_argument("--version", type=int, metavar="N",
+                        help="its version N (default: the latest)")
+    stored.add_argument("--save", action="store_true",
+                        help="store the audit run (required with --system; the JSON gains "
+                             "audit_run_id)")
+    add_acting_options(stored, who="a data scientist or admin")
     p.set_defaults(func=cmd_audit)
 
 
@@ -114,6 +150,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from audits.fairness.verdicts import parse_rule
 
     gates = [parse_rule(text) for text in args.fail_on]  # bad rules fail before any work
+    if _check_target(args):
+        return _stored_audit(args, gates)
     if args.threshold is not None and args.score is None:
         raise ValueError(MSG_THRESHOLD_NEEDS_SCORE)
     progress = ProgressBar(sys.stderr)
@@ -136,6 +174,83 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _print_summary(result, sys.stdout)
     return _gate(audit, gates, sys.stderr, on=args.gate_on,
                  insufficient_fails=args.insufficient == "fail")
+
+
+def _check_target(args: argparse.Namespace) -> bool:
+    """Check DATA against --system/--save; return True for a stored audit of a system."""
+    if args.system is None:
+        if args.save:
+            raise ValueError(MSG_SAVE_NEEDS_SYSTEM)
+        for option, value in (("--version", args.version), ("--user", args.user),
+                              ("--password-stdin", args.password_stdin or None)):
+            if value is not None:
+                raise ValueError(MSG_ONLY_WITH_SYSTEM.format(option=option))
+        if args.data is None:
+            raise ValueError(MSG_NEED_DATA)
+        return False
+    if args.data is not None:
+        raise ValueError(MSG_DATA_AND_SYSTEM.format(data=args.data, system=args.system))
+    if not args.save:
+        raise ValueError(MSG_SYSTEM_NEEDS_SAVE)
+    for attribute, option in FIXED_BY_SYSTEM:
+        if getattr(args, attribute) not in (None, False):
+            raise ValueError(MSG_FIXED_ROLE.format(option=option, system=args.system))
+    return True
+
+
+def _stored_audit(args: argparse.Namespace, gates: list[Any]) -> int:
+    """Audit a registered system's version, store the run, print as the stateless audit."""
+    from audits.cli.systems import find_version, system_model
+    from audits.fairness.stored import run_fairness_audit
+
+    progress = ProgressBar(sys.stderr)
+    with open_store() as store:
+        actor = acting_user(store, args)
+        dataset = find_version(store, args.system, args.version)
+        model = system_model(store, dataset)
+        run = run_fairness_audit(
+            store, actor, dataset, model, sensitive_features=args.sensitive,
+            intersections=not args.no_intersections, reference=_reference(args.reference),
+            n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
+            progress=progress)
+        audit = _rebuilt_audit(store, actor, dataset, model, run) if gates else None
+    result = {k: v for k, v in (run.results or {}).items() if k != "threshold_curves"}
+    result["audit_run_id"] = run.id
+    if args.json == "-":
+        print(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        decided = (f"model #{model.id} ({model.kind})" if model is not None
+                   else "logged decisions")
+        print(f"audit run {run.id} of system {args.system!r} version {dataset.version} "
+              f"({decided}) stored\n")
+        _print_summary(result, sys.stdout)
+    if audit is None:
+        return EXIT_OK
+    return _gate(audit, gates, sys.stderr, on=args.gate_on,
+                 insufficient_fails=args.insufficient == "fail")
+
+
+def _rebuilt_audit(store: Any, actor: Any, dataset: Any, model: Any, run: Any) -> FairnessAudit:
+    """The stored run's audit as an object a gate reads: the same decisions and options.
+
+    Every option that determines the numbers is in the run's configuration and the
+    bootstrap is seeded, so the recomputed audit equals the stored one.
+    """
+    from audits.fairness.audit import audit_fairness
+    from audits.fairness.stored import decisions_for
+    from audits.fairness.verdicts import ratio_rule
+
+    config = run.config
+    decisions = decisions_for(store, actor, dataset, model)
+    return audit_fairness(
+        decisions.frame, y_true=decisions.y_true, y_pred=decisions.y_pred,
+        y_score=decisions.y_score, sensitive_features=list(config["sensitive_features"]),
+        intersections=bool(config["intersections"]), reference=config["reference"],
+        rules=[ratio_rule(float(config["tau"]))], n_boot=int(config["n_boot"]),
+        random_state=int(config["random_state"]), min_n=int(config["min_n"]),
+        positive_is_favourable=bool(config["favourable"]))
 
 
 def _decisions(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:

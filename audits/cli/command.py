@@ -43,11 +43,15 @@ from audits.cli.common import (
     open_store,
     silence_stdout,
 )
+from audits.cli.explain import add_explain_parser
+from audits.cli.interchange import add_interchange_parsers
 from audits.cli.log import add_log_commands, add_verify_options, cmd_log_verify
 from audits.cli.panel import add_panel_parsers
+from audits.cli.panel_store import add_panel_store_parsers
 from audits.cli.queue import add_queue_parsers
-from audits.cli.report import add_report_parser
+from audits.cli.report import add_report_parser, report_argv
 from audits.cli.retrain import add_retrain_parsers
+from audits.cli.systems import add_systems_parsers
 from audits.data.catalog import CATALOG, DATASET_NAMES
 from audits.roles import Actor, PermissionDenied, Role
 
@@ -80,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see the module docstring)."""
     try:
         parser = _parser()
-        args = parser.parse_args(argv)  # bad usage: argparse exits 2 itself
+        words = sys.argv[1:] if argv is None else list(argv)
+        args = parser.parse_args(report_argv(words))  # bad usage: argparse exits 2 itself
         if args.database_url:
             os.environ["FAIRPANEL_DATABASE_URL"] = args.database_url
         if not hasattr(args, "func"):
@@ -149,8 +154,12 @@ def _parser() -> argparse.ArgumentParser:
                             " demo only on a loopback --host and a store of demo accounts)")
     serve.set_defaults(func=_cmd_serve)
 
+    add_systems_parsers(sub)
     add_audit_parser(sub)
+    add_explain_parser(sub)
     add_queue_parsers(sub)
+    add_interchange_parsers(sub)
+    add_panel_store_parsers(sub)
     add_panel_parsers(sub)
     add_report_parser(sub)
     add_retrain_parsers(sub)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.interchange import add_queue_export
 from audits.data.catalog import DATASET_NAMES
 from audits.roles import Actor
 
@@ -45,6 +46,7 @@ def add_queue_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show.add_argument("--audit", type=int, metavar="ID", required=True)
     show.add_argument("--json", metavar="PATH|-", help="write the queue as JSON")
     show.set_defaults(func=_cmd_show)
+    add_queue_export(qsub)
     queue.set_defaults(func=lambda _args: _group_help(queue))
 
     ingest = sub.add_parser("ingest", help="append a batch of new decisions to an audit",

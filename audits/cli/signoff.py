@@ -23,13 +23,14 @@ from audits.roles import Actor, Authentication, PermissionDenied
 if TYPE_CHECKING:
     from audits.store import Store
 
-__all__ = ["add_signoff_options", "authenticated_actor"]
+__all__ = ["acting_user", "add_acting_options", "add_signoff_options", "authenticated_actor"]
 
 MSG_NO_PASSWORD_SOURCE = (
     "{user} must be authenticated to decide: pass --password-stdin and give the password "
     "on standard input, or run the command at a terminal to be asked for it"
 )
 MSG_EMPTY_PASSWORD = "no password on standard input (--password-stdin reads its first line)"
+MSG_PASSWORD_WITHOUT_USER = "--password-stdin needs --user NAME (whose password it is)"
 MSG_NOT_AUTHENTICATED = (
     "could not authenticate {user!r}: wrong password, no such active user, no password "
     "set, or the account is locked after repeated failures; nothing was decided"
@@ -43,6 +44,39 @@ def add_signoff_options(parser: argparse.ArgumentParser, *, who: str) -> None:
     parser.add_argument("--password-stdin", action="store_true",
                         help="read NAME's password from the first line of standard input "
                              "(else it is prompted for at a terminal)")
+
+
+def add_acting_options(parser: argparse._ActionsContainer, *, who: str) -> None:
+    """Add an optional ``--user NAME`` and ``--password-stdin`` to a command that writes.
+
+    Without ``--user`` the command acts as the operator at the command line
+    (``system:cli``, who holds the database); with it, as the named person, authenticated
+    by password, so the log names them and the store applies their role.
+    """
+    parser.add_argument("--user", default=None, metavar="NAME",
+                        help=f"act as NAME ({who}), authenticated by password; default: the "
+                             "command line (system:cli)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read NAME's password from the first line of standard input "
+                             "(else it is prompted for at a terminal)")
+
+
+def acting_user(store: Store, args: argparse.Namespace) -> Actor:
+    """Return who a command acts as: ``--user NAME`` authenticated, else ``system:cli``.
+
+    Raises
+    ------
+    ValueError
+        ``--password-stdin`` without ``--user``, or no password can be read.
+    PermissionDenied
+        The store does not authenticate NAME with that password.
+    """
+    user = getattr(args, "user", None)
+    if user is None:
+        if getattr(args, "password_stdin", False):
+            raise ValueError(MSG_PASSWORD_WITHOUT_USER)
+        return Actor.system()
+    return authenticated_actor(store, user, password_stdin=args.password_stdin)[0]
 
 
 def authenticated_actor(store: Store, username: str, *,

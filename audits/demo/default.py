@@ -1,7 +1,10 @@
 """The bundled default: a dataset, a trained default model and a first audit run.
 
 ``fairpanel demo`` and the dashboard's first run call :func:`ensure_demo`, which is
-idempotent: it prepares what is missing and returns what is already stored.
+idempotent: it prepares what is missing and returns what is already stored. The bundled
+dataset is registered as a system like any other (:func:`register_bundled`, through
+:func:`audits.systems.registry.register_system`): its frame is copied into the store as
+Parquet with a ``row_id`` column as the decisions' id.
 """
 
 from __future__ import annotations
@@ -11,14 +14,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
 from audits.data.datasets import BUNDLED, LoadedDataset, load_dataset
 from audits.fairness.counts import group_counts
-from audits.models.training import TrainedModel, held_out_decisions, save_model, train_default_model
+from audits.models.training import (
+    TrainedModel,
+    held_out_decisions,
+    predict_decisions,
+    save_model,
+    train_default_model,
+)
 from audits.roles import Actor, Role
-from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store, data_dir
+from audits.store import (
+    AuditRunRecord,
+    DatasetRecord,
+    ModelRecord,
+    RegisteredVersion,
+    Store,
+    data_dir,
+)
+from audits.systems.registry import register_system
 from audits.versions import library_versions
 
-__all__ = ["DEMO_PERSONAS", "DemoState", "Persona", "ensure_demo"]
+__all__ = ["DEFAULT_DECISION", "DEMO_PERSONAS", "ROW_ID", "DemoState", "Persona", "ensure_demo",
+           "register_bundled"]
+
+#: The id column added to a bundled dataset when it is registered as a system.
+ROW_ID = "row_id"
+#: The prediction column of a bundled dataset decided by the default model.
+DEFAULT_DECISION = "default_model_decision"
+MSG_NO_DECISIONS = (
+    "bundled dataset {name!r} has no logged decisions: give the default model's decisions"
+)
 
 Progress = Callable[[float, str], None]
 
@@ -100,16 +130,15 @@ def ensure_demo(
         report(1.0, "Demo already prepared")
         return existing
     actor = Actor(DEMO_PERSONAS[0].username, Role.DATA_SCIENTIST)
-    ds = store.record_dataset(actor, name=loaded.name, source=loaded.source,
-                              sha256=loaded.sha256, n_rows=len(loaded.frame),
-                              roles=loaded.roles.as_dict(), card=loaded.card)
     if loaded.roles.prediction is not None:
+        ds = register_bundled(store, actor, loaded).dataset
         model, results = None, _logged_results(loaded, loaded.roles.prediction)
     else:
-        model, results = _train_and_score(store, actor, ds, loaded, kind, random_state, report)
+        ds, model, results = _train_and_score(store, actor, loaded, kind, random_state, report)
     report(0.9, "Recording the first audit run")
     config = {
-        "demo": True, "dataset": loaded.name, "dataset_sha256": loaded.sha256,
+        "demo": True, "dataset": loaded.name, "dataset_sha256": ds.sha256,
+        "bundled_sha256": loaded.sha256,
         "model_sha256": model.sha256 if model else None,
         "decisions": "held-out split of the default model" if model else "logged decisions",
         "sensitive_features": list(loaded.roles.sensitive_features),
@@ -120,6 +149,38 @@ def ensure_demo(
     run = store.finish_audit_run(actor, run.id, results=results)
     report(1.0, "Demo ready")
     return DemoState(dataset=ds, model=model, audit_run=run)
+
+
+def register_bundled(store: Store, actor: Actor, loaded: LoadedDataset, *,
+                     decisions: npt.NDArray[Any] | None = None) -> RegisteredVersion:
+    """Register a loaded bundled dataset as the system of its name (idempotent).
+
+    The frame, with a ``row_id`` column (0 to n - 1) as the id, is copied into the
+    store as Parquet, in the same column and row order, so the registered version loads
+    back as the frame a model was trained on; the bundled card is the version's card.
+    A dataset with no logged decisions (adult, german_credit) takes ``decisions``, the
+    default model's 0/1 decision on every row, as its prediction column
+    ``default_model_decision``.
+    """
+    info = BUNDLED[loaded.name]
+    roles = loaded.roles
+    frame = loaded.frame.assign(**{ROW_ID: np.arange(len(loaded.frame), dtype=np.int64)})
+    prediction = roles.prediction
+    if prediction is None:
+        if decisions is None:
+            raise ValueError(MSG_NO_DECISIONS.format(name=loaded.name))
+        prediction = DEFAULT_DECISION
+        frame[prediction] = np.asarray(decisions, dtype=np.int8)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return register_system(
+        store, actor, loaded.name, table, id=ROW_ID, target=roles.target,
+        sensitive=list(roles.sensitive_features),
+        prediction=prediction,
+        score=roles.score, features=list(roles.features),
+        description=f"{info.title}. {info.description}",
+        intended_use="Bundled example data for trying fairpanel.",
+        adverse=not info.positive_is_favourable, card=loaded.card, source=loaded.source,
+        outcome_label=roles.positive_label)
 
 
 def _ensure_personas(store: Store) -> None:
@@ -135,7 +196,8 @@ def _ensure_personas(store: Store) -> None:
 def _find_demo_run(store: Store, sha256: str) -> DemoState | None:
     for run in store.list_audit_runs():
         config = run.config or {}
-        if config.get("demo") and config.get("dataset_sha256") == sha256 and (
+        found = config.get("bundled_sha256", config.get("dataset_sha256"))
+        if config.get("demo") and found == sha256 and (
             run.status == "completed"
         ):
             ds = store.get_dataset(run.dataset_id)
@@ -146,9 +208,9 @@ def _find_demo_run(store: Store, sha256: str) -> DemoState | None:
 
 
 def _train_and_score(
-    store: Store, actor: Actor, ds: DatasetRecord, loaded: LoadedDataset, kind: str,
-    random_state: int, report: Progress,
-) -> tuple[ModelRecord, dict[str, Any]]:
+    store: Store, actor: Actor, loaded: LoadedDataset, kind: str, random_state: int,
+    report: Progress,
+) -> tuple[DatasetRecord, ModelRecord, dict[str, Any]]:
     def sub(fraction: float, message: str) -> None:
         report(0.05 + 0.75 * fraction, f"Training the default model: {message}")
 
@@ -159,12 +221,16 @@ def _train_and_score(
     models.mkdir(parents=True, exist_ok=True)
     path = models / f"{loaded.name}-{kind}-seed{random_state}.skops"
     sha = save_model(trained.pipeline, path)
+    report(0.85, "Registering the dataset with the default model's decisions")
+    decided = predict_decisions(trained.pipeline, loaded.frame, features=trained.features,
+                                threshold=trained.threshold)["y_pred"].to_numpy()
+    ds = register_bundled(store, actor, loaded, decisions=decided).dataset
     model = store.record_model(
         actor, dataset_id=ds.id, kind=kind, sha256=sha, path=str(path),
         params=dict(trained.params), metrics=dict(trained.metrics),
         feature_names=list(trained.features), split=_split(trained),
     )
-    return model, _model_results(loaded, trained)
+    return ds, model, _model_results(loaded, trained)
 
 
 def _split(trained: TrainedModel) -> dict[str, Any]:

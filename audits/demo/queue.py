@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 from audits.data.datasets import load_dataset
 from audits.data.synthetic import inject_drift, make_synthetic_loans
-from audits.demo.default import DEMO_PERSONAS, ensure_demo
+from audits.demo.default import DEMO_PERSONAS, ensure_demo, register_bundled
 from audits.fairness.stored import run_fairness_audit
 from audits.flagging.policy import FlagPolicy
 from audits.flagging.stored import Queue, build_queue
@@ -65,9 +65,7 @@ def ensure_demo_queue(store: Store, *, dataset: str | None = None, budget: int =
     # The monitoring example first, so the demo dataset's audit stays the newest run.
     report(0.05, "Monitoring example (simulated weekly batches)")
     loaded = load_dataset(MONITORING_DATASET)
-    synthetic = store.record_dataset(actor, name=loaded.name, source=loaded.source,
-                                     sha256=loaded.sha256, n_rows=len(loaded.frame),
-                                     roles=loaded.roles.as_dict(), card=loaded.card)
+    synthetic = register_bundled(store, actor, loaded).dataset
     monitored = run_fairness_audit(store, actor, synthetic, None)
     build_queue(store, actor, monitored.id, policy=policy)
     for i, (label, start, end, frame) in enumerate(weekly_batches()):

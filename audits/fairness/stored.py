@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audits.data.datasets import BUNDLED, LoadedDataset, load_dataset
+from audits.data.datasets import BUNDLED, LoadedDataset
 from audits.fairness.audit import audit_fairness
 from audits.fairness.thresholds import threshold_curves
 from audits.fairness.verdicts import ratio_rule
@@ -27,20 +27,17 @@ from audits.models.group_thresholds import apply_thresholds
 from audits.models.training import predict_decisions, split_rows
 from audits.roles import Actor
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+from audits.systems.registry import load_version
 from audits.versions import library_versions
 
 __all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
-           "decisions_for", "json_safe", "registered_data", "registered_model",
+           "decisions_for", "favourable", "json_safe", "registered_data", "registered_model",
            "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
 THRESHOLD_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate",
                      "precision")
-MSG_NOT_BUNDLED = (
-    "dataset {name!r} is not a bundled dataset; only bundled datasets can be re-read "
-    "from stored provenance for now"
-)
 MSG_DATA_CHANGED = (
     "dataset {name!r} no longer matches what was registered (stored sha256 {stored}, "
     "now {now}); register it again before auditing"
@@ -64,24 +61,28 @@ class Decisions:
     source: str
 
 
-def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
-                  exclude_rows: Sequence[int] = ()) -> Decisions:
+def decisions_for(store: Store, actor: Actor, dataset: DatasetRecord,
+                  model: ModelRecord | None, *, exclude_rows: Sequence[int] = ()) -> Decisions:
     """Rebuild the audited decisions of a registered dataset (and model).
 
-    With a model: its held-out rows (the stored split), scored by the stored model file,
-    whose sha256 is checked first; a model retrained under a fairness constraint decides
-    by its stored group rules (``params["thresholds"]``, :mod:`audits.models.group_thresholds`).
-    Without: the dataset's logged decisions. ``exclude_rows`` drops rows by position in
-    those decisions (the held-out rows reviewers labelled for a retraining, which the
-    retrained model saw), and the index is renumbered.
+    With a model trained here: its held-out rows (the stored split), scored by the stored
+    model file, whose sha256 is checked first; a model retrained under a fairness
+    constraint decides by its stored group rules (``params["thresholds"]``,
+    :mod:`audits.models.group_thresholds`). With an uploaded model (a split without
+    ``test_size``): every row of the version, scored by the model. Without a model: the
+    dataset's logged decisions. ``exclude_rows`` drops rows by position in those
+    decisions (the rows reviewers labelled for a retraining, which the retrained model
+    saw), and the index is renumbered.
 
     Raises
     ------
     ValueError
-        The dataset is not bundled, or its data or the model file changed since
-        registration.
+        The data or the model file changed since registration, or the dataset has no
+        logged decisions and no model is given.
+    SensitiveDataPurged
+        The version's sensitive data were purged.
     """
-    loaded = registered_data(dataset)
+    loaded = registered_data(store, actor, dataset)
     roles = loaded.roles
     if model is None:
         if roles.prediction is None:
@@ -91,10 +92,16 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
                          roles.score, roles.sensitive_features,
                          _source("logged decisions", exclude_rows))
     pipeline = registered_model(model)
-    _, test_rows = split_rows(loaded.frame[roles.target].to_numpy(), target=roles.target,
-                              test_size=float(model.split["test_size"]),
-                              random_state=int(model.split["random_state"]))
-    held_out = _without(loaded.frame.iloc[test_rows].reset_index(drop=True), exclude_rows)
+    if "test_size" in model.split:
+        _, test_rows = split_rows(loaded.frame[roles.target].to_numpy(), target=roles.target,
+                                  test_size=float(model.split["test_size"]),
+                                  random_state=int(model.split["random_state"]))
+        rows = loaded.frame.iloc[test_rows].reset_index(drop=True)
+        source = f"held-out decisions of model #{model.id} ({model.kind})"
+    else:
+        rows = loaded.frame
+        source = f"every decision of the version, scored by model #{model.id} ({model.kind})"
+    held_out = _without(rows, exclude_rows)
     scored = predict_decisions(pipeline, held_out,
                                features=list(model.feature_names),
                                threshold=float(model.params.get("threshold", 0.5)))
@@ -105,7 +112,6 @@ def decisions_for(dataset: DatasetRecord, model: ModelRecord | None, *,
                                   held_out[str(model.params["sensitive_feature"])], rules,
                                   random_state=int(model.params.get("random_state", 0)))
     frame = held_out.assign(y_score=scored["y_score"].to_numpy(), y_pred=y_pred)
-    source = f"held-out decisions of model #{model.id} ({model.kind})"
     return Decisions(frame, roles.target, "y_pred", "y_score", roles.sensitive_features,
                      _source(source, exclude_rows))
 
@@ -123,18 +129,21 @@ def registered_model(model: ModelRecord) -> Any:
     return load_model(model.path)
 
 
-def registered_data(dataset: DatasetRecord) -> LoadedDataset:
+def registered_data(store: Store, actor: Actor, dataset: DatasetRecord) -> LoadedDataset:
     """Load a registered dataset's data, checked against its stored sha256.
+
+    See :func:`audits.systems.registry.load_version`: the version's Parquet copy, its
+    sensitive data joined (through the store's permission check), the target binarised.
 
     Raises
     ------
     ValueError
-        The dataset is not bundled (:data:`MSG_NOT_BUNDLED`) or its data changed since it
-        was registered (:data:`MSG_DATA_CHANGED`).
+        The stored data changed since registration (:data:`MSG_DATA_CHANGED`), or a
+        data set registered before systems cannot be re-read.
+    SensitiveDataPurged
+        The version's sensitive data were purged.
     """
-    if dataset.name not in BUNDLED:
-        raise ValueError(MSG_NOT_BUNDLED.format(name=dataset.name))
-    loaded = load_dataset(dataset.name)
+    loaded = load_version(store, actor, dataset)
     if loaded.sha256 != dataset.sha256:
         raise ValueError(MSG_DATA_CHANGED.format(name=dataset.name, stored=dataset.sha256,
                                                  now=loaded.sha256))
@@ -192,14 +201,28 @@ def run_fairness_audit(
                "model_sha256": model.sha256 if model else None,
                "sensitive_features": chosen, "intersections": intersections,
                "reference": reference, "rule": f"ratio within [{tau}, {1 / tau:.4g}]",
-               "favourable": BUNDLED[dataset.name].positive_is_favourable
-               if dataset.name in BUNDLED else True,
+               "favourable": favourable(store, dataset),
                "tau": tau, "n_boot": n_boot, "random_state": random_state, "min_n": min_n}
+    if dataset.sensitive is not None:  # only when set, so earlier runs' keys still match
+        options["sensitive_sha256"] = dataset.sensitive["sha256"]
     if len(exclude_rows):  # only when set, so the keys of earlier runs still match
         options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
     return stored_or_computed(store, actor, dataset, model, options,
                               lambda decisions: _compute(decisions, chosen, options, report),
                               report=report)
+
+
+def favourable(store: Store, dataset: DatasetRecord) -> bool:
+    """Whether a positive decision is good for the person, from the dataset's system.
+
+    Data sets registered before systems fall back on the bundled registry (True for
+    any other).
+    """
+    system = store.system_of(dataset.id)
+    if system is not None:
+        return system.positive_is_favourable
+    info = BUNDLED.get(dataset.name)
+    return info.positive_is_favourable if info is not None else True
 
 
 def chosen_sensitive_features(dataset: DatasetRecord,
@@ -236,12 +259,15 @@ def stored_or_computed(
     raises leaves the run stored as ``failed`` with the error, and re-raises.
     """
     key = config_key(options)
+    if dataset.sensitive is not None:  # purged sensitive data: no audit, not even a reused one
+        store.sensitive_path(actor, dataset.id)
     for run in store.list_audit_runs():
         if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
             report(1.0, f"Reusing stored run #{run.id}")
             return run
     report(0.02, "Rebuilding the decisions from stored provenance")
-    decisions = decisions_for(dataset, model, exclude_rows=options.get("exclude_rows", ()))
+    decisions = decisions_for(store, actor, dataset, model,
+                              exclude_rows=options.get("exclude_rows", ()))
     run = store.create_audit_run(actor, dataset_id=dataset.id,
                                  model_id=model.id if model else None,
                                  config={**options, "config_sha256": key,

@@ -88,7 +88,8 @@ def build_queue(store: Store, actor: Actor, audit_run_id: int, *,
                      dict(store.get_flag_policy(run.id) or {}).get("summary", {}), False)
     chosen = policy or FlagPolicy()
     report(0.02, "Rebuilding the audited decisions")
-    frame, context = flag_context(store, run, random_state=chosen.random_state)
+    frame, context = flag_context(store, run, actor=actor,
+                                  random_state=chosen.random_state)
     flagged = flag_and_snapshot(frame, context, chosen,
                                 progress=lambda f, m: report(0.05 + 0.9 * f, m))
     summary = flagged.summary()
@@ -106,18 +107,20 @@ def stored_policy(store: Store, audit_run_id: int) -> FlagPolicy | None:
     return None if stored is None else FlagPolicy.from_dict(stored["policy"])
 
 
-def flag_context(store: Store, run: AuditRunRecord, *,
+def flag_context(store: Store, run: AuditRunRecord, *, actor: Actor | None = None,
                  random_state: int = 0) -> tuple[pd.DataFrame, FlagContext]:
     """Return a fairness run's decisions and the :class:`FlagContext` to flag them with.
 
     Batches ingested later reuse this context (same model, proxies, SHAP background
-    drawn from the audit's own decisions), so their cases are comparable.
+    drawn from the audit's own decisions), so their cases are comparable. ``actor``
+    reads the version's sensitive data kept apart (None: the engine itself, for callers
+    that checked their own actor already).
     """
     dataset = store.get_dataset(run.dataset_id)
     model = store.get_model(run.model_id) if run.model_id is not None else None
     if dataset is None:
         raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
-    decisions = decisions_for(dataset, model)
+    decisions = decisions_for(store, actor or Actor.system(), dataset, model)
     frame, roles = decisions.frame, dict(dataset.roles)
     chosen = tuple(run.config.get("sensitive_features") or roles["sensitive_features"])
     pipeline = load_model(model.path) if model is not None else None

@@ -114,7 +114,8 @@ def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFr
     if run is None or policy is None:
         raise ValueError(MSG_NO_QUEUE.format(id=audit_run_id))
     report(0.02, "Rebuilding the audit's context")
-    baseline_frame, context = flag_context(store, run, random_state=policy.random_state)
+    baseline_frame, context = flag_context(store, run, actor=actor,
+                                            random_state=policy.random_state)
     context, model = _deployed(store, run, context)
     problems = batch_problems(batch, baseline_frame, context)
     if problems:

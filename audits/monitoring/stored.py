@@ -109,7 +109,8 @@ def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
         if batches else pd.DataFrame(columns=list(STATUS_COLUMNS)))
 
 
-def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | None = None,
+def deferral_view(store: Store, audit_run_id: int, *, actor: Actor | None = None,
+                  reviewed: pd.DataFrame | None = None,
                   assumed: float = 0.9, shares: Sequence[float] | None = None,
                   metrics: Sequence[str] = ("selection_rate", "true_positive_rate",
                                             "false_positive_rate")) -> DeferralCurve:
@@ -135,7 +136,7 @@ def deferral_view(store: Store, audit_run_id: int, *, reviewed: pd.DataFrame | N
     model = store.get_model(run.model_id) if run.model_id is not None else None
     if dataset is None:
         raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
-    decisions = decisions_for(dataset, model)
+    decisions = decisions_for(store, actor or Actor.system(), dataset, model)
     if decisions.y_score is None:
         raise ValueError(MSG_NO_SCORES.format(id=audit_run_id))
     chosen = list(run.config.get("sensitive_features") or decisions.sensitive_features)

@@ -222,12 +222,17 @@ def _context(store: Store, actor: Actor, run: AuditRunRecord) -> Context:
         raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
     model = store.get_model(run.model_id) if run.model_id is not None else None
     fields, issues = parse_card(dataset.card)
+    # A bundled data set keeps its registry's title and description; a user's system
+    # is described in its owner's words.
+    system = store.system_of(dataset.id)
     info = BUNDLED.get(dataset.name)
+    title = info.title if info else dataset.name
+    description = (info.description if info is not None
+                   else system.description if system is not None else "")
     return Context(panel=load_panel(store, actor, run.id, run.config), store=store,
                    actor=actor, run=run, results=dict(run.results or {}),
                    dataset=dataset, model=model, card=fields, known_issues=tuple(issues),
-                   dataset_title=info.title if info else dataset.name,
-                   description=info.description if info else "")
+                   dataset_title=title, description=description)
 
 
 def _findings(ctx: Context) -> dict[str, Any]:

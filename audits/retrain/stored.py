@@ -32,14 +32,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fairlearn.postprocessing import ThresholdOptimizer
+from sklearn.base import clone
 
 from audits.data.schema import ColumnRoles
-from audits.fairness.stored import decisions_for, json_safe, registered_data, run_fairness_audit
+from audits.fairness.stored import (
+    decisions_for,
+    json_safe,
+    registered_data,
+    registered_model,
+    run_fairness_audit,
+)
 from audits.models.files import save_model
+from audits.models.group_thresholds import thresholds_spec
 from audits.models.training import split_rows
 from audits.raters.consensus import consensus_labels
 from audits.retrain.retraining import (
     CONSTRAINTS,
+    RetrainedModel,
     compare_models,
     predict_retrained,
     retrain,
@@ -64,6 +74,9 @@ MSG_NO_LABELS = ("audit run {id} has no reviewed case with a trusted consensus l
                  "({rated} rated cases; rules: {sources}, min confidence {conf}); nothing "
                  "to retrain on")
 MSG_SOURCES = "sources must be a non-empty subset of {allowed}; got {value!r}"
+#: Share of the rows no one reviewed held out to evaluate a model retrained from one that
+#: decided every row of its version (an uploaded model).
+EVALUATION_SHARE = 0.3
 MSG_NOT_RETRAINED = "model {id} is not a retrained version (it has no parent)"
 
 
@@ -180,7 +193,7 @@ def retrain_from_panel(
     if labels.table.empty:
         raise ValueError(MSG_NO_LABELS.format(id=audit_run_id, rated=labels.rated,
                                               sources=", ".join(sources), conf=min_confidence))
-    plan = _plan(store, run, parent, labels.table)
+    plan = _plan(store, actor, run, parent, labels.table)
     options = {"min_confidence": min_confidence, "sources": list(sources), "n_boot": n_boot,
                "constraint": constraint, "sensitive_feature": chosen}
     same = _same_candidate(store, parent, plan.lineage, options)
@@ -191,11 +204,14 @@ def retrain_from_panel(
                           pd.DataFrame(same.lineage))
     report(0.1, f"Retraining {parent.kind} on {len(plan.train_rows)} rows "
                 f"({len(labels.table)} reviewed)")
-    model = retrain(plan.frame, plan.roles, labels=plan.labels, train_rows=plan.train_rows,
-                    kind=parent.kind, constraint=constraint, sensitive_feature=chosen,
-                    random_state=int(parent.params.get("random_state", 0)))
+    if _uploaded(parent):
+        model = _refit_uploaded(parent, plan, constraint, chosen)
+    else:
+        model = retrain(plan.frame, plan.roles, labels=plan.labels, train_rows=plan.train_rows,
+                        kind=parent.kind, constraint=constraint, sensitive_feature=chosen,
+                        random_state=int(parent.params.get("random_state", 0)))
     report(0.3, "Comparing old and new decisions on the same held-out rows (paired bootstrap)")
-    comparison = _paired(store, run, parent, model, plan.excluded, features, n_boot)
+    comparison = _paired(store, actor, run, parent, model, plan.excluded, features, n_boot)
     report(0.45, "Saving the new model version (skops)")
     candidate = _record(store, actor, run, parent, model, plan, comparison, options)
     before, after = _reaudits(store, actor, run, parent, candidate, plan.excluded, n_boot,
@@ -249,6 +265,8 @@ class _Plan:
     labels: pd.Series
     excluded: list[int]  # held-out positions the new model trained on
     lineage: list[dict[str, Any]]
+    n_evaluated: int
+    split: dict[str, Any]  # what the candidate's split adds to its parent's
 
 
 def _audited_model(store: Store, audit_run_id: int) -> tuple[AuditRunRecord, ModelRecord]:
@@ -263,12 +281,14 @@ def _audited_model(store: Store, audit_run_id: int) -> tuple[AuditRunRecord, Mod
     return run, model
 
 
-def _plan(store: Store, run: AuditRunRecord, parent: ModelRecord,
+def _plan(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord,
           table: pd.DataFrame) -> _Plan:
     dataset = store.get_dataset(run.dataset_id)
     if dataset is None:
         raise LookupError(f"audit run {run.id} names a missing dataset {run.dataset_id}")
-    loaded = registered_data(dataset)
+    loaded = registered_data(store, actor, dataset)
+    if _uploaded(parent):
+        return _plan_uploaded(store, loaded.frame, loaded.roles, parent, table)
     frame, target = loaded.frame, loaded.roles.target
     base_train, test_rows = split_rows(frame[target].to_numpy(), target=target,
                                        test_size=float(parent.split["test_size"]),
@@ -295,7 +315,71 @@ def _plan(store: Store, run: AuditRunRecord, parent: ModelRecord,
         entry["changed"] = entry["label"] != entry["recorded_label"]
     roles = ColumnRoles(target=target, sensitive_features=loaded.roles.sensitive_features,
                         features=tuple(parent.feature_names))
-    return _Plan(frame, roles, rows, labels, added, lineage)
+    return _Plan(frame, roles, rows, labels, added, lineage,
+                 int(parent.split.get("n_test", 0)) - len(added), {})
+
+
+def _uploaded(model: ModelRecord) -> bool:
+    """A model that decided every row of its version (an uploaded one, or retrained
+    from one): its split has no ``test_size``."""
+    return "test_size" not in model.split
+
+
+def _plan_uploaded(store: Store, frame: pd.DataFrame, loaded_roles: ColumnRoles,
+                   parent: ModelRecord, table: pd.DataFrame) -> _Plan:
+    """The plan for a model that decided every row: each reviewed case is a row of the
+    version. The new model trains on every row but a stratified held-out part of the
+    rows no one reviewed (:data:`EVALUATION_SHARE`), on which both models are compared;
+    the audits of both leave out the training rows (``exclude_rows``)."""
+    target = loaded_roles.target
+    seed = int(parent.params.get("random_state", 0))
+    earlier = {int(e["dataset_row"]): int(e["label"]) for m in _ancestry(store, parent)
+               for e in m.lineage}
+    reviewed = dict(zip(table["held_out_row"].astype(int), table["label"].astype(int),
+                        strict=True))
+    fixed = {**earlier, **reviewed}
+    _, part = split_rows(frame[target].to_numpy(), target=target, test_size=EVALUATION_SHARE,
+                         random_state=seed)
+    evaluation = np.setdiff1d(part, np.fromiter(fixed, dtype=np.intp, count=len(fixed)))
+    rows = np.setdiff1d(np.arange(len(frame), dtype=np.intp), evaluation).astype(np.intp)
+    labels = frame[target].iloc[rows].astype(np.int64)
+    labels.loc[frame.index[list(fixed)]] = list(fixed.values())
+    lineage = [{"case_id": int(r.case_id), "held_out_row": int(r.held_out_row),
+                "dataset_row": int(r.held_out_row),
+                "recorded_label": int(frame[target].iat[int(r.held_out_row)]),
+                "label": int(r.label), "source": str(r.source),
+                "confidence": float(r.confidence), "n_ratings": int(r.n_ratings),
+                "reviewer_ids": [int(v) for v in r.reviewer_ids],
+                "changed": int(r.label) != int(frame[target].iat[int(r.held_out_row)])}
+               for r in table.itertuples(index=False)]
+    roles = ColumnRoles(target=target, sensitive_features=loaded_roles.sensitive_features,
+                        features=tuple(parent.feature_names))
+    split = {"evaluation": {"method": "stratified held-out part of the rows not reviewed",
+                            "test_size": EVALUATION_SHARE, "random_state": seed,
+                            "n_test": len(evaluation)}}
+    return _Plan(frame, roles, rows, labels, [int(r) for r in rows], lineage,
+                 len(evaluation), split)
+
+
+def _refit_uploaded(parent: ModelRecord, plan: _Plan, constraint: str | None,
+                    sensitive_feature: str | None) -> RetrainedModel:
+    """Refit a clone of the uploaded pipeline (same steps and settings, unfitted) on
+    the training rows with the panel's labels; a constraint as in
+    :func:`audits.retrain.retraining.retrain`."""
+    pipeline = clone(registered_model(parent))
+    features = list(parent.feature_names)
+    train = plan.frame.iloc[plan.train_rows]
+    x, y = train.loc[:, features], plan.labels.to_numpy()
+    pipeline.fit(x, y)
+    thresholds = None
+    if constraint is not None and sensitive_feature is not None:
+        post = ThresholdOptimizer(estimator=pipeline, constraints=constraint, prefit=True,
+                                  predict_method="predict_proba")
+        post.fit(x, y, sensitive_features=train[sensitive_feature].to_numpy())
+        thresholds = thresholds_spec(post)
+    return RetrainedModel(pipeline, thresholds, parent.kind, tuple(features), plan.roles.target,
+                          plan.train_rows, float(parent.params.get("threshold", 0.5)),
+                          constraint, sensitive_feature, int(parent.params.get("random_state", 0)))
 
 
 def _adjudicated(ratings: pd.DataFrame, cases: dict[int, Any]) -> dict[Hashable, Any]:
@@ -322,11 +406,11 @@ def _ancestry(store: Store, model: ModelRecord) -> list[ModelRecord]:
     return store.model_lineage(model.id) if model.parent_id is not None else []
 
 
-def _paired(store: Store, run: AuditRunRecord, parent: ModelRecord, model: Any,
+def _paired(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord, model: Any,
             excluded: list[int], features: list[str], n_boot: int) -> pd.DataFrame:
     dataset = store.get_dataset(run.dataset_id)
     assert dataset is not None  # checked by _plan
-    old = decisions_for(dataset, parent, exclude_rows=excluded)
+    old = decisions_for(store, actor, dataset, parent, exclude_rows=excluded)
     frame = old.frame.assign(before=old.frame[old.y_pred].astype(np.int8),
                              after=predict_retrained(model, old.frame).to_numpy())
     tables = []
@@ -362,11 +446,11 @@ def _record(store: Store, actor: Actor, run: AuditRunRecord, parent: ModelRecord
                "accuracy_after": float(accuracy["after"]), "n_train": len(plan.train_rows),
                "n_reviewed": len(plan.lineage),
                "n_changed": sum(bool(e["changed"]) for e in plan.lineage),
-               "n_evaluated": int(parent.split.get("n_test", 0)) - len(plan.excluded),
+               "n_evaluated": plan.n_evaluated,
                "thresholds_sha256": hashlib.sha256(canonical_json(thresholds).encode())
                .hexdigest() if thresholds else None,
                "paired_comparison": records}
-    split = {**parent.split, "n_train": len(plan.train_rows),
+    split = {**parent.split, **plan.split, "n_train": len(plan.train_rows),
              "excluded_held_out_rows": plan.excluded}
     return store.record_model(actor, dataset_id=parent.dataset_id, kind=parent.kind,
                               sha256=sha, path=str(path), params=params, metrics=metrics,

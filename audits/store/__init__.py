@@ -2,8 +2,9 @@
 
 Owns the SQLAlchemy tables and Alembic migrations (:mod:`~audits.store.tables`,
 :mod:`~audits.store.db`), the hash-chained audit log (:mod:`~audits.store.log`), users,
-datasets, models and their versions, audit runs, the review queue, the panel and its
-ratings, and reports (one ``*Ops`` mixin per concern, joined in
+systems and their versions (each a registered data set, with its sensitive data kept
+apart), models and their versions, audit runs, the review queue, the panel and its
+ratings, imported ratings, and reports (one ``*Ops`` mixin per concern, joined in
 :mod:`~audits.store.repository`), and the deployment's signing key with the signatures of
 approved reports (:mod:`~audits.store.signing`), since the store checks every signature
 it keeps. Use :class:`Store`; everything else here is for tools and tests. The store
@@ -25,6 +26,7 @@ from audits.store.records import (
     DatasetRecord,
     LogEntryRecord,
     ModelRecord,
+    SystemRecord,
     UserRecord,
 )
 from audits.store.reports import ReportRecord
@@ -35,6 +37,13 @@ from audits.store.reviews import (
     MyAssignment,
     RatingRecord,
     SubmitResult,
+)
+from audits.store.systems import (
+    ModelInput,
+    RegisteredVersion,
+    SensitiveDataPurged,
+    SystemInput,
+    VersionInput,
 )
 
 __all__ = [
@@ -50,14 +59,20 @@ __all__ = [
     "DatasetRecord",
     "LogEntryRecord",
     "LogVerification",
+    "ModelInput",
     "ModelRecord",
     "MyAssignment",
     "RatingRecord",
+    "RegisteredVersion",
     "ReportRecord",
     "ReviewerRecord",
+    "SensitiveDataPurged",
     "Store",
     "SubmitResult",
+    "SystemInput",
+    "SystemRecord",
     "UserRecord",
+    "VersionInput",
     "data_dir",
     "default_database_url",
     "make_engine",

@@ -20,6 +20,7 @@ from audits.store.tables import (
     Case,
     Dataset,
     Model,
+    System,
     User,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "DatasetRecord",
     "LogEntryRecord",
     "ModelRecord",
+    "SystemRecord",
     "UserRecord",
 ]
 
@@ -60,6 +62,8 @@ class UserRecord:
     demo: bool = False
     #: Until when sign-in is refused after repeated wrong passwords (None: not locked).
     locked_until: datetime | None = None
+    #: An annotator whose ratings were imported from another tool (never signs in).
+    imported: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -68,8 +72,30 @@ class UserRecord:
 
 
 @dataclass(frozen=True)
+class SystemRecord:
+    """A system that is audited: its name, purpose, owner and whether a positive
+    decision (1) is the favourable outcome for the person decided about."""
+
+    id: int
+    name: str
+    description: str
+    intended_use: str
+    positive_is_favourable: bool
+    owner: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
 class DatasetRecord:
-    """A registered data set: name, origin, content hash, size, column roles and card."""
+    """A registered data set: name, origin, content hash, size, column roles and card.
+
+    A version of a system also has ``system_id`` and ``version`` (1, 2, ...),
+    ``data_path`` (its Parquet copy, relative to the data folder), ``source_sha256``
+    (of the file it was read from, when there was one), ``sensitive`` (the separate
+    sensitive data: ``path``, ``sha256``, ``columns``, ``join`` and the match counts),
+    when and by whom those were purged, and ``card_data`` (the data card's numbers).
+    """
 
     id: int
     name: str
@@ -80,6 +106,14 @@ class DatasetRecord:
     card: str
     created_at: datetime
     created_by: str
+    system_id: int | None = None
+    version: int | None = None
+    data_path: str | None = None
+    source_sha256: str | None = None
+    sensitive: dict[str, Any] | None = None
+    sensitive_purged_at: datetime | None = None
+    sensitive_purged_by: str | None = None
+    card_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +193,7 @@ def user_record(row: User) -> UserRecord:
         created_at=row.created_at,
         demo=bool(row.demo),
         locked_until=row.locked_until,
+        imported=bool(row.imported),
     )
 
 
@@ -172,6 +207,28 @@ def dataset_record(row: Dataset) -> DatasetRecord:
         n_rows=row.n_rows,
         roles=copy.deepcopy(row.roles_json),
         card=row.card,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        system_id=row.system_id,
+        version=row.version,
+        data_path=row.data_path,
+        source_sha256=row.source_sha256,
+        sensitive=copy.deepcopy(row.sensitive_json),
+        sensitive_purged_at=row.sensitive_purged_at,
+        sensitive_purged_by=row.sensitive_purged_by,
+        card_data=copy.deepcopy(row.card_json),
+    )
+
+
+def system_record(row: System) -> SystemRecord:
+    """Convert an ORM system."""
+    return SystemRecord(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        intended_use=row.intended_use,
+        positive_is_favourable=bool(row.positive_is_favourable),
+        owner=row.owner,
         created_at=row.created_at,
         created_by=row.created_by,
     )

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from audits.store.checkpoints import CheckpointOps
+from audits.store.imports import ImportOps
 from audits.store.panel import PanelOps
 from audits.store.privacy import LogReadOps
 from audits.store.provenance import ProvenanceOps
 from audits.store.queue import QueueOps
 from audits.store.reports import ReportOps
 from audits.store.reviews import ReviewOps
+from audits.store.systems import SystemOps
 from audits.store.users import UserOps
 from audits.store.versions import ModelVersionOps
 
 __all__ = ["Store"]
 
 
-class Store(UserOps, ProvenanceOps, QueueOps, PanelOps, ReviewOps, ReportOps, ModelVersionOps,
-            LogReadOps, CheckpointOps):
+class Store(UserOps, ProvenanceOps, SystemOps, QueueOps, PanelOps, ReviewOps, ImportOps,
+            ReportOps, ModelVersionOps, LogReadOps, CheckpointOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

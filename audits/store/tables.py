@@ -34,7 +34,8 @@ from audits.roles import Role
 
 __all__ = ["Adjudication", "Alert", "AssignmentRow", "AuditLog", "AuditRun", "Base", "Batch",
            "Case", "Dataset", "Exclusion", "FlagPolicyRow", "LogHead", "Model", "PanelSetting",
-           "Rating", "RatingVersion", "ReviewerBackground", "ReviewerRow", "User", "utcnow"]
+           "Rating", "RatingVersion", "ReviewerBackground", "ReviewerRow", "System", "User",
+           "utcnow"]
 
 RUN_STATUSES = ("created", "running", "completed", "failed")
 MODEL_STATUSES = ("deployed", "candidate", "retired", "rejected")
@@ -110,13 +111,36 @@ class User(Base):
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An annotator whose ratings were imported from another tool: never signs in.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class System(Base):
+    """What is audited: a named decision system whose versions are data sets."""
+
+    __tablename__ = "systems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    intended_use: Mapped[str] = mapped_column(Text)
+    positive_is_favourable: Mapped[bool] = mapped_column(Boolean)
+    owner: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Dataset(Base):
-    """A registered data set: where it came from and its content hash."""
+    """A registered data set: where it came from and its content hash.
+
+    A version of a :class:`System` has ``system_id`` and ``version`` (1, 2, ... per
+    system), and ``data_path`` names its Parquet copy relative to the data folder. The
+    same content may be registered twice under one name (as two versions that differ in
+    their column roles or sensitive data), so ``(name, sha256)`` is not unique.
+    """
 
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("name", "sha256"),)
+    __table_args__ = (UniqueConstraint("system_id", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -127,14 +151,24 @@ class Dataset(Base):
     card: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id"), index=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    data_path: Mapped[str | None] = mapped_column(String(1000))
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    sensitive_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    sensitive_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sensitive_purged_by: Mapped[str | None] = mapped_column(String(128))
+    card_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Model(Base):
     """A trained or uploaded model, identified by the hash of its file.
 
-    A retrained model is a ``candidate`` child (``parent_id``) of the model it was
-    retrained from, with the label changes it learnt from in ``lineage_json``; it is
-    ``deployed`` (and its parent ``retired``) only once a person approves it.
+    One file may serve several versions of a system (one row per data set), so
+    ``sha256`` is unique per data set. A retrained model is a ``candidate`` child
+    (``parent_id``) of the model it was retrained from, with the label changes it learnt
+    from in ``lineage_json``; it is ``deployed`` (and its parent ``retired``) only once a
+    person approves it.
     """
 
     __tablename__ = "models"
@@ -142,12 +176,13 @@ class Model(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in MODEL_STATUSES) + ")", name="status"
         ),
+        UniqueConstraint("dataset_id", "sha256"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(1000))
     params_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     metrics_json: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -392,6 +427,8 @@ class Rating(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The tool and file an imported rating came from (None: rated in fairpanel).
+    imported_from: Mapped[str | None] = mapped_column(String(200))
 
 
 class RatingVersion(Base):

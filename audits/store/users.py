@@ -277,9 +277,9 @@ class UserOps(StoreBase):
         """Log a sign-in that needed no password here; return the user, or None.
 
         For the demo persona picker (``method="demo"``: only demo accounts) and for an
-        identity provider's login (``method="oidc"``). An unknown or inactive user (or a
-        non-demo account picked as a persona) is logged as ``sign_in_failed`` and gets
-        None.
+        identity provider's login (``method="oidc"``). An unknown or inactive user, an
+        imported annotator (who never signs in) or a non-demo account picked as a persona
+        is logged as ``sign_in_failed`` and gets None.
 
         Examples
         --------
@@ -297,8 +297,8 @@ class UserOps(StoreBase):
                              entity="user", entity_id=None,
                              payload={"method": method, "reason": "unknown_user"})
                 return None
-            reason = "inactive" if not row.active else (
-                "not_demo" if method == "demo" and not row.demo else None)
+            reason = "inactive" if not row.active else "imported_account" if row.imported \
+                else "not_demo" if method == "demo" and not row.demo else None
             if reason is not None:
                 append_entry(session, head, actor=ANONYMOUS, action="sign_in_failed",
                              entity="user", entity_id=row.id,
@@ -446,6 +446,8 @@ def _failure(row: User | None, stored: str | None, matches: bool,
         return "inactive"
     if row.demo:
         return "demo_account"
+    if row.imported:
+        return "imported_account"  # an annotator of another tool never signs in here
     if row.locked_until is not None and row.locked_until > now:
         return "locked"
     if row.password_hash is None:

@@ -60,7 +60,8 @@ def constrained(demo_templates: DemoTemplates,
                 dataset = store.get_dataset(done.candidate.dataset_id)
                 assert dataset is not None
                 run = done.after_run
-                decisions = decisions_for(dataset, done.candidate,
+                decisions = decisions_for(store, app_support.DATA_SCIENTIST, dataset,
+                                          done.candidate,
                                           exclude_rows=run.config.get("exclude_rows", ()))
         yield Constrained(copy.url, copy.env, decisions.frame, run.results,
                           done.candidate.params, run.id)

@@ -142,8 +142,8 @@ def test_before_after_is_paired_on_the_same_unseen_rows(loop: Loop) -> None:
         dataset = store.get_dataset(done.parent.dataset_id)
         assert dataset is not None
         excluded = list(done.candidate.split["excluded_held_out_rows"])
-        old = decisions_for(dataset, done.parent, exclude_rows=excluded)
-        new = decisions_for(dataset, done.candidate, exclude_rows=excluded)
+        old = decisions_for(store, COMPLIANCE, dataset, done.parent, exclude_rows=excluded)
+        new = decisions_for(store, COMPLIANCE, dataset, done.candidate, exclude_rows=excluded)
         assert stored_reaudits(store, DATA_SCIENTIST, done.candidate.id) == (
             done.before_run.id, done.after_run.id)
     n = done.parent.split["n_test"] - len(excluded)
@@ -219,7 +219,7 @@ def test_fairness_constrained_variant_decides_by_its_stored_rules(loop: Loop) ->
         rules = fair.candidate.params["thresholds"]
         assert set(rules) == {"female", "male"}
         excluded = fair.candidate.split["excluded_held_out_rows"]
-        new = decisions_for(dataset, fair.candidate, exclude_rows=excluded)
+        new = decisions_for(store, COMPLIANCE, dataset, fair.candidate, exclude_rows=excluded)
     table = fair.comparison
     gap = table[(table["metric"] == "selection_rate_difference")
                 & (table["sensitive_feature"] == "sex")].iloc[0]

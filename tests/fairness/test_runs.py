@@ -44,7 +44,7 @@ def test_audit_is_computed_once_per_configuration(store: Store) -> None:
 
 def test_decisions_match_the_demo_held_out_split(store: Store) -> None:
     state = ensure_demo(store, dataset="german_credit")
-    decisions = decisions_for(state.dataset, state.model)
+    decisions = decisions_for(store, SCIENTIST, state.dataset, state.model)
     assert len(decisions.frame) == state.model.split["n_test"]
     assert decisions.frame["y_pred"].mean() == pytest.approx(
         state.model.metrics["positive_rate"], abs=1e-12)
@@ -75,4 +75,4 @@ def test_bad_sensitive_feature_and_tampered_model(store: Store) -> None:
                            sensitive_features=["income"])
     Path(state.model.path).write_bytes(Path(state.model.path).read_bytes() + b"\0")
     with pytest.raises(ValueError, match="does not match the registered sha256"):
-        decisions_for(state.dataset, state.model)
+        decisions_for(store, SCIENTIST, state.dataset, state.model)

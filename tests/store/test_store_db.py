@@ -31,7 +31,8 @@ from audits.store.tables import Base, LogHead
 TABLES = {"users", "datasets", "models", "audit_runs", "audit_log", "log_head", "alembic_version",
           "flag_policies", "batches", "cases", "alerts", "reviewers", "reviewer_backgrounds",
           "panel_settings", "assignments", "ratings", "rating_history", "adjudications",
-          "exclusions", "reports", "signing_keys", "log_checkpoints", "report_snapshots"}
+          "exclusions", "reports", "signing_keys", "log_checkpoints", "report_snapshots",
+          "systems"}
 
 
 def test_data_dir_uses_fairpanel_home_and_creates_it(

@@ -1,0 +1,131 @@
+"""The New system page: a data scientist registers decisions fairpanel has never seen.
+
+The page runs in-process with ``streamlit.testing.v1.AppTest`` on a private copy of the
+demo store. AppTest cannot drive a file uploader, so these tests name a server-side
+file (the browser test, ``tests/e2e/test_new_system_browser.py``, uploads one). What a
+bad input gets: an inline error naming the column and the ids, and nothing stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import app_support
+import numpy as np
+import pandas as pd
+import pytest
+from db_support import row_counts
+from demo_support import DemoCopy, DemoTemplates
+from streamlit.testing.v1 import AppTest
+
+from app.navigation import pages_for
+from audits.roles import Role
+from audits.store import Store
+
+PAGE = "app_pages/new_system.py"
+
+
+@pytest.fixture(scope="module")
+def copy(demo_templates: DemoTemplates,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCopy]:
+    with app_support.full_demo_copy(demo_templates, tmp_path_factory, "new-system") as made:
+        yield made
+
+
+@pytest.fixture
+def app_env(copy: DemoCopy, monkeypatch: pytest.MonkeyPatch) -> DemoCopy:
+    for key, value in copy.env.items():
+        monkeypatch.setenv(key, value)
+    return copy
+
+
+def _decisions(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    gender = rng.choice(["woman", "man", "nonbinary"], n, p=[0.45, 0.45, 0.10])
+    income = rng.gamma(4.0, 10.0, n).round(1)
+    approved = (income + np.where(gender == "man", 6, 0) + rng.normal(0, 8, n) > 40)
+    return pd.DataFrame({"loan_id": np.arange(n), "gender": gender, "income": income,
+                         "approved": approved.astype(int),
+                         "repaid": (rng.random(n) < 0.7).astype(int)})
+
+
+def _open(path: Path) -> AppTest:
+    at = app_support.open_page(PAGE, "New system", Role.DATA_SCIENTIST)
+    at.radio(key="new_system.kind").set_value("A file or Parquet glob on the server").run()
+    at.text_input(key="new_system.path").set_value(str(path)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_only_data_scientists_and_admins_see_the_page() -> None:
+    seen = {role for role in Role if PAGE in {p.path for p in pages_for(role)}}
+    assert seen == {Role.DATA_SCIENTIST, Role.ADMIN}
+
+
+def test_suggested_mapping_registers_and_audits_a_new_system(app_env: DemoCopy,
+                                                             tmp_path: Path) -> None:
+    frame = _decisions()
+    path = tmp_path / "loans.csv"
+    frame.to_csv(path, index=False)
+    at = _open(path)
+    # The preview and the suggestions come from the engine.
+    assert "600 rows, 5 columns." in [c.value for c in at.caption]
+    assert at.selectbox(key="new_system.id").value == "loan_id"
+    assert at.selectbox(key="new_system.target").value == "repaid"
+    assert at.selectbox(key="new_system.prediction").value == "approved"
+    assert at.multiselect(key="new_system.sensitive").value == ["gender"]
+    at.text_input(key="new_system.name").set_value("loans-page")
+    at.text_area(key="new_system.description").set_value("Small-loan approvals")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("First audit stored as run" in s.value for s in at.success)
+    with Store(app_env.url) as store:
+        version = store.latest_version("loans-page")
+        assert (version.version, version.n_rows) == (1, 600)
+        assert store.get_system("loans-page").description == "Small-loan approvals"
+        runs = [r for r in store.list_audit_runs() if r.dataset_id == version.id]
+        assert len(runs) == 1 and runs[0].status == "completed"
+        # The stored selection rates are the data's own (an independent pandas oracle).
+        groups = runs[0].results["groups"]
+    rates = frame.groupby("gender")["approved"].mean()
+    stored = {g["attributes"]["gender"]: g["metrics"]["selection_rate"]["value"]
+              for g in groups if list(g["attributes"]) == ["gender"]}
+    assert stored == pytest.approx(rates.to_dict())
+
+
+def test_duplicate_ids_are_named_inline_and_nothing_is_stored(app_env: DemoCopy,
+                                                              tmp_path: Path) -> None:
+    frame = _decisions(200)
+    frame.loc[[5, 9], "loan_id"] = 1  # ids 1 three times
+    path = tmp_path / "dupes.csv"
+    frame.to_csv(path, index=False)
+    at = _open(path)  # signing in writes a log entry: count after it
+    with Store(app_env.url) as store:
+        before = row_counts(store)
+    at.text_input(key="new_system.name").set_value("dupes")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Nothing was registered" in errors and "loan_id" in errors and "1" in errors
+    with Store(app_env.url) as store:
+        assert row_counts(store) == before
+        assert store.get_system("dupes") is None
+
+
+def test_an_unreadable_path_is_an_inline_error(app_env: DemoCopy, tmp_path: Path) -> None:
+    at = _open(tmp_path / "missing.csv")
+    assert any("Could not read the decisions" in e.value and "missing.csv" in e.value
+               for e in at.error)
+
+
+def test_a_bad_upload_limit_is_named(app_env: DemoCopy,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIRPANEL_MAX_UPLOAD_MB", "lots")
+    at = app_support.new_app()
+    at.run()
+    at.button(key=f"sign_in.persona.{app_support.PERSONAS[Role.DATA_SCIENTIST].username}"
+              ).click().run()
+    at.switch_page(PAGE).run()
+    assert at.exception and "FAIRPANEL_MAX_UPLOAD_MB" in at.exception[0].value
