@@ -33,14 +33,16 @@ import pandas as pd
 import streamlit as st
 
 from audits.data.datasets import BUNDLED, load_dataset
+from audits.data.encoding import MISSING as MISSING_GROUP
 from audits.demo.default import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
 from audits.demo.panel import ensure_full_demo, full_demo_prepared
 from audits.flagging.deferral import DeferralCurve
 from audits.monitoring.stored import deferral_view
 from audits.raters.stored import PanelAnalysis, analyse_panel
 from audits.roles import PERMISSIONS, Actor
-from audits.store import ModelRecord, Store
+from audits.store import DatasetRecord, ModelRecord, Store
 from audits.store.db import default_database_url
+from audits.systems.card import MISSING_CATEGORY
 
 __all__ = [
     "close_stores",
@@ -102,15 +104,23 @@ def demo_is_prepared(store: Store) -> bool:
     )
 
 
-def sensitive_values(name: str, sha256: str) -> dict[str, list[str]]:
-    """Return the values of each sensitive feature of a bundled dataset, as the audit names them.
+def sensitive_values(dataset: DatasetRecord) -> dict[str, list[str]]:
+    """Return the values of each sensitive feature of a registered version, as the audit
+    names them.
 
-    ``sha256`` is the registered content hash: it keys the cache, and a dataset whose
-    bundled file no longer matches it gets ``{}`` (the audit would refuse it anyway).
-    Datasets that are not bundled also get ``{}``. Missing values are the group
-    ``"<missing>"``, as in :func:`audits.fairness.counts.count_groups`.
+    Read from the version's card (recorded at registration), so no data are loaded and
+    sensitive data kept apart are not read here; a version registered before cards were
+    stored falls back to its bundled file when it is one and still matches, else ``{}``.
+    Missing values are the group ``"<missing>"``, as in
+    :func:`audits.fairness.counts.count_groups`.
     """
-    return _sensitive_values(name, sha256)
+    card = dataset.card_data or {}
+    if card.get("sensitive"):
+        return {str(f["feature"]): sorted(
+                    MISSING_GROUP if c["value"] == MISSING_CATEGORY else str(c["value"])
+                    for c in f["categories"])
+                for f in card["sensitive"]}
+    return _sensitive_values(dataset.name, dataset.sha256)
 
 
 def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:

@@ -113,7 +113,7 @@ def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -
 def _form(dataset: DatasetRecord) -> dict[str, Any] | None:
     """Draw the audit settings; return run_fairness_audit's options once submitted."""
     features = list(dataset.roles.get("sensitive_features") or [])
-    values = loaders.sensitive_values(dataset.name, dataset.sha256)
+    values = loaders.sensitive_values(dataset)
     # Keys carry the dataset id: another dataset has other features and values.
     with st.form("fairness.form"):
         left, right = st.columns([3, 1], vertical_alignment="bottom")

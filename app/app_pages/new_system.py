@@ -134,7 +134,7 @@ def _read(source: DataSource | None, limit: int) -> pa.Table | None:
     described = source.describe()
     cached = st.session_state.get(KEY_TABLE)
     if cached is not None and st.session_state.get(KEY_SOURCE) == described:
-        return cached  # type: ignore[no-any-return]
+        return cached
     try:
         with st.spinner(f"Reading {described}"):
             table = read_source(source, max_bytes=limit * 1024 * 1024)

@@ -256,7 +256,15 @@ def check_reports(at: AppTest, env: DemoEnv) -> None:
     assert "reports.verify.file" in [u.key for u in at.file_uploader]
 
 
+def check_new_system(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (register, audit, bad input): tests/app/test_new_system_page.py.
+    assert at.radio(key="new_system.kind").value == "Upload a file"
+    assert "new_system.upload" in [u.key for u in at.file_uploader]
+    assert any("Give the decisions first" in i.value for i in at.info)
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
+    "app_pages/new_system.py": check_new_system,
     "app_pages/my_reviews.py": check_my_reviews,
     "app_pages/adjudication.py": check_adjudication,
     "app_pages/panel.py": check_panel,
