@@ -40,6 +40,7 @@ from audits.cli.common import (
     ProgressBar,
     check_arguments,
     database_error_message,
+    group_help,
     open_store,
     silence_stdout,
 )
@@ -193,7 +194,7 @@ def _users_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     lst = usub.add_parser("list", help="list users", description="List users.")
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=_cmd_users_list)
-    users.set_defaults(func=lambda a: _help(users))
+    users.set_defaults(func=lambda a: group_help(users))
 
 
 def _datasets_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -208,7 +209,7 @@ def _datasets_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                            description="Print a dataset's card and column roles.")
     show.add_argument("name", choices=list(DATASET_NAMES))
     show.set_defaults(func=_cmd_datasets_show)
-    ds.set_defaults(func=lambda a: _help(ds))
+    ds.set_defaults(func=lambda a: group_help(ds))
 
 
 def _log_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -231,12 +232,8 @@ def _log_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     show.add_argument("--limit", type=int, default=20)
     show.set_defaults(func=_cmd_log_show)
     add_log_commands(lsub)
-    log.set_defaults(func=lambda a: _help(log))
+    log.set_defaults(func=lambda a: group_help(log))
 
-
-def _help(p: argparse.ArgumentParser) -> int:
-    p.print_help()
-    return EXIT_USAGE
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -27,11 +27,13 @@ refuses a malformed database URL, or a SQLite file in a missing folder, with exi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from audits.store import Store
@@ -51,6 +53,8 @@ __all__ = [
     "check_n_boot",
     "check_output_path",
     "database_error_message",
+    "emit_json",
+    "group_help",
     "SHOWN_FAILS",
     "label_width",
     "more_failing_line",
@@ -325,3 +329,27 @@ class ProgressBar:
             end = "\n" if fraction >= 1.0 else ""
             self.stream.write(f"\r[{bar}] {fraction:4.0%} {message[:60]:<60}{end}")
         self.stream.flush()
+
+
+def emit_json(result: dict[str, Any], target: str | None, text: str, *,
+              default: Callable[[Any], Any] | None = None) -> None:
+    """Write a command's result for ``--json PATH|-``, else print its text.
+
+    ``target`` ``"-"`` prints the JSON (only the JSON) to standard output; a path writes
+    the JSON there and prints ``text``; None prints ``text``. ``default`` goes to
+    :func:`json.dumps` for values JSON has no form for (e.g. ``str`` for dates).
+    """
+    payload = json.dumps(result, indent=2, allow_nan=False, default=default)
+    if target == "-":
+        print(payload)
+        return
+    if target:
+        Path(target).write_text(payload + "\n")
+    print(text)
+
+
+def group_help(parser: argparse.ArgumentParser) -> int:
+    """Print a command group's help (it was given no subcommand); exit code 2."""
+    parser.print_help()
+    return EXIT_USAGE
+

@@ -11,11 +11,14 @@ PATH|-`` (contracts in docs/interchange.md).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
-from audits.cli.common import EXIT_OK, EXIT_USAGE, open_store
+from audits.cli.common import (
+    EXIT_OK,
+    emit_json,
+    group_help,
+    open_store,
+)
 from audits.roles import Actor
 
 __all__ = ["add_interchange_parsers", "add_queue_export"]
@@ -64,7 +67,7 @@ def add_interchange_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPar
                      help="import the good rows and list the others")
     imp.add_argument("--json", metavar="PATH|-", help="write the result as JSON")
     imp.set_defaults(func=_cmd_import)
-    ratings.set_defaults(func=lambda _args: _group_help(ratings))
+    ratings.set_defaults(func=lambda _args: group_help(ratings))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -76,7 +79,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     text = (f"audit run {done.audit_run_id}: {done.n_cases} open case(s) written as "
             f"{done.format} (blind: no decision, score or sensitive attribute)\n"
             + "\n".join(f"  {f}" for f in done.files))
-    _emit(done.to_dict(), args.json, text)
+    emit_json(done.to_dict(), args.json, text)
     return EXIT_OK
 
 
@@ -91,20 +94,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
              f"{len(done.reviewers_created)} reviewer(s) created, "
              f"{len(done.skipped)} row(s) skipped"]
     lines += [f"  skipped {s.row}: {s.reason}" for s in done.skipped]
-    _emit(done.to_dict(), args.json, "\n".join(lines))
+    emit_json(done.to_dict(), args.json, "\n".join(lines))
     return EXIT_OK
 
 
-def _group_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE
-
-
-def _emit(result: dict[str, Any], target: str | None, text: str) -> None:
-    payload = json.dumps(result, indent=2, allow_nan=False)
-    if target == "-":
-        print(payload)
-        return
-    if target:
-        Path(target).write_text(payload + "\n")
-    print(text)

@@ -9,12 +9,13 @@ fairpanel or from another annotation tool, and write the documented JSON contrac
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audits.cli.common import EXIT_OK
+from audits.cli.common import (
+    EXIT_OK,
+    emit_json,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,7 +84,7 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
                      f"{_fmt(est['ci_high'])}]")
     if result.get("fleiss_note"):
         lines.append(f"  note: {result['fleiss_note']}")
-    _emit(result, args.json, "\n".join(lines))
+    emit_json(result, args.json, "\n".join(lines))
     return EXIT_OK
 
 
@@ -121,7 +122,7 @@ def _cmd_reviewers(args: argparse.Namespace) -> int:
               else None)
     result = reviewer_report(data, rater_groups=groups, n_boot=args.n_boot,
                              random_state=args.seed)
-    _emit(result, args.json, reviewers_text(result))
+    emit_json(result, args.json, reviewers_text(result))
     return EXIT_OK
 
 
@@ -200,15 +201,6 @@ def _read(args: argparse.Namespace, columns: list[tuple[str, str]]) -> pd.DataFr
                                                present=", ".join(map(str, frame.columns))))
     return frame
 
-
-def _emit(result: dict[str, Any], target: str | None, text: str) -> None:
-    payload = json.dumps(result, indent=2, allow_nan=False)
-    if target == "-":
-        sys.stdout.write(payload + "\n")
-        return
-    if target:
-        Path(target).write_text(payload + "\n")
-    print(text)
 
 
 def _fmt(value: float | None) -> str:

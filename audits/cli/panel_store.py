@@ -13,10 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.common import (
+    EXIT_OK,
+    ProgressBar,
+    emit_json,
+    group_help,
+    open_store,
+)
 from audits.cli.panel import reviewers_text
 from audits.cli.signoff import acting_user, add_acting_options
 
@@ -92,7 +97,7 @@ def add_panel_store_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPar
     add_acting_options(analyse, who="anyone who may read panel aggregates")
     analyse.add_argument("--json", metavar="PATH|-", help="write the result as JSON")
     analyse.set_defaults(func=_cmd_analyse)
-    panel.set_defaults(func=lambda _args: _group_help(panel))
+    panel.set_defaults(func=lambda _args: group_help(panel))
 
 
 def parse_background(values: list[str]) -> dict[str, str]:
@@ -174,7 +179,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     text = (f"audit run {args.audit}: {result['n_new']} new assignments of "
             f"{result['n_cases']} cases to {len(result['workload'])} reviewers (overlap "
             f"{overlap}); {result['unfilled_cases']} cases short of reviewers")
-    _emit(result, args.json, text)
+    emit_json(result, args.json, text, default=str)
     return EXIT_OK
 
 
@@ -222,7 +227,7 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
         lines.append(f"  {name:<20} {_fmt(est['value'])}  [{_fmt(est['ci_low'])}, "
                      f"{_fmt(est['ci_high'])}]")
     lines.append(reviewers_text(reviewers))
-    _emit(result, args.json, "\n".join(lines))
+    emit_json(result, args.json, "\n".join(lines), default=str)
     return EXIT_OK
 
 
@@ -262,20 +267,7 @@ def _report_columns(ratings: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def _emit(result: dict[str, Any], target: str | None, text: str) -> None:
-    payload = json.dumps(result, indent=2, allow_nan=False, default=str)
-    if target == "-":
-        print(payload)
-        return
-    if target:
-        Path(target).write_text(payload + "\n")
-    print(text)
-
 
 def _fmt(value: float | None) -> str:
     return "  n/a" if value is None else f"{value:.3f}"
 
-
-def _group_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE

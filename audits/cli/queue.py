@@ -10,12 +10,17 @@ with ``--json PATH|-`` (contracts documented in docs/json-contracts.md).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.common import (
+    EXIT_OK,
+    ProgressBar,
+    emit_json,
+    group_help,
+    open_store,
+)
 from audits.cli.interchange import add_queue_export
 from audits.data.catalog import DATASET_NAMES
 from audits.roles import Actor
@@ -47,7 +52,7 @@ def add_queue_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show.add_argument("--json", metavar="PATH|-", help="write the queue as JSON")
     show.set_defaults(func=_cmd_show)
     add_queue_export(qsub)
-    queue.set_defaults(func=lambda _args: _group_help(queue))
+    queue.set_defaults(func=lambda _args: group_help(queue))
 
     ingest = sub.add_parser("ingest", help="append a batch of new decisions to an audit",
                             description="Score, audit, flag and queue a batch of new "
@@ -98,7 +103,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                             policy=FlagPolicy(budget=args.budget, random_state=args.seed),
                             progress=bar)
     result = queue_json(run_id, queue.cases, queue.summary, queue.policy.as_dict())
-    _emit(result, args.json, f"audit run {run_id}: {len(queue.cases)} cases queued "
+    emit_json(result, args.json, f"audit run {run_id}: {len(queue.cases)} cases queued "
                              f"({'new' if queue.created else 'already stored'})\n"
                              + _table(result))
     return EXIT_OK
@@ -111,7 +116,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise LookupError(f"audit run {args.audit} has no review queue")
         cases = store.list_cases(args.audit)
     result = queue_json(args.audit, cases, stored.get("summary", {}), stored["policy"])
-    _emit(result, args.json, f"audit run {args.audit}: {len(cases)} cases\n" + _table(result))
+    emit_json(result, args.json, f"audit run {args.audit}: {len(cases)} cases\n" + _table(result))
     return EXIT_OK
 
 
@@ -132,7 +137,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             + (f"{done.batch.n_rows} decisions, {done.n_cases} cases queued"
                if done.created else "already ingested; nothing added")
             + "".join(f"\nALERT: {a}" for a in done.alerts))
-    _emit(result, args.json, text)
+    emit_json(result, args.json, text)
     return EXIT_OK
 
 
@@ -145,17 +150,12 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     lines = [f"{a['label']}: {a['message']}" for a in result["alerts"]]
     lines += [f"OPEN {s['metric']} {s['group']} (since {s['since_label']}): {s['note']}"
               for s in result["status"] if s["state"] == "open"]
-    _emit(result, args.json, f"audit run {args.audit}: {len(result['batches'])} batch(es), "
+    emit_json(result, args.json, f"audit run {args.audit}: {len(result['batches'])} batch(es), "
                              f"{len(result['alerts'])} alert(s), "
                              f"{sum(s['state'] == 'open' for s in result['status'])} open"
           + "".join("\n" + x for x in lines))
     return EXIT_OK
 
-
-def _group_help(parser: argparse.ArgumentParser) -> int:
-    """Print a command group's help when no action was given; bad usage, exit 2."""
-    parser.print_help()
-    return EXIT_USAGE
 
 
 def _dataset_audit(store: Any, name: str, progress: Any) -> int:
@@ -167,15 +167,6 @@ def _dataset_audit(store: Any, name: str, progress: Any) -> int:
     run = run_fairness_audit(store, actor, state.dataset, state.model, progress=progress)
     return run.id
 
-
-def _emit(result: dict[str, Any], target: str | None, text: str) -> None:
-    payload = json.dumps(result, indent=2, allow_nan=False)
-    if target == "-":
-        print(payload)
-        return
-    if target:
-        Path(target).write_text(payload + "\n")
-    print(text)
 
 
 def _table(result: dict[str, Any]) -> str:

@@ -21,7 +21,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from audits.cli.common import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, open_store
+from audits.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    group_help,
+    open_store,
+)
 from audits.cli.signoff import authenticated_actor
 from audits.roles import Actor
 
@@ -93,7 +98,7 @@ def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     verify.add_argument("path", nargs="?", metavar="PATH", help="the file to verify")
     verify.set_defaults(func=_cmd_verify)
     _workflow_parsers(rsub)
-    report.set_defaults(func=lambda _args: _group_help(report))
+    report.set_defaults(func=lambda _args: group_help(report))
 
 
 def _workflow_parsers(rsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -185,7 +190,3 @@ def _cmd_workflow(args: argparse.Namespace) -> int:
           f"({args.action} by {actor.username})")
     return EXIT_OK
 
-
-def _group_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE

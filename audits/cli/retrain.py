@@ -17,7 +17,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.common import (
+    EXIT_OK,
+    ProgressBar,
+    group_help,
+    open_store,
+)
 from audits.cli.signoff import add_signoff_options, authenticated_actor
 from audits.roles import Actor
 
@@ -79,7 +84,7 @@ def add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         add_signoff_options(p, who=who + (" who did not train it" if action == "approve" else ""))
         p.add_argument("--note", default="", required=action == "reject")
         p.set_defaults(func=_cmd_decide, action=action)
-    models.set_defaults(func=lambda a: _help(models))
+    models.set_defaults(func=lambda a: group_help(models))
 
 
 def model_json(m: ModelRecord) -> dict[str, Any]:
@@ -106,10 +111,6 @@ def retraining_json(r: Retraining) -> dict[str, Any]:
             "n_evaluated": r.candidate.metrics.get("n_evaluated"), "comparison": rows,
             "lineage": list(r.candidate.lineage)}
 
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:

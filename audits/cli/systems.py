@@ -16,10 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audits.cli.common import EXIT_OK, EXIT_USAGE, ProgressBar, open_store
+from audits.cli.common import (
+    EXIT_OK,
+    ProgressBar,
+    emit_json,
+    group_help,
+    open_store,
+)
 from audits.cli.signoff import acting_user, add_acting_options
 
 if TYPE_CHECKING:
@@ -65,7 +70,7 @@ def add_systems_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     add_acting_options(purge, who="a compliance officer or admin")
     purge.add_argument("--json", action="store_true", help="print JSON")
     purge.set_defaults(func=_cmd_purge)
-    systems.set_defaults(func=lambda _args: _group_help(systems))
+    systems.set_defaults(func=lambda _args: group_help(systems))
 
 
 def _add_parser(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,7 +151,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
                  f"{s['n_unmatched_sensitive']:,} sensitive rows unmatched")
     if done.model is not None:
         text += f"\nmodel #{done.model.id} ({done.model.kind}), sha256 {done.model.sha256}"
-    _emit(result, args.json, text)
+    emit_json(result, args.json, text, default=str)
     return EXIT_OK
 
 
@@ -329,16 +334,3 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _emit(result: dict[str, Any], target: str | None, text: str) -> None:
-    payload = json.dumps(result, indent=2, allow_nan=False, default=str)
-    if target == "-":
-        print(payload)
-        return
-    if target:
-        Path(target).write_text(payload + "\n")
-    print(text)
-
-
-def _group_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE
