@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import loaders, panel_tables, state
+from app import loaders, panel_tables, run_picker, state
 from app.formatting import plain
 from audits.raters.stored import PanelAnalysis
 from audits.roles import Actor
@@ -47,7 +47,7 @@ def choose(store: Store, actor: Actor, area: str) -> PanelChoice | None:
                         if p.get("assignments_rated", 0) > 0) if r is not None]
     if not runs:
         return None
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     by_id = {r.id: r for r in runs}
     a, b, c = st.columns([3, 2, 3])
     state.keep_choice(f"{area}.run_id", list(by_id), runs[0].id)

@@ -36,6 +36,8 @@ __all__ = [
     "keep_choice",
     "pending_review_form",
     "preselect",
+    "recall",
+    "remember",
     "review_case",
     "review_form",
     "sign_in",
@@ -145,6 +147,17 @@ def keep_choice(key: str, options: Sequence[Any], default: Any) -> None:
 def forget(key: str) -> None:
     """Drop ``key`` from the session (a widget then starts again from its default)."""
     st.session_state.pop(key, None)
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep ``value`` under ``key`` for the rest of the session (not a widget's value;
+    e.g. the New system page's decisions, read once, and the paths of its uploads)."""
+    st.session_state[key] = value
+
+
+def recall(key: str) -> Any:
+    """Return what :func:`remember` kept under ``key``, or None."""
+    return st.session_state.get(key)
 
 
 def flash(area: str, kind: str, message: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, case_display, loaders, review_tables, state
+from app import auth, case_display, loaders, review_tables, run_picker, state
 from app.formatting import plain
 from audits.roles import Actor, PermissionDenied
 from audits.store import AuditRunRecord, CaseReview, Store
@@ -57,7 +57,7 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox("Audit with a review queue", list(by_id), key=KEY_RUN,
                           format_func=lambda i: f"#{i} · "

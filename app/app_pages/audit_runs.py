@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import auth, loaders
+from app import auth, loaders, run_picker
 from app.formatting import short_hash, when
 from audits.fairness.counts import COUNT_COLUMNS
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord
@@ -73,7 +73,8 @@ def _runs_table(runs: list[AuditRunRecord], datasets: dict[int, DatasetRecord],
 
 def _dataset_label(datasets: dict[int, DatasetRecord], dataset_id: int) -> str:
     dataset = datasets.get(dataset_id)
-    return f"#{dataset_id} {dataset.name}" if dataset else f"#{dataset_id}"
+    return (f"#{dataset_id} {run_picker.version_label(dataset)}" if dataset
+            else f"#{dataset_id}")
 
 
 render()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, loaders, queue_charts, state
+from app import auth, loaders, queue_charts, run_picker, state
 from app.formatting import metric_label
 from audits.fairness.stored import AUDIT_KIND
 from audits.store import AuditRunRecord, Store
@@ -79,7 +79,7 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     # Audits with a review queue first (newest first), then other fairness audits.
     runs = [r for r in runs if r.id in queued] + [r for r in runs if r.id not in queued]
     by_id = {r.id: r for r in runs}
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox(
         "Audit", list(by_id), key=KEY_RUN,

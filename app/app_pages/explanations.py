@@ -79,6 +79,7 @@ def render() -> None:
 def _compute_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -> bool:
     """Draw the data choice and the compute button; return True when a run was made."""
     st.header("Compute explanations", divider="gray")
+    run_picker.needs_model_note(store, "Explanations", "explain")
     pairs = run_picker.data_pairs(store, logged=False)
     if not pairs:
         st.info(MSG_NO_MODEL)
@@ -124,7 +125,8 @@ def _compute_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord
 
 def _pair_label(pair: Pair) -> str:
     dataset, model = pair
-    return (f"{dataset.name} (#{dataset.id}, data {short_hash(dataset.sha256)}) · model "
+    return (f"{run_picker.version_label(dataset)} (#{dataset.id}, data "
+            f"{short_hash(dataset.sha256)}) · model "
             f"#{model.id} {model.kind.replace('_', ' ')} ({short_hash(model.sha256)})")
 
 

@@ -39,6 +39,8 @@ MSG_NO_RUNS = "No fairness audit has been stored yet; a data scientist runs one 
 MSG_NO_DATA = (
     "Nothing to audit yet: register a dataset and a model first (or run `fairpanel demo`)."
 )
+MSG_NO_SCORES = ("No decision-threshold what-if or group thresholds for this run: they need "
+                 "a score (or a model), and these logged decisions have none.")
 MSG_NO_FEATURES = "Choose at least one sensitive feature."
 MSG_FAILED = "The audit could not run: {error}"
 MSG_REUSED = "These inputs were audited before: showing the stored run #{id} (nothing recomputed)."
@@ -159,7 +161,8 @@ def _pair_label(pair: Pair) -> str:
     dataset, model = pair
     decisions = (f"held-out decisions of model #{model.id} {model.kind.replace('_', ' ')} "
                  f"({short_hash(model.sha256)})" if model else "logged decisions")
-    return f"{dataset.name} (#{dataset.id}, data {short_hash(dataset.sha256)}) · {decisions}"
+    return (f"{run_picker.version_label(dataset)} (#{dataset.id}, data "
+            f"{short_hash(dataset.sha256)}) · {decisions}")
 
 
 def _reference(mode: str, chosen: Sequence[str],
@@ -291,6 +294,8 @@ def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
                 model: ModelRecord | None) -> None:
     curves = fairness_tables.threshold_records(results)
     if curves.empty:
+        if model is None:
+            st.info(MSG_NO_SCORES, icon=":material/info:")
         return
     st.header("Decision threshold", divider="gray")
     if model is not None and model.params.get("thresholds"):

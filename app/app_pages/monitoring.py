@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, loaders, queue_charts, queue_tables, state
+from app import auth, loaders, queue_charts, queue_tables, run_picker, state
 from app.formatting import metric_label, plain
 from audits.monitoring.stored import MonitoringView, monitoring_view
 from audits.store import AlertRecord, AuditRunRecord, Store
@@ -56,7 +56,7 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     n_batches = {r.id: len(store.list_batches(r.id)) for r in runs}
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox("Monitored audit", list(by_id), key=KEY_RUN,

@@ -12,6 +12,7 @@ this page only lays them out.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from app import auth, loaders, state
-from app.formatting import plain
+from app import auth, fairness_tables, loaders, state
+from app.formatting import count, plain
 from audits.roles import PermissionDenied
 from audits.systems.card import column_summary
 from audits.systems.mapping import suggest_mapping
@@ -31,8 +32,9 @@ PAGE = "app_pages/new_system.py"
 FAIRNESS_PAGE = "app_pages/fairness.py"
 KEY_TABLE = "new_system.table"
 KEY_SOURCE = "new_system.source"
-#: Upload limit in megabytes (``FAIRPANEL_MAX_UPLOAD_MB``; Streamlit's own
-#: ``server.maxUploadSize`` caps what the browser may send at all).
+#: Upload limit in megabytes (``FAIRPANEL_MAX_UPLOAD_MB``): given to each uploader (it
+#: overrides Streamlit's ``server.maxUploadSize``), checked again on the server, and
+#: passed to the engine as ``max_bytes`` for every other source.
 ENV_MAX_UPLOAD = "FAIRPANEL_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 200
 SOURCES = ("Upload a file", "A file or Parquet glob on the server", "A SQL database")
@@ -46,7 +48,6 @@ MSG_READ_FAILED = "Could not read the decisions: {error}"
 MSG_FAILED = "Nothing was registered: {error}"
 MSG_AUDIT_FAILED = "The system was registered, but its first audit failed: {error}"
 MSG_NEED_NAME = "Give the system a name."
-MSG_NEED_JOIN = "Name the id column of the sensitive-data file to join on."
 
 
 def max_upload_mb() -> int:
@@ -89,7 +90,8 @@ def _source(limit: int) -> tuple[DataSource | None, dict[str, Any]]:
     uploads: dict[str, Any] = {}
     if kind == SOURCES[0]:
         file = st.file_uploader(f"Decisions file (CSV, CSV.gz or Parquet; up to {limit} MB)",
-                                type=["csv", "gz", "parquet"], key="new_system.upload")
+                                type=["csv", "gz", "parquet"], key="new_system.upload",
+                                max_upload_size=limit)
         if file is None:
             return None, uploads
         if file.size > limit * 1024 * 1024:
@@ -117,14 +119,30 @@ def _source(limit: int) -> tuple[DataSource | None, dict[str, Any]]:
 def _spooled(file: Any) -> str:
     """Write an upload to a private temporary file once per upload; return its path."""
     key = f"new_system.spooled.{file.file_id}"
-    path = st.session_state.get(key)
+    path = state.recall(key)
     if path and Path(path).exists():
         return str(path)
     folder = Path(tempfile.mkdtemp(prefix="fairpanel-upload-"))
     target = folder / Path(file.name).name
     target.write_bytes(file.getvalue())
-    st.session_state[key] = str(target)
+    state.remember(key, str(target))
     return str(target)
+
+
+def _uploaded(file: Any) -> str | None:
+    """How the store describes uploaded decisions (not the temporary copy's path)."""
+    return None if file is None else f"uploaded file {Path(file.name).name}"
+
+
+def _drop_spooled(file: Any) -> None:
+    """Delete an upload's temporary copy (the store holds its own copy once registered)."""
+    if file is None:
+        return
+    key = f"new_system.spooled.{file.file_id}"
+    path = state.recall(key)
+    if path:
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+    state.forget(key)
 
 
 def _read(source: DataSource | None, limit: int) -> pa.Table | None:
@@ -132,8 +150,8 @@ def _read(source: DataSource | None, limit: int) -> pa.Table | None:
         st.info(MSG_NO_SOURCE)
         return None
     described = source.describe()
-    cached = st.session_state.get(KEY_TABLE)
-    if cached is not None and st.session_state.get(KEY_SOURCE) == described:
+    cached = state.recall(KEY_TABLE)
+    if cached is not None and state.recall(KEY_SOURCE) == described:
         return cached
     try:
         with st.spinner(f"Reading {described}"):
@@ -141,7 +159,8 @@ def _read(source: DataSource | None, limit: int) -> pa.Table | None:
     except (ValueError, LookupError, OSError) as error:
         st.error(MSG_READ_FAILED.format(error=plain(error)))
         return None
-    st.session_state[KEY_TABLE], st.session_state[KEY_SOURCE] = table, described
+    state.remember(KEY_TABLE, table)
+    state.remember(KEY_SOURCE, described)
     return table
 
 
@@ -210,11 +229,18 @@ def _mapping_form(table: pa.Table, limit: int) -> dict[str, Any] | None:
         i, j = st.columns(2)
         model = i.file_uploader(f"Model (.skops; up to {limit} MB). Pickle and joblib are "
                                 "refused: they can run code.", type=["skops"],
-                                key="new_system.model")
-        sens_file = j.file_uploader("Sensitive data held apart (CSV or Parquet)",
-                                    type=["csv", "gz", "parquet"], key="new_system.sens_file")
-        k, m = st.columns(2)
-        join = k.text_input("Its id column to join on", key="new_system.join")
+                                key="new_system.model", max_upload_size=limit)
+        sens_file = j.file_uploader(f"Sensitive data held apart (CSV or Parquet; up to "
+                                    f"{limit} MB)",
+                                    type=["csv", "gz", "parquet"], key="new_system.sens_file",
+                                    max_upload_size=limit)
+        k, n, m = st.columns(3)
+        join = k.text_input("Its id column to join on (default: the id above)",
+                            key="new_system.join")
+        held = n.text_input("Its sensitive features (comma-separated)",
+                            key="new_system.sens_columns",
+                            help="Columns of the sensitive-data file to audit, added to "
+                                 "the sensitive features chosen above.")
         min_match = m.number_input("Smallest share of ids matched", min_value=0.0,
                                    max_value=1.0, value=0.99, step=0.01,
                                    key="new_system.min_match")
@@ -224,15 +250,14 @@ def _mapping_form(table: pa.Table, limit: int) -> dict[str, Any] | None:
     if not name.strip():
         st.error(MSG_NEED_NAME)
         return None
-    if sens_file is not None and not join.strip():
-        st.error(MSG_NEED_JOIN)
-        return None
     for upload in (model, sens_file):
         if upload is not None and upload.size > limit * 1024 * 1024:
             st.error(MSG_TOO_BIG.format(name=upload.name, size=upload.size / 2**20, limit=limit))
             return None
     chosen = {
-        "id": id_col, "target": target, "sensitive": list(sensitive),
+        "id": id_col, "target": target,
+        "sensitive": list(dict.fromkeys([*sensitive, *(c.strip() for c in held.split(",")
+                                                       if c.strip())])),
         "prediction": prediction if decisions == DECISION_KINDS[0] and prediction != NONE
         else None,
         "score": score if score != NONE and decisions != DECISION_KINDS[2] else None,
@@ -244,7 +269,8 @@ def _mapping_form(table: pa.Table, limit: int) -> dict[str, Any] | None:
         "adverse": bool(adverse), "owner": owner.strip(),
     }
     return {"name": name.strip(), "mapping": chosen, "model": model, "sensitive": sens_file,
-            "join": join.strip() or None, "min_match": float(min_match)}
+            "join": (join.strip() or None) if sens_file is not None else None,
+            "min_match": float(min_match)}
 
 
 def _register_and_audit(store: Any, user: state.SignedInUser, source: DataSource | None,
@@ -266,11 +292,14 @@ def _register_and_audit(store: Any, user: state.SignedInUser, source: DataSource
                 store, user.actor, settings["name"], source, **settings["mapping"],
                 model=model_path, sensitive_data=sensitive_path, join=settings["join"],
                 min_match=settings["min_match"], max_bytes=limit * 1024 * 1024,
+                source=_uploaded(uploads.get("data")),
                 progress=lambda f, m: progress(0.6 * f, m))
         except (PermissionDenied, ValueError, LookupError, OSError) as error:
             bar.empty()
             st.error(MSG_FAILED.format(error=plain(error)))
             return
+        finally:
+            _drop_spooled(uploads.get("data"))
     version = done.dataset
     (st.success if done.created else st.info)(
         f"System {done.system.name!r} version {version.version}: {version.n_rows:,} rows, "
@@ -284,7 +313,7 @@ def _register_and_audit(store: Any, user: state.SignedInUser, source: DataSource
         st.error(MSG_AUDIT_FAILED.format(error=plain(error)))
         return
     bar.empty()
-    st.session_state.pop(KEY_TABLE, None)
+    state.forget(KEY_TABLE)
     st.success(f"First audit stored as run #{run.id}.")
     _headline(run.results or {})
     state.preselect("fairness.run_id", run.id)
@@ -301,19 +330,22 @@ def _saved(upload: Any, folder: str) -> str | None:
 
 
 def _headline(results: dict[str, Any]) -> None:
-    """The run's verdict counts and its least favourable disparities, as stored."""
-    disparities = pd.DataFrame(results.get("disparities") or [])
-    if disparities.empty or "verdict" not in disparities.columns:
+    """The run's verdict counts and its failing disparities, as the Fairness page shows them."""
+    verdicts = fairness_tables.verdict_counts(results)
+    tiles = [("Decisions audited", count(results.get("rows"))),
+             ("Groups", count(len(results.get("groups") or []))),
+             ("Failing", count(verdicts["fail"])),
+             ("Insufficient evidence", count(verdicts["insufficient_evidence"])),
+             ("Passing", count(verdicts["pass"]))]
+    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, border=True)
+    st.markdown("**Verdicts** " + fairness_tables.verdict_badges(verdicts))
+    shown = fairness_tables.disparity_table(results, verdicts=["fail"])
+    if shown.empty:
         return
-    counts = disparities["verdict"].value_counts()
-    cols = st.columns(max(len(counts), 1))
-    for col, (verdict, n) in zip(cols, counts.items(), strict=False):
-        col.metric(str(verdict), int(n))
-    shown = [c for c in ("metric", "sensitive_feature", "group", "reference", "value",
-                         "ci_low", "ci_high", "verdict") if c in disparities.columns]
-    failing = disparities[disparities["verdict"] == "fail"] if "fail" in counts else disparities
-    st.dataframe(failing[shown].head(10), hide_index=True, width="stretch",
-                 key="new_system.headline")
+    st.caption("The failing disparities (the Fairness audit page has every group, chart "
+               "and threshold):")
+    st.dataframe(shown, hide_index=True, width="stretch", key="new_system.headline")
 
 
 render()

@@ -1,8 +1,10 @@
 """Dataset & model: where the audited data and model come from, and what they are.
 
-Everything shown is read from the store: the dataset's content hash, size, column roles
-and card; the model's file hash, training split and held-out metrics; the latest audit
-run. Nothing is recomputed here.
+Everything shown is read from the store: the system the dataset is a version of (its
+description, intended use, whether a positive decision is favourable, owner), the
+dataset's content hash, size, column roles and card; the model's file hash, training
+split and held-out metrics; the latest audit run. Nothing is recomputed here. A dataset
+registered before systems existed falls back to its bundled description, if any.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import auth, charts, loaders
+from app import auth, charts, loaders, run_picker
 from app.formatting import (
     LOWER_IS_BETTER,
     count,
@@ -24,7 +26,7 @@ from app.formatting import (
     when,
 )
 from audits.data.datasets import BUNDLED
-from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store, SystemRecord
 
 PAGE = "app_pages/overview.py"
 MSG_EMPTY = (
@@ -56,7 +58,7 @@ def render() -> None:
     model = _model_of(store, dataset, run)
     left, right = st.columns(2, gap="large")
     with left:
-        _dataset_section(dataset)
+        _dataset_section(dataset, store.system_of(dataset.id))
     with right:
         _model_section(model)
     _results_section(run, model)
@@ -74,7 +76,8 @@ def _choose_dataset(store: Store) -> DatasetRecord | None:
         return default
     ids = [d.id for d in datasets]
     chosen = st.selectbox("Dataset", ids, index=ids.index(default.id), key="overview.dataset",
-                          format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].sha256[:12]})")
+                          format_func=lambda i: f"#{i} {run_picker.version_label(by_id[i])} "
+                                                f"({by_id[i].sha256[:12]})")
     return by_id[chosen]
 
 
@@ -87,17 +90,20 @@ def _model_of(
     return models[-1] if models else None
 
 
-def _dataset_section(dataset: DatasetRecord) -> None:
+def _dataset_section(dataset: DatasetRecord, system: SystemRecord | None) -> None:
     info = BUNDLED.get(dataset.name)
     st.header("Dataset", divider="gray")
     st.subheader(plain(info.title if info is not None else dataset.name))
+    _system_facts(system, info.description if info is not None else "",
+                  info.positive_is_favourable if info is not None else None)
     a, b, c = st.columns(3)
     a.metric("Rows", count(dataset.n_rows))
     b.metric("Sensitive features", len(dataset.roles.get("sensitive_features") or []))
     c.metric("Features", len(dataset.roles.get("features") or []))
     st.markdown("**Data sha256** (content hash of the validated frame)")
     st.code(dataset.sha256, language=None, wrap_lines=True)
-    st.markdown(f"**Name** {plain(dataset.name)} · **registered** "
+    version = f" · **version** {dataset.version}" if dataset.version is not None else ""
+    st.markdown(f"**Name** {plain(dataset.name)}{version} · **registered** "
                 f"{when(dataset.created_at)} by {plain(dataset.created_by)}")
     st.markdown("**Source**")
     st.text(dataset.source)
@@ -110,6 +116,27 @@ def _dataset_section(dataset: DatasetRecord) -> None:
             st.code(dataset.card, language="markdown", wrap_lines=True)
         else:
             st.caption("No card: a user file.")
+
+
+def _system_facts(system: SystemRecord | None, bundled: str,
+                  bundled_favourable: bool | None) -> None:
+    """What the system is, is for, and who answers for it (as registered; written by
+    its registrant, so shown as plain text)."""
+    description = system.description if system is not None else ""
+    favourable = system.positive_is_favourable if system is not None else bundled_favourable
+    if description or bundled:
+        st.text(description or bundled)
+    if system is not None and system.intended_use:
+        st.markdown("**Intended use**")
+        st.text(system.intended_use)
+    facts = []
+    if favourable is not None:
+        facts.append("a positive decision is " + ("favourable" if favourable else "adverse")
+                     + " for the person")
+    if system is not None and system.owner:
+        facts.append(f"**owner** {plain(system.owner)}")
+    if facts:
+        st.markdown(" · ".join(facts))
 
 
 def _model_section(model: ModelRecord | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, loaders, review_tables, state
+from app import auth, loaders, review_tables, run_picker, state
 from app.formatting import plain
 from audits.panel.assignment import PanelConfig
 from audits.panel.stored import assign_queue, reassign_reviewer
@@ -60,7 +60,7 @@ def _runs(store: Store) -> list[AuditRunRecord]:
 
 
 def _run_label(store: Store, runs: list[AuditRunRecord]) -> dict[int, str]:
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     return {r.id: f"#{r.id} · {names.get(r.dataset_id, r.dataset_id)}" for r in runs}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import auth, loaders, report_tables, state
+from app import auth, loaders, report_tables, run_picker, state
 from app.formatting import plain
 from app.state import SignedInUser
 from audits.reports import stored as report_runs
@@ -51,7 +51,7 @@ def render() -> None:
                "report approves it (its manifest is then signed) or returns it with a comment.")
     _flash()
     runs = store.list_audit_runs()
-    datasets = {d.id: d.name for d in store.list_datasets()}
+    datasets = run_picker.dataset_labels(store)
     if user.role in PERMISSIONS["draft a report"]:
         _draft_section(store, user, runs, datasets)
     elif user.role not in PERMISSIONS["approve a report"]:

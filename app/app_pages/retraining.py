@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, loaders, retrain_tables, state
+from app import auth, loaders, retrain_tables, run_picker, state
 from app.formatting import plain
 from app.state import SignedInUser
 from audits.reports.compare import what_changed
@@ -44,6 +44,7 @@ def render() -> None:
                "is shown with its uncertainty. A retrained model replaces the deployed one "
                "only when a compliance officer approves it.")
     _flash()
+    run_picker.needs_model_note(store, "Retraining", "retrain")
     run = _choose_run(store)
     if run is None:
         st.info(MSG_NO_RUNS)
@@ -81,7 +82,7 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox(
         "Reviewed audit", list(by_id), key=KEY_RUN,

@@ -20,6 +20,7 @@ from app import (
     loaders,
     queue_charts,
     queue_tables,
+    run_picker,
     state,
 )
 from app.formatting import count, plain, short_hash, when
@@ -62,7 +63,7 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
         return None
     by_id = {r.id: r for r in runs}
     sizes = {r.id: len(store.list_cases(r.id)) for r in runs}
-    names = {d.id: d.name for d in store.list_datasets()}
+    names = run_picker.dataset_labels(store)
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox("Audit with a review queue", list(by_id), key=KEY_RUN,
                           format_func=lambda i: f"#{i} · "

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from app.navigation import pages_for
 from audits.roles import Role
 from audits.store import Store
+from audits.systems.registry import register_system
 
 PAGE = "app_pages/new_system.py"
 
@@ -129,3 +130,40 @@ def test_a_bad_upload_limit_is_named(app_env: DemoCopy,
               ).click().run()
     at.switch_page(PAGE).run()
     assert at.exception and "FAIRPANEL_MAX_UPLOAD_MB" in at.exception[0].value
+
+
+def test_pages_name_versions_and_say_a_logged_system_has_no_model(app_env: DemoCopy,
+                                                                   tmp_path: Path) -> None:
+    frame = _decisions(300, seed=8)
+    path = tmp_path / "logged.csv"
+    frame.to_csv(path, index=False)
+    with Store(app_env.url) as store:
+        done = register_system(
+            store, app_support.DATA_SCIENTIST, "logged-loans", path, id="loan_id",
+            target="repaid", prediction="approved", sensitive=["gender"],
+            description="Loans decided by a vendor's rules", intended_use="Small loans",
+            adverse=False, owner="credit team")
+    label = "logged-loans · v1 · 300 rows"
+    # Dataset & model: the picker names the version; the system's own words are shown.
+    at = app_support.open_page("app_pages/overview.py", "Dataset & model",
+                               Role.DATA_SCIENTIST)
+    picker = at.selectbox(key="overview.dataset")
+    assert any(label in o for o in picker.options), picker.options
+    picker.set_value(done.dataset.id).run()
+    assert not at.exception, at.exception
+    texts = [t.value for t in at.text]
+    assert "Loans decided by a vendor's rules" in texts and "Small loans" in texts
+    assert any("favourable" in m.value and "credit team" in m.value for m in at.markdown)
+    # The fairness page offers its logged decisions under the same name.
+    at.switch_page("app_pages/fairness.py").run()
+    assert not at.exception, at.exception
+    assert any(o.startswith(label) and o.endswith("logged decisions")
+               for o in at.selectbox(key="fairness.data").options)
+    # Explanations and retraining need a model: they say so, naming the system.
+    for page, title in (("app_pages/explanations.py", "Explanations"),
+                        ("app_pages/retraining.py", "Retraining")):
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        assert [t.value for t in at.title] == [title]
+        assert any("'logged-loans'" in i.value and "need a model" in i.value
+                   for i in at.info), [i.value for i in at.info]
