@@ -171,7 +171,7 @@ def test_max_bytes_refuses_before_reading_naming_size_and_limit(tmp_path: Path) 
     ("missing.csv", None, "data file {path} does not exist"),
     ("empty.csv", b"", "data file {path} is empty"),
     ("empty.parquet", b"", "data file {path} is empty"),
-    ("gz-of-nothing.csv.gz", gzip.compress(b""), "data file {path} is empty"),
+    ("gz-of-nothing.csv.gz", gzip.compress(b"", mtime=0), "data file {path} is empty"),
     ("d.xlsx", b"PK\x03\x04", "data file {path} must be .csv, .csv.gz or .parquet, not '.xlsx'"),
     ("d.json.gz", b"x", "not '.json.gz'"),
     ("broken.parquet", b"not parquet at all", "data file {path} could not be read as Parquet"),
