@@ -8,9 +8,15 @@ in Gwet's category prevalences, as in Gwet 2014).
 
 A statistic that is undefined on the data (a single category used throughout, no case
 with two ratings) is NaN here and ``None`` in :meth:`AgreementSummary.to_dict`.
-Intervals are percentile bootstraps over cases: each replicate reweights the cases by
-how often a resample with replacement drew them, over the sparse case x category count
-matrix (see :mod:`audits.raters.agreement_stats`).
+Intervals of Fleiss' kappa, AC1 and percent agreement are percentile bootstraps over
+cases: each replicate reweights the cases by how often a resample with replacement drew
+them, over the sparse case x category count matrix (see
+:mod:`audits.raters.agreement_stats`). Krippendorff's alpha gets a delete-one-case
+jackknife interval on Fisher's z scale, ``tanh(atanh(alpha) -/+ t(n - 1) * se)``
+(:func:`audits.raters.agreement_stats.jackknife_z_interval`). Simulated at 20, 50 and 200
+cases (docs/statistics.md), it covers 94.5-96.7% of nominal 95% on nominal, ordinal and
+interval (0-100) ratings where the percentile bootstrap covered 92.9-95.2%; on interval
+ratings of strongly skewed true values both under-cover at 20-50 cases (table there).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from audits.raters.agreement_stats import (
     compress,
     encode_ratings,
     evaluate,
+    jackknife_z_interval,
     modal_count,
     percentile_interval,
     prepare,
@@ -67,7 +74,7 @@ COLUMNS = {"item": "case_id", "rater": "reviewer_id", "label": "label"}
 
 @dataclass(frozen=True)
 class Estimate:
-    """A statistic with its percentile bootstrap interval (NaN where undefined)."""
+    """A statistic with its interval (NaN where undefined; see the module docstring)."""
 
     value: float
     ci_low: float
@@ -319,9 +326,10 @@ def agreement_summary(
     Parameters
     ----------
     n_boot : int, default 1000
-        Bootstrap replicates (resampling cases); 0 gives NaN intervals.
+        Bootstrap replicates (resampling cases); 0 gives NaN intervals (alpha's
+        jackknife interval too, so ``n_boot=0`` always means "no intervals").
     level_ci : float, default 0.95
-        Coverage of the percentile intervals (over the replicates that are defined).
+        Level of the intervals (percentile ones over the replicates that are defined).
     random_state : int or None, default 0
 
     Examples
@@ -345,18 +353,21 @@ def estimate_statistics(
     enc: EncodedRatings, level: str, names: tuple[str, ...], *, n_boot: int,
     level_ci: float, random_state: int | None,
 ) -> dict[str, Estimate]:
-    """Point estimates and percentile bootstrap intervals of ``names`` (one resample)."""
+    """Point estimates and intervals of ``names``: percentile bootstrap, alpha jackknife-z."""
     check_bootstrap(n_boot, level_ci)
     counts, pattern, freq = compress(enc.counts)
     prep = prepare(counts, enc.positions, level, with_pairs="krippendorff_alpha" in names)
     point = evaluate(prep, freq[None, :], names)
-    blocks = [evaluate(prep, w, names) for w in bootstrap_weights(
+    resampled = tuple(name for name in names if name != "krippendorff_alpha")
+    blocks = [evaluate(prep, w, resampled) for w in bootstrap_weights(
         len(enc.case_ids), n_boot, random_state, pattern=pattern)]
     result = {}
     for name in names:
         value = float(point[name][0])
         low = high = float("nan")
-        if blocks and math.isfinite(value):
+        if blocks and math.isfinite(value) and name == "krippendorff_alpha":
+            low, high = jackknife_z_interval(prep, freq, level_ci)
+        elif blocks and math.isfinite(value):
             low, high = percentile_interval(np.concatenate([b[name] for b in blocks]),
                                             level_ci)
         result[name] = Estimate(value, low, high)

@@ -13,6 +13,7 @@ cases x categories x categories array.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 from audits.data.schema import DataValidationError, check_columns_exist
 
@@ -35,6 +37,7 @@ __all__ = [
     "alpha_kernel",
     "bootstrap_weights",
     "encode_ratings",
+    "jackknife_z_interval",
     "percentile_interval",
 ]
 
@@ -312,6 +315,50 @@ def percentile_interval(replicates: AnyArray, level_ci: float) -> tuple[float, f
     tail = (1.0 - level_ci) / 2.0 * 100.0
     low, high = np.percentile(finite, [tail, 100.0 - tail])
     return float(low), float(high)
+
+
+def jackknife_z_interval(
+    prep: Prepared, freq: FloatArray, level_ci: float
+) -> tuple[float, float]:
+    """Krippendorff's alpha interval: delete-one-case jackknife on Fisher's z scale.
+
+    ``z = atanh(alpha)``; ``se`` is the jackknife standard error of ``z`` over the
+    pairable cases (``(n - 1) / n * sum (z_(-u) - mean)^2``), and the interval is
+    ``tanh(z -/+ t(n - 1) * se)``. Leaving out case ``u`` subtracts its row of the pair
+    matrix from the coincidence matrix, so the ``n`` refits cost one product each.
+    Leave-one-out values that are undefined (NaN) are left out; (NaN, NaN) with fewer
+    than two pairable cases or an undefined alpha. ``freq`` counts the cases of each row
+    of ``prep`` (rows are distinct count patterns after :func:`compress`).
+    """
+    if prep.pairs is None:
+        raise ValueError("prepare(..., with_pairs=True) is needed for krippendorff_alpha")
+    matrix, rows, cols = prep.pairs
+    total = np.asarray(matrix.T @ freq).ravel()
+    alpha = alpha_kernel(total[None, :], rows, cols, prep.positions, prep.level)[0]
+    used = np.flatnonzero((freq > 0) & (prep.pairable > 0))
+    n = float(freq[used].sum())
+    if not np.isfinite(alpha) or n < 2:
+        return float("nan"), float("nan")
+    dense = matrix.tocsr()
+    step = max(1, _CHUNK_CELLS // max(len(rows), 1))
+    loo = np.concatenate([
+        alpha_kernel(total[None, :] - dense[used[i:i + step]].toarray(), rows, cols,
+                     prep.positions, prep.level) for i in range(0, len(used), step)])
+    ok = np.isfinite(loo)
+    weight, z_loo = freq[used][ok], _fisher_z(loo[ok])
+    n_ok = float(weight.sum())
+    if n_ok < 2:
+        return float("nan"), float("nan")
+    centre = float((weight * z_loo).sum() / n_ok)
+    se = math.sqrt((n_ok - 1.0) / n_ok * float((weight * (z_loo - centre) ** 2).sum()))
+    half = float(stats.t.ppf(0.5 + level_ci / 2.0, n_ok - 1.0)) * se
+    z = float(_fisher_z(np.array([alpha]))[0])
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+def _fisher_z(values: AnyArray) -> FloatArray:
+    """``atanh`` of values clipped into (-1, 1), so alpha = 1 maps to a finite z."""
+    return np.asarray(np.arctanh(np.clip(values, -1.0 + 1e-12, 1.0 - 1e-12)), dtype=np.float64)
 
 
 STATISTICS = ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement")

@@ -8,13 +8,19 @@ sorted, so results do not depend on row order.
 The rule the retraining loop uses (:func:`consensus_labels`), first that applies:
 
 1. ``adjudicated``: a label an adjudicator set for the case;
-2. ``dawid_skene``: the Dawid-Skene label if its posterior >= ``min_confidence`` (0.9);
+2. ``dawid_skene``: the Dawid-Skene label if its posterior >= ``min_confidence`` (0.9),
+   the fit converged, and every reviewer of the case rated at least
+   ``min_reviewer_cases`` (20) cases. Dawid-Skene learns each reviewer's confusion matrix
+   from that reviewer's cases; run to convergence on a small table it grows confident
+   on almost nothing (a 1-1 tie between two reviewers of three cases each reaches a
+   posterior of 0.9999995), so a posterior from thin reviewers is not trusted;
 3. ``majority``: the modal label when it is not tied;
 4. ``none``: no label; the case goes back to review.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -23,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import logsumexp
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from audits.data.schema import check_columns_exist
 
@@ -40,6 +46,10 @@ MSG_RANGE = "{name} must be {rule}; got {value!r}"
 MSG_ADJUDICATED_UNKNOWN = "adjudicated case {case!r} has no ratings; {n} such case(s)"
 MSG_ADJUDICATED_MISSING = "adjudicated case {case!r} has a missing label"
 MSG_NOT_FITTED = "this DawidSkene is not fitted yet; call fit(ratings) first"
+MSG_NOT_CONVERGED = (
+    "Dawid-Skene did not converge in n_iter={n_iter} EM iterations (largest posterior "
+    "change {change:.2g} >= tol={tol:g}); its labels may change with more iterations: "
+    "raise n_iter")
 
 _TINY = np.finfo(float).tiny  # floor for log(0) when smoothing=0
 FloatArray = NDArray[np.float64]
@@ -138,13 +148,21 @@ class DawidSkene:
     from the priors and the confusion rows of its ratings, in log space with a
     log-sum-exp normalisation so many ratings cannot underflow). One iteration is one
     M-step followed by one E-step, so ``probas_`` is the posterior under the fitted
-    ``priors_`` and ``confusions_``. It stops after ``n_iter`` iterations or when no
-    posterior changed by ``tol`` or more in an iteration (a change of log-likelihood below
-    1e-7 per rating is looser: labels near 0.5 still flip on a flat likelihood).
+    ``priors_`` and ``confusions_``. It stops when no posterior changed by ``tol`` or more
+    in an iteration (a change of log-likelihood below 1e-7 per rating is looser: labels
+    near 0.5 still flip on a flat likelihood), or after ``n_iter`` iterations: then
+    ``converged_`` is False and :meth:`fit` warns (``ConvergenceWarning``). Small tables
+    with missing ratings can need thousands of iterations (up to 5,833 in the tables
+    measured in docs/statistics.md, where 100 iterations left about half unconverged), so
+    the cap is high; each iteration is one pass over the ratings. On very small tables
+    the converged fit can be overconfident: the prior of a rare class can collapse
+    towards 0, so a 1-1 split gets a posterior near 1 (three cases, seven ratings: case
+    ``2`` of the :func:`consensus_labels` example gets ``y`` at 0.9999995); trust
+    ``probas_`` only with enough cases per reviewer.
 
     Parameters
     ----------
-    n_iter : int, default 100
+    n_iter : int, default 10000
         Maximum number of EM iterations (at least 1).
     tol : float, default 1e-7
         Convergence tolerance on the largest change of a posterior probability.
@@ -167,7 +185,8 @@ class DawidSkene:
     priors_ : pandas.Series
         Class -> prior probability.
     n_iter_, converged_ : int, bool
-        Iterations run; whether the tolerance was met within ``n_iter``.
+        Iterations run; whether the tolerance was met within ``n_iter`` (a fit that did
+        not converge also raises a ``ConvergenceWarning``).
     log_likelihood_ : float
         Log-likelihood of the ratings under ``priors_`` and ``confusions_``.
 
@@ -183,7 +202,7 @@ class DawidSkene:
     """
 
     def __init__(
-        self, n_iter: int = 100, tol: float = 1e-7, *, smoothing: float = 0.01,
+        self, n_iter: int = 10_000, tol: float = 1e-7, *, smoothing: float = 0.01,
         init: str = "majority",
     ) -> None:
         self.n_iter, self.tol, self.smoothing, self.init = n_iter, tol, smoothing, init
@@ -196,14 +215,19 @@ class DawidSkene:
         self._check_params()
         enc = _encode(ratings, item, rater, label)
         posterior = _vote_shares(enc, normalise=True)
-        converged, iteration = False, 0
+        converged, iteration, change = False, 0, float("inf")
         for iteration in range(1, self.n_iter + 1):  # noqa: B007
             priors, confusion = _m_step(enc, posterior, self.smoothing)
             previous = posterior
             posterior, log_lik = _e_step(enc, priors, confusion)
-            converged = float(np.abs(posterior - previous).max()) < self.tol
+            change = float(np.abs(posterior - previous).max())
+            converged = change < self.tol
             if converged:
                 break
+        if not converged:
+            warnings.warn(MSG_NOT_CONVERGED.format(n_iter=self.n_iter, change=change,
+                                                   tol=self.tol), ConvergenceWarning,
+                          stacklevel=2)
         self._store(enc, posterior, priors, confusion)
         self.n_iter_, self.converged_, self.log_likelihood_ = iteration, converged, log_lik
         return self
@@ -245,8 +269,9 @@ class DawidSkene:
 
 def consensus_labels(
     ratings: pd.DataFrame, *, adjudicated: Mapping[Hashable, Any] | None = None,
-    min_confidence: float = 0.9, dawid_skene: DawidSkene | None = None,
-    item: str = "case_id", rater: str = "reviewer_id", label: str = "label",
+    min_confidence: float = 0.9, min_reviewer_cases: int = 20,
+    dawid_skene: DawidSkene | None = None, item: str = "case_id", rater: str = "reviewer_id",
+    label: str = "label",
 ) -> pd.DataFrame:
     """One label per case by the retraining rule in the module docstring.
 
@@ -258,6 +283,9 @@ def consensus_labels(
         Final labels set by an adjudicator; each case must have ratings.
     min_confidence : float in [0, 1], default 0.9
         Smallest Dawid-Skene posterior that is trusted.
+    min_reviewer_cases : int >= 1, default 20
+        Dawid-Skene is trusted on a case only when every reviewer of it rated at least
+        this many cases (and the fit converged).
     dawid_skene : DawidSkene, optional
         An (unfitted) estimator to use, fitted here in place; default ``DawidSkene()``.
     item, rater, label : str, default "case_id", "reviewer_id", "label"
@@ -269,7 +297,9 @@ def consensus_labels(
         One row per case, sorted: ``item``, ``label`` (None for source "none"),
         ``source`` ("adjudicated", "dawid_skene", "majority" or "none") and
         ``confidence`` (1.0 if adjudicated, the posterior for Dawid-Skene, the modal
-        share for majority, NaN for none).
+        share for majority, NaN for none). ``attrs["dawid_skene"]`` holds
+        ``{"converged": bool, "n_iter": int}`` of the fit; a fit that did not converge
+        also warns (``ConvergenceWarning``), so callers can report it.
 
     Raises
     ------
@@ -281,7 +311,7 @@ def consensus_labels(
     >>> r = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 3, 3],
     ...                   "reviewer_id": list("abcabab"),
     ...                   "label": ["y", "y", "y", "y", "n", "n", "y"]})
-    >>> consensus_labels(r, adjudicated={3: "n"}, min_confidence=0.99)[
+    >>> consensus_labels(r, adjudicated={3: "n"})[
     ...     ["case_id", "label", "source"]]
        case_id label       source
     0        1     y     majority
@@ -291,13 +321,20 @@ def consensus_labels(
     if not (isinstance(min_confidence, int | float) and 0.0 <= min_confidence <= 1.0):
         raise ValueError(MSG_RANGE.format(name="min_confidence", rule="in [0, 1]",
                                           value=min_confidence))
+    if (isinstance(min_reviewer_cases, bool) or not isinstance(min_reviewer_cases, int)
+            or min_reviewer_cases < 1):
+        raise ValueError(MSG_RANGE.format(name="min_reviewer_cases", rule="an int >= 1",
+                                          value=min_reviewer_cases))
     majority = majority_vote(ratings, item=item, rater=rater, label=label)
     adjudged = _adjudicated_labels(majority[item], adjudicated or {})
     model = dawid_skene if dawid_skene is not None else DawidSkene()
     model.fit(ratings, item=item, rater=rater, label=label)
     ds_conf = model.posterior_confidence().to_numpy()
     has_adj = adjudged.notna().to_numpy()
-    trust_ds = ~has_adj & (ds_conf >= min_confidence)
+    thin = ratings[rater].map(ratings.groupby(rater)[item].size()) < min_reviewer_cases
+    thin_cases = set(ratings.loc[thin.to_numpy(), item])
+    well_rated = ~majority[item].isin(thin_cases).to_numpy()
+    trust_ds = ~has_adj & (ds_conf >= min_confidence) & well_rated & bool(model.converged_)
     use_majority = ~has_adj & ~trust_ds & ~majority["tie"].to_numpy()
     source = np.select([has_adj, trust_ds, use_majority],
                        ["adjudicated", "dawid_skene", "majority"], "none")
@@ -306,8 +343,12 @@ def consensus_labels(
         np.where(use_majority, majority[label].to_numpy(dtype=object), None)))
     confidence = np.select([has_adj, trust_ds, use_majority],
                            [1.0, ds_conf, majority["modal_share"].to_numpy()], np.nan)
-    return pd.DataFrame({item: majority[item], label: pd.Series(labels, dtype=object),
-                         "source": pd.Series(source, dtype=object), "confidence": confidence})
+    result = pd.DataFrame({item: majority[item], label: pd.Series(labels, dtype=object),
+                           "source": pd.Series(source, dtype=object),
+                           "confidence": confidence})
+    result.attrs["dawid_skene"] = {"converged": bool(model.converged_),
+                                   "n_iter": int(model.n_iter_)}
+    return result
 
 
 def _adjudicated_labels(cases: pd.Series, adjudicated: Mapping[Hashable, Any]) -> pd.Series:

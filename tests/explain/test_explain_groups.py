@@ -8,16 +8,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from audits.data.schema import ColumnRoles
 from audits.data.synthetic import make_synthetic_loans
 from audits.explain.groups import (
+    MSG_ROWS_SHAPE,
     MSG_SAME_GROUP,
     MSG_UNKNOWN_GROUP,
     GroupExplanation,
     explain_groups,
     gap_decomposition,
+    mean_abs_interval,
+    required_rows,
 )
 from audits.models.training import TrainedModel, train_default_model
 
@@ -55,7 +59,8 @@ def test_importances_are_tidy_with_intervals_around_the_mean(
     result = _explain(model, frame)
     imp = result.importances
     assert list(imp.columns) == ["sensitive_feature", "group", "feature", "mean_abs_shap",
-                                 "ci_low", "ci_high", "mean_shap", "n_rows"]
+                                 "ci_low", "ci_high", "mean_shap", "n_rows", "skewness",
+                                 "approximate"]
     assert len(imp) == 2 * len(FEATURES)
     assert (imp["ci_low"] <= imp["mean_abs_shap"]).all()
     assert (imp["mean_abs_shap"] <= imp["ci_high"]).all()
@@ -66,8 +71,19 @@ def test_importances_are_tidy_with_intervals_around_the_mean(
 def test_sample_grows_to_reach_a_tighter_target(model: TrainedModel, frame: pd.DataFrame) -> None:
     loose = _explain(model, frame, target_half_width=0.5)
     tight = _explain(model, frame, target_half_width=0.01)
-    assert (loose.groups["n_rows"] == 100).all()
     assert (tight.groups["n_rows"] == 400).all()
+    # A loose width still asks for 25 * g1^2 rows (skewed |SHAP|), recomputed from the
+    # pilot (the first 100 explained rows of each group) with scipy's skewness.
+    contributions = loose.explanation.contributions
+    labels = frame.loc[contributions.index, "group"].to_numpy()
+    pilots = {g: contributions[labels == g].iloc[:100].abs() for g in ("A", "B")}
+    h = 0.5 * max(p.mean().max() for p in pilots.values())
+    for g, pilot in pilots.items():
+        width_rows = ((1.959963984540054 * pilot.std(ddof=1)) / h) ** 2
+        skew_rows = 25 * stats.skew(pilot.to_numpy(), axis=0, bias=True) ** 2
+        needed = int(np.ceil(max(width_rows.max(), np.nanmax(skew_rows))))
+        expected = min(max(needed, 100), 400)
+        assert loose.groups.set_index("group").loc[g, "n_rows"] == expected
 
 
 def test_group_means_match_an_independent_recomputation(
@@ -123,3 +139,43 @@ def test_small_group_is_taken_whole_and_progress_is_reported(
     assert counts.loc["A", "n_rows"] >= 100
     assert seen[-1][0] == 1.0
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+# ---------------------------------------------------------------- mean |SHAP| intervals
+
+
+def test_interval_is_a_studentized_bootstrap_recomputed_by_hand() -> None:
+    x = np.random.default_rng(3).lognormal(0.0, 1.0, size=(60, 2))
+    got = mean_abs_interval(x, n_bootstrap=400, random_state=7)
+    draws = np.random.default_rng(7).integers(0, 60, size=(400, 60))
+    for j in range(2):
+        col = x[:, j]
+        se = col.std(ddof=1) / np.sqrt(60)
+        t = [(col[d].mean() - col.mean()) / (col[d].std(ddof=1) / np.sqrt(60)) for d in draws]
+        q_low, q_high = np.quantile(t, [0.025, 0.975])
+        assert got.loc[j, "ci_low"] == pytest.approx(max(col.mean() - q_high * se, 0.0))
+        assert got.loc[j, "ci_high"] == pytest.approx(col.mean() - q_low * se)
+        g1 = stats.skew(col, bias=True)
+        assert got.loc[j, "skewness"] == pytest.approx(g1)
+        assert bool(got.loc[j, "approximate"]) == (25 * g1**2 > 60)
+    # a skewed mean: the upper side of the interval is the longer one
+    assert ((got["ci_high"] - got["mean"]) > (got["mean"] - got["ci_low"])).all()
+
+
+def test_symmetric_values_are_not_approximate_and_constant_ones_collapse() -> None:
+    x = np.c_[np.random.default_rng(0).normal(5.0, 1.0, 400), np.full(400, 2.0)]
+    got = mean_abs_interval(x, n_bootstrap=300)
+    assert not got["approximate"].any()
+    assert got.loc[1, "ci_low"] == got.loc[1, "ci_high"] == 2.0
+
+
+def test_required_rows_by_hand() -> None:
+    # one column: 0, 0, 0, 1 -> sd = 0.5, g1 = (3/64 ... ) = 2 / sqrt(3) = 1.1547
+    x = np.array([[0.0], [0.0], [0.0], [1.0]])
+    assert required_rows(x, half_width=10.0) == int(np.ceil(25 * 4 / 3))  # skewness rule
+    assert required_rows(x, half_width=0.01) == int(np.ceil((1.959963984540054 * 0.5 / 0.01)
+                                                            ** 2))
+    with pytest.raises(ValueError, match="half_width must be positive"):
+        required_rows(x, half_width=0.0)
+    with pytest.raises(ValueError, match=MSG_ROWS_SHAPE.split("{")[0]):
+        mean_abs_interval(np.ones(5))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from audits.data.schema import DataValidationError
 from audits.raters import consensus as cons
@@ -113,7 +113,8 @@ HAND_JOINTS = [7 / 45 + 1 / 30, 2 / 45 + 1 / 15, 7 / 90 + 1 / 30, 1 / 45 + 1 / 1
 
 
 def test_first_iteration_equals_the_hand_computation() -> None:
-    ds = DawidSkene(n_iter=1, smoothing=0.0).fit(HAND)
+    with pytest.warns(ConvergenceWarning, match="did not converge in n_iter=1 "):
+        ds = DawidSkene(n_iter=1, smoothing=0.0).fit(HAND)
     assert ds.n_iter_ == 1 and not ds.converged_
     np.testing.assert_allclose(ds.priors_.to_numpy(), [0.6, 0.4], atol=1e-12)
     np.testing.assert_allclose(ds.confusions_["A"].to_numpy(), [[2 / 3, 1 / 3], [0.5, 0.5]],
@@ -131,7 +132,8 @@ def test_first_iteration_equals_the_hand_computation() -> None:
 
 
 def test_smoothing_adds_a_pseudo_count_to_every_confusion_cell() -> None:
-    ds = DawidSkene(n_iter=1, smoothing=1.0).fit(HAND)
+    with pytest.warns(ConvergenceWarning):
+        ds = DawidSkene(n_iter=1, smoothing=1.0).fit(HAND)
     # A's counts + 1: true0 (3, 2) -> (3/5, 2/5); true1 (2, 2) -> (1/2, 1/2).
     np.testing.assert_allclose(ds.confusions_["A"].to_numpy(), [[0.6, 0.4], [0.5, 0.5]])
 
@@ -163,7 +165,8 @@ def loop_oracle(ratings: pd.DataFrame, n_iter: int) -> np.ndarray:
 
 def test_several_iterations_match_a_plain_loop_oracle() -> None:
     ratings, _ = simulate(60, np.array([0.9, 0.8, 0.7, 0.6, 0.85, 0.75]), n_classes=3, seed=3)
-    ds = DawidSkene(n_iter=4, tol=0.0, smoothing=0.0).fit(ratings)
+    with pytest.warns(ConvergenceWarning):
+        ds = DawidSkene(n_iter=4, tol=0.0, smoothing=0.0).fit(ratings)
     np.testing.assert_allclose(ds.probas_.to_numpy(), loop_oracle(ratings, 4), atol=1e-9)
 
 
@@ -187,14 +190,16 @@ def _crowdkit(ratings: pd.DataFrame, **kwargs: Any) -> Any:
 def test_agrees_with_crowdkit_on_simulated_reviews() -> None:
     accuracies = np.random.default_rng(1).uniform(0.55, 0.95, 30)
     ratings, _ = simulate(2000, accuracies, seed=1)
-    ours = DawidSkene(n_iter=100, tol=1e-7, smoothing=0.0).fit(ratings)
-    theirs = _crowdkit(ratings, n_iter=100, tol=1e-7)
+    ours = DawidSkene(tol=1e-7, smoothing=0.0).fit(ratings)  # run to convergence
+    assert ours.converged_
+    theirs = _crowdkit(ratings, n_iter=100_000, tol=1e-12)
     their_probas = theirs.probas_.reindex(index=ours.probas_.index, columns=[0, 1])
     agreement = (theirs.labels_.reindex(ours.labels_.index) == ours.labels_).mean()
     assert agreement >= 0.999
     np.testing.assert_allclose(ours.probas_.to_numpy(), their_probas.to_numpy(), atol=2e-3)
     # Same iterations, same start: the posteriors agree to rounding.
-    ours3 = DawidSkene(n_iter=3, tol=0.0, smoothing=0.0).fit(ratings)
+    with pytest.warns(ConvergenceWarning):
+        ours3 = DawidSkene(n_iter=3, tol=0.0, smoothing=0.0).fit(ratings)
     theirs3 = _crowdkit(ratings, n_iter=3, tol=-np.inf)
     np.testing.assert_allclose(
         ours3.probas_.to_numpy(),
@@ -235,14 +240,17 @@ def test_deterministic_and_invariant_to_row_order() -> None:
 def test_hundred_thousand_ratings_take_well_under_a_second_per_iteration() -> None:
     ratings, _ = simulate(20_000, np.linspace(0.6, 0.95, 50), per_case=5, seed=4)
     start = time.perf_counter()
-    ds = DawidSkene(n_iter=10, tol=0.0).fit(ratings)
+    with pytest.warns(ConvergenceWarning):
+        ds = DawidSkene(n_iter=10, tol=0.0).fit(ratings)
     assert (time.perf_counter() - start) / ds.n_iter_ < 0.5
 
 
 def test_custom_column_names_and_string_labels() -> None:
     r = HAND.rename(columns={"case_id": "task", "reviewer_id": "worker", "label": "y"})
     r["y"] = r["y"].map({0: "no", 1: "yes"})
-    ds = DawidSkene(n_iter=1, smoothing=0.0).fit(r, item="task", rater="worker", label="y")
+    with pytest.warns(ConvergenceWarning):
+        ds = DawidSkene(n_iter=1, smoothing=0.0).fit(r, item="task", rater="worker",
+                                                     label="y")
     assert ds.labels_.index.name == "task" and ds.labels_.name == "y"
     assert ds.labels_.tolist() == ["no", "yes", "no", "yes", "no"]
     out = consensus_labels(r, item="task", rater="worker", label="y")
@@ -317,3 +325,79 @@ def test_bad_options_are_named() -> None:
         consensus_labels(HAND, adjudicated={1: 0, 42: 1})
     with pytest.raises(ValueError, match="adjudicated case 2 has a missing label"):
         consensus_labels(HAND, adjudicated={2: None})
+
+
+# ---------------------------------------------------------------- convergence
+
+
+def _missing_ratings(seed: int, n_cases: int = 30, n_reviewers: int = 6) -> pd.DataFrame:
+    """2-4 of the reviewers rate each case (accuracy 0.55-0.95): a small, gappy table."""
+    rng = np.random.default_rng(seed)
+    accuracy = rng.uniform(0.55, 0.95, n_reviewers)
+    truth = rng.integers(0, 2, n_cases)
+    rows = []
+    for case in range(n_cases):
+        for reviewer in rng.permutation(n_reviewers)[:rng.integers(2, 5)]:
+            right = rng.random() < accuracy[reviewer]
+            rows.append((case, int(reviewer), int(truth[case] if right else 1 - truth[case])))
+    return table(rows)
+
+
+def test_default_runs_to_convergence_where_100_iterations_did_not() -> None:
+    ratings = _missing_ratings(9)
+    with pytest.warns(ConvergenceWarning, match="did not converge in n_iter=100"):
+        DawidSkene(n_iter=100, smoothing=0.0).fit(ratings)
+    ds = DawidSkene(smoothing=0.0).fit(ratings)  # no warning: converged
+    assert ds.converged_ and 100 < ds.n_iter_ < 10_000
+    # the independent plain-Python EM, run as many iterations, gives the same posteriors
+    np.testing.assert_allclose(ds.probas_.to_numpy(), loop_oracle(ratings, ds.n_iter_),
+                               atol=1e-9)
+
+
+def test_consensus_labels_reports_whether_dawid_skene_converged() -> None:
+    ratings = _missing_ratings(6)
+    out = consensus_labels(ratings)
+    assert out.attrs["dawid_skene"] == {"converged": True,
+                                        "n_iter": DawidSkene().fit(ratings).n_iter_}
+    with pytest.warns(ConvergenceWarning):
+        short = consensus_labels(ratings, dawid_skene=DawidSkene(n_iter=5))
+    assert short.attrs["dawid_skene"] == {"converged": False, "n_iter": 5}
+
+
+# --- Dawid-Skene is trusted only on well-rated cases of a converged fit -------------------
+
+TINY = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 3, 3], "reviewer_id": list("abcabab"),
+                     "label": ["y", "y", "y", "y", "n", "n", "y"]})
+
+
+def test_thin_reviewers_do_not_settle_a_tie() -> None:
+    """On three cases, converged Dawid-Skene is near-certain about a 1-1 tie; the
+    retraining rule must not take that as a label (the reviewers rated 1-3 cases)."""
+    model = DawidSkene().fit(TINY)
+    assert model.converged_ and model.posterior_confidence().loc[2] > 0.999
+    out = consensus_labels(TINY).set_index("case_id")
+    assert out.loc[2, "source"] == "none" and out.loc[2, "label"] is None
+    assert (out["source"] != "dawid_skene").all()
+    # The guard is what refuses it: with a floor of one case the tie is "settled".
+    loose = consensus_labels(TINY, min_reviewer_cases=1).set_index("case_id")
+    assert loose.loc[2, "source"] == "dawid_skene"
+
+
+def test_a_fit_that_did_not_converge_is_not_trusted() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 300)
+    rows = [(c, r, int(truth[c]) if rng.random() < 0.8 else 1 - int(truth[c]))
+            for c in range(300) for r in rng.choice(6, 3, replace=False)]
+    ratings = pd.DataFrame(rows, columns=["case_id", "reviewer_id", "label"])
+    with pytest.warns(ConvergenceWarning):
+        out = consensus_labels(ratings, dawid_skene=DawidSkene(n_iter=1))
+    assert (out["source"] != "dawid_skene").all()
+    assert out.attrs["dawid_skene"] == {"converged": False, "n_iter": 1}
+    converged = consensus_labels(ratings)
+    assert (converged["source"] == "dawid_skene").mean() > 0.5
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "20"])
+def test_min_reviewer_cases_must_be_a_positive_int(bad: object) -> None:
+    with pytest.raises(ValueError, match="min_reviewer_cases must be an int >= 1"):
+        consensus_labels(TINY, min_reviewer_cases=bad)  # type: ignore[arg-type]
