@@ -3,8 +3,8 @@
 Within each slice (a sensitive feature, or an intersection of several) every group is
 compared with one reference group of the same slice:
 
-* ``"largest"`` (default): the group with the most rows (ties: more true positives,
-  false positives, ...; then the first in value order);
+* ``"largest"`` (default): the group with the most rows (ties: the first in value
+  order; never a rule that reads outcomes, so the reference does not depend on them);
 * a mapping ``{feature: value}``: in each slice that holds the named features, the
   largest group with those values; slices without them use the largest group;
 * ``"best"``: per metric, the eligible group with the most favourable value (highest
@@ -14,7 +14,8 @@ compared with one reference group of the same slice:
 The difference is ``metric(group) - metric(reference)``, the ratio
 ``metric(group) / metric(reference)`` (NaN when the reference's value is 0).
 Summaries per slice compare the eligible groups: the max-min spread, the min/max ratio
-and fairlearn's named summaries.
+and fairlearn's named summaries (each also over every group, as fairlearn computes it:
+``value_all_groups``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from audits.fairness.counts import CELLS, GroupCounts
+from audits.fairness.counts import GroupCounts
 from audits.fairness.family import NAMED_SUMMARIES, Inference, summary_interval
 from audits.fairness.metrics import spec_of
 
@@ -173,13 +174,21 @@ def summarize(
     ``adjusted_z`` of the audit's judged family (NaN when not given); verdicts read them.
     No interval without bootstrap replicates.
 
+    The summaries carry fairlearn's names but ``value`` is over the groups large enough
+    to judge (``groups`` says ``"eligible"``); ``value_all_groups`` is the same statistic
+    over every group of the slice with a defined value (``n_groups_all`` of them), which
+    is what fairlearn's ``demographic_parity_difference``, ``equalized_odds_difference``
+    and so on compute (fairlearn scores an undefined rate, e.g. TPR in a group with no
+    positives, as 0 with a warning; here that group is left out).
+
     Returns
     -------
     pandas.DataFrame
         ``slice, summary, metric, value, ci_low, ci_high, n_groups, adjusted_ci_low,
-        adjusted_ci_high, n_pairs, lowest_group, highest_group``: ``n_pairs`` pairwise
-        intervals bound the summary; the lowest and highest groups are those of the
-        point value (of the worst basis metric).
+        adjusted_ci_high, n_pairs, lowest_group, highest_group, groups,
+        value_all_groups, n_groups_all``: ``n_pairs`` pairwise intervals bound the
+        summary; the lowest and highest groups are those of the point value (of the
+        worst basis metric).
 
     Examples
     --------
@@ -209,7 +218,7 @@ def summarize(
 #: Columns of :func:`summarize`.
 SUMMARY_COLUMNS = ("slice", "summary", "metric", "value", "ci_low", "ci_high", "n_groups",
                    "adjusted_ci_low", "adjusted_ci_high", "n_pairs", "lowest_group",
-                   "highest_group")
+                   "highest_group", "groups", "value_all_groups", "n_groups_all")
 
 
 def _slice_members(counts: GroupCounts) -> list[np.ndarray]:
@@ -218,11 +227,13 @@ def _slice_members(counts: GroupCounts) -> list[np.ndarray]:
 
 
 def _largest(counts: GroupCounts, members: np.ndarray) -> int:
-    g = counts.groups
-    keys = [g[c].to_numpy()[members] for c in ("n", *CELLS)]
-    # lexsort sorts by the last key first; stable, so ties keep value order.
-    order = np.lexsort([-k for k in reversed(keys)])
-    return int(members[order[0]])
+    """The group with the most rows; ties go to the first in value order (group order).
+
+    Only the group sizes are read, never the outcomes: a reference chosen by outcomes
+    would make the comparisons with it depend on the data they test.
+    """
+    sizes = counts.groups["n"].to_numpy()[members]
+    return int(members[np.argmax(sizes)])  # argmax: the first of equal sizes
 
 
 def _summary_row(inf: Inference, index: int, label: str, name: str, basis: Sequence[str],
@@ -240,15 +251,28 @@ def _summary_row(inf: Inference, index: int, label: str, name: str, basis: Seque
     if np.isnan(worst[0]):
         low = high = adj_low = adj_high = float("nan")
     n_groups = min(len(inf.members(index, metric)) for metric in basis)
+    every = [_spread(inf, index, metric, kind, every_group=True) for metric in basis]
+    value_all = float("nan")
+    if all(not np.isnan(p[0]) for p in every):
+        value_all = (max if kind == "difference" else min)(p[0] for p in every)
+    n_all = min(len(_defined(inf, index, metric)) for metric in basis)
     return {"slice": label, "summary": name, "metric": ",".join(basis), "value": worst[0],
             "ci_low": low, "ci_high": high, "n_groups": n_groups, "adjusted_ci_low": adj_low,
             "adjusted_ci_high": adj_high, "n_pairs": n_pairs, "lowest_group": worst[1],
-            "highest_group": worst[2]}
+            "highest_group": worst[2], "groups": "eligible", "value_all_groups": value_all,
+            "n_groups_all": n_all}
 
 
-def _spread(inf: Inference, index: int, metric: str, kind: str
+def _defined(inf: Inference, index: int, metric: str) -> np.ndarray:
+    """Every group of a slice with a defined value of ``metric``, however small."""
+    cols = np.flatnonzero(inf.counts.slice_of == index)
+    out: np.ndarray = cols[np.isfinite(inf.values[metric][cols])]
+    return out
+
+
+def _spread(inf: Inference, index: int, metric: str, kind: str, *, every_group: bool = False
             ) -> tuple[float, str | None, str | None]:
-    cols = inf.members(index, metric)
+    cols = _defined(inf, index, metric) if every_group else inf.members(index, metric)
     if len(cols) < 2:
         return float("nan"), None, None
     x = inf.values[metric][cols]

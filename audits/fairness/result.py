@@ -16,7 +16,13 @@ from audits.fairness.config import AuditConfig
 from audits.fairness.counts import GroupCounts
 from audits.fairness.family import METHOD, Inference
 
-__all__ = ["FairnessAudit"]
+__all__ = ["EXPLORATORY_WITH_BEST", "FairnessAudit"]
+
+#: With ``reference="best"`` the reference is the best-off group of the same data.
+#: Verdicts account for that choice (every pair of the slice is in the judged family);
+#: these per-comparison figures do not, and are exploratory.
+EXPLORATORY_WITH_BEST = ("p_value", "p_adjusted", "difference", "ratio",
+                         "min_detectable_difference")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,9 +49,11 @@ class FairnessAudit:
         One row per (non-reference group, metric): difference and ratio to the
         reference with intervals, ``p_value`` and ``test`` (proportion metrics only;
         NaN for balanced accuracy, ROC AUC and calibration error), ``p_adjusted``
-        (Benjamini-Hochberg over every tested disparity of the audit; complementary
-        metrics such as TPR and FNR test the same hypothesis and both count, which
-        makes the adjustment slightly conservative) and the ``verdict`` combined over
+        (Benjamini-Hochberg over the tested disparities a verdict can judge, marked
+        ``bh_family``: eligible rows of metrics some rule reads, so never prevalence
+        under the default rules nor groups too small to judge, whose ``p_adjusted`` is
+        NaN; complementary metrics such as TPR and FNR test the same hypothesis and both
+        count, which makes the adjustment slightly conservative) and the ``verdict`` combined over
         the rules for that metric (any fail, else all pass, else insufficient), judged
         with the simultaneous intervals ``ratio_adjusted_ci_low``, ... of the audit's
         judged family (the per-comparison ``ratio_ci_low``, ... are shown alongside).
@@ -55,7 +63,9 @@ class FairnessAudit:
         Per slice: spreads, min/max ratios and named summaries with intervals valid for
         extremes (bounded by simultaneous pairwise intervals), the simultaneous intervals
         of the judged family (``adjusted_ci_low``, ``adjusted_ci_high``), the groups at
-        the extremes, and the ``verdict`` of summary rules.
+        the extremes, and the ``verdict`` of summary rules. ``value`` is over the groups
+        large enough to judge (``groups == "eligible"``); ``value_all_groups`` over every
+        group with a defined value, as fairlearn computes it.
     reliability : pandas.DataFrame or None
         Reliability curve per group (scores in [0, 1] only).
     threshold_effects : pandas.DataFrame or None
@@ -90,7 +100,7 @@ class FairnessAudit:
 
         ``{"rows", "groups": [{"attributes", "n", "metrics": {name: {"value", "ci_low",
         "ci_high"}}}], "disparities": [{"metric", "attributes", "reference",
-        "difference", "ratio", "p_value", "p_adjusted", "verdict",
+        "difference", "ratio", "p_value", "p_adjusted", "bh_family", "verdict",
         "min_detectable_difference", "difference_adjusted", "ratio_adjusted"}],
         "summaries", "verdicts", "config", "inference"}``.
 
@@ -121,7 +131,7 @@ class FairnessAudit:
              "difference": _triple(r.difference, r.difference_ci_low, r.difference_ci_high),
              "ratio": _triple(r.ratio, r.ratio_ci_low, r.ratio_ci_high),
              "p_value": _num(r.p_value), "p_adjusted": _num(r.p_adjusted),
-             "verdict": _text(r.verdict),
+             "bh_family": bool(r.bh_family), "verdict": _text(r.verdict),
              "min_detectable_difference": _num(mdd.get((r.group_id, r.metric))),
              "difference_adjusted": _pair(r.difference_adjusted_ci_low,
                                           r.difference_adjusted_ci_high),
@@ -145,11 +155,15 @@ class FairnessAudit:
         >>> info = audit.inference_json()
         >>> info["family"], info["family_size"], info["per_comparison_level"]
         ('bonferroni', 11, 0.9954545454545455)
+        >>> info["reference_chosen_by_data"], info["exploratory"]
+        (False, [])
         """
         level = self.config.level
+        chosen = self.config.reference == "best"
         return {"family": "bonferroni", "family_size": self.family_size, "level": level,
                 "per_comparison_level": 1.0 - (1.0 - level) / self.family_size,
-                "method": METHOD}
+                "method": METHOD, "reference_chosen_by_data": chosen,
+                "exploratory": list(EXPLORATORY_WITH_BEST) if chosen else []}
 
     def _summaries_json(self) -> list[dict[str, Any]]:
         slices = {" & ".join(s): list(s) for s in self.config.slices}
@@ -159,7 +173,9 @@ class FairnessAudit:
                  "adjusted_ci_low": _num(r.adjusted_ci_low),
                  "adjusted_ci_high": _num(r.adjusted_ci_high), "n_pairs": int(r.n_pairs),
                  "lowest_group": _text(r.lowest_group),
-                 "highest_group": _text(r.highest_group)}
+                 "highest_group": _text(r.highest_group), "groups": r.groups,
+                 "value_all_groups": _num(r.value_all_groups),
+                 "n_groups_all": int(r.n_groups_all)}
                 for r in self.summaries.itertuples(index=False)]
 
     def _verdicts_json(self, attrs: list[dict[str, str]]) -> list[dict[str, Any]]:

@@ -16,7 +16,13 @@ import pandas as pd
 from audits.fairness.counts import GroupCounts
 from audits.fairness.disparities import compare
 from audits.fairness.estimates import Estimates
-from audits.fairness.family import Inference, family_size, family_z, pair_interval
+from audits.fairness.family import (
+    NAMED_SUMMARIES,
+    Inference,
+    family_size,
+    family_z,
+    pair_interval,
+)
 from audits.fairness.intervals import (
     few_events,
     floor_disparities,
@@ -163,7 +169,10 @@ def disparity_tables(
     parts = [_disparities(counts, name, est, refs[name], usable[name], level=level)
              for name in names]
     table = pd.concat(parts, ignore_index=True)
-    table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
+    judged = _judged_rows(table, rules)
+    table["p_adjusted"] = benjamini_hochberg(
+        np.where(judged, table["p_value"].to_numpy(dtype=np.float64), np.nan))
+    table["bh_family"] = judged & table["p_value"].notna().to_numpy()
     inf = Inference(counts, est.values, est.replicates, dict(usable), dict(refs),
                     True, level, best_reference)
     z = adjusted_z if adjusted_z is not None else family_z(
@@ -235,6 +244,25 @@ def _disparities(counts: GroupCounts, name: str, est: Estimates, ref: np.ndarray
         "p_value": p_value, "test": np.asarray(test, dtype=object),
         "eligible": usable[rows] & usable[ref[rows]],
     })
+
+
+def _judged_rows(table: pd.DataFrame, rules: Sequence[Rule]) -> np.ndarray:
+    """Rows a verdict can judge: eligible, of a metric some rule reads.
+
+    The Benjamini-Hochberg family is these rows only: prevalence (never judged by a rule
+    that names no metrics) and groups too small for a verdict do not dilute it. A
+    summary rule reads its basis metrics, so their rows count too.
+    """
+    basis = {name: b for name, b, _ in NAMED_SUMMARIES}
+    metrics = table["metric"].to_numpy()
+    read = np.zeros(len(table), dtype=bool)
+    for rule in rules:
+        if rule.summary is not None:
+            read |= np.isin(metrics, basis[rule.summary])
+        else:
+            read |= table["metric"].map(rule.applies_to).to_numpy(dtype=bool)
+    out: np.ndarray = read & table["eligible"].to_numpy(dtype=bool)
+    return out
 
 
 def _add_adjusted(table: pd.DataFrame, inf: Inference, rules: Sequence[Rule],

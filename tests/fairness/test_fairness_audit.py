@@ -60,7 +60,7 @@ def test_json_contract(compas: pd.DataFrame) -> None:
         # The documented keys, and the simultaneous intervals the verdict reads (added).
         assert set(item) == {"metric", "attributes", "reference", "difference", "ratio",
                              "p_value", "p_adjusted", "verdict", "min_detectable_difference",
-                             "difference_adjusted", "ratio_adjusted"}
+                             "difference_adjusted", "ratio_adjusted", "bh_family"}
         assert set(item["difference"]) == set(item["ratio"]) == {"value", "ci_low", "ci_high"}
         assert set(item["ratio_adjusted"]) == {"ci_low", "ci_high"}
         if item["verdict"] is not None and item["ratio_adjusted"]["ci_low"] is not None:
