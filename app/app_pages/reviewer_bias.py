@@ -12,6 +12,7 @@ import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
 from app.formatting import plain
+from audits.demo.power import power_statement
 from audits.raters.automation import AutomationEffect
 from audits.raters.stored import PanelAnalysis
 
@@ -19,15 +20,17 @@ PAGE = "app_pages/reviewer_bias.py"
 AREA = "reviewer_bias"
 
 HOW_SEVERITY = """
-For every rating, the **consensus** is the average decision of the *other* reviewers of
-the same case. A reviewer's **severity** is how far, on average, their decisions fall
-below that consensus: positive means harsher (fewer positive decisions on the same
-cases), negative more lenient. Comparing on the same cases removes luck of the draw:
-a reviewer who happened to get harder cases is not called severe.
+Every case has its own difficulty and every reviewer a **severity**, in log-odds, fitted
+together from the cases where two reviewers of the same case disagree (which of the two
+said yes depends only on their severities, not on the case). Positive means harsher
+(fewer positive decisions on the same cases), negative more lenient. Comparing on the
+same cases removes luck of the draw: a reviewer who happened to get harder cases is not
+called severe.
 
-The interval resamples the reviewer's cases (bootstrap). The test shuffles, case by
-case, which rating is theirs (a permutation test, exact whatever the share of positive
-decisions). A reviewer is **flagged** when the Holm-adjusted p-value is below 0.05:
+Each reviewer is compared with the reviewers who are not themselves flagged (first
+with the median of the others, so one very harsh colleague cannot make everyone else
+look lenient). The interval and the test come from the fitted model, with cases as
+clusters. A reviewer is **flagged** when the Holm-adjusted p-value is below 0.05:
 flagging names a person, so the chance of flagging *anyone* wrongly is held at 5%
 however many reviewers there are.
 """
@@ -35,14 +38,14 @@ however many reviewers there are.
 HOW_DRF = """
 **Differential rater functioning** asks whether reviewers of one background treat one
 group of cases differently from how the other reviewers treat them, *over and above*
-how they treat everyone. On each case rated by both a reviewer of the group and another
-reviewer, take the difference of their average decisions; the **effect** is that
-difference on the cases of the subject group minus the same difference on all other
-cases (a difference in differences, so neither the mix of cases nor a group's overall
-severity enters). Negative (red): fewer positive decisions for that subject group.
+how each of them treats everyone. The **effect** is in log-odds, fitted in the same model
+as severity (a difficulty per case, a severity per reviewer) plus one term for reviewers
+of the group on cases of the subject group. A group that is simply harsher on everyone
+is not an effect, even when the subject groups have very different shares of positive
+cases. Negative (red): fewer positive decisions for that subject group.
 
 The test shuffles the background labels among reviewers (each keeps all their ratings)
-and counts how often a shuffled effect is as large. Cells are **flagged** when the
+and counts how often a shuffled statistic is as large. Cells are **flagged** when the
 Benjamini-Hochberg adjusted p-value is below 0.05 (these cells describe groups, not
 persons). With two background groups the two columns mirror each other: one group
 harsher on a subject group is the other group more lenient on it.
@@ -98,8 +101,8 @@ def _severity(analysis: PanelAnalysis) -> None:
             st.success(f"No reviewer is flagged: none of the {total} differs clearly from the "
                        "panel's consensus.")
         st.plotly_chart(panel_charts.reviewer_forest_figure(
-            analysis.severity, value="severity", axis="severity: panel consensus minus the "
-            "reviewer's decision, same cases", flagged="flagged (Holm-adjusted p < 0.05)",
+            analysis.severity, value="severity", axis="severity (log-odds) against the "
+            "reviewers not flagged, same cases", flagged="flagged (Holm-adjusted p < 0.05)",
             title=f"Severity of each reviewer ({n} of {total} flagged)",
             left="<- more lenient than the panel", right="harsher than the panel ->"),
             key=f"{AREA}.severity")
@@ -132,6 +135,8 @@ def _drf(analysis: PanelAnalysis) -> None:
             st.success("No cell is flagged: no background group treats a subject group "
                        "clearly differently from the other reviewers.")
         st.plotly_chart(panel_charts.drf_heatmap_figure(analysis.drf), key=f"{AREA}.drf")
+    if analysis.simulated_share > 0:
+        st.caption(power_statement())
     with st.expander("How this is measured"):
         st.markdown(HOW_DRF)
 

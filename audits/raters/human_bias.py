@@ -1,37 +1,52 @@
 """Human bias in reviews: reviewer severity, differential rater functioning, the report.
 
-Severity (:func:`reviewer_severity`)
-    For each rating, the *leave-one-out consensus* is the mean label of the other
-    reviewers of the same case; the rating's difference is ``consensus - label``. A
-    reviewer's severity is the mean difference over their cases (cases nobody else rated
-    drop out): positive means harsher than the panel (fewer positive decisions on the
-    same cases), negative more lenient. Comparing within cases removes the difficulty
-    and the group mix of the cases each reviewer happened to get.
+The model (a many-facet Rasch model of binary decisions)
+    ``logit P(label = 1) = case effect - severity[reviewer]``: every case has its own
+    difficulty (which absorbs its truth, its subject group and anything else about it),
+    every reviewer a severity in log-odds. Given that two ratings of one case disagree,
+    the chance that the first is the positive one is ``sigmoid(severity[second] -
+    severity[first])``: the case effect cancels. So the severities are fitted together,
+    every reviewer at once, by a logistic regression on the discordant pairs of every
+    case (a pairwise conditional likelihood; no incidental case parameters, no bias from
+    few raters per case). A ridge of :data:`RIDGE` keeps a reviewer who never disagrees
+    finite. Ratings of one case share pairs, so variances are the larger of the
+    model-based and the case-clustered (sandwich) variance.
 
-    *Interval*: percentile bootstrap over the reviewer's cases. *Test*: a within-case
-    permutation test. Under the null that on each case the reviewer's rating is
-    exchangeable with the other ratings of that case (the reviewer is like a panel
-    member drawn at random), the reviewer's difference on a case is equally likely to be
-    any of the case's differences, which sum to zero. Each permutation draws one of them
-    per case; ``p = (1 + #{|perm| >= |obs|}) / (1 + n_permutations)``. This test is
-    exact for any prevalence; a sign-flip test would assume the differences symmetric
-    about zero, which fails whenever the positive rate is not one half.
+Severity (:func:`reviewer_severity`)
+    Severities are defined up to a constant, so each reviewer is compared with a
+    *reference*: the others who are not themselves flagged. Step 1 compares each
+    reviewer with the *median* severity of the others (a harsh colleague cannot move a
+    median far; its variance is taken as ``pi / 2`` times the mean's), Wald test, Holm.
+    Step 2 compares each reviewer with the *mean* severity of the reviewers step 1 did
+    not flag (leaving the reviewer out), Wald test, Holm; the reference set is updated
+    with the flags of step 2 until it stops changing (at most :data:`MAX_ROUNDS`). The
+    reported ``severity`` is this step-2 contrast in **log-odds** (positive: harsher, fewer
+    positive decisions on the same cases; it was a difference of proportions before
+    issue 17), with a Wald interval. Comparing within cases removes the difficulty and
+    the group mix of the cases each reviewer happened to get; fitting everyone at once
+    and testing against a robust reference keeps one harsh reviewer from making the
+    others look lenient (the leave-one-out consensus this replaced flagged an innocent in
+    every simulated panel of 6 with one reviewer at severity 3).
     *Adjustment*: Holm across reviewers. Flagging names a person, so the chance of
-    flagging *anyone* wrongly is held at ``alpha`` (family-wise error), however many
-    other reviewers are truly biased; Benjamini-Hochberg would only bound the share of
-    wrong flags.
+    flagging *anyone* wrongly is held at ``alpha`` (family-wise error); Benjamini-Hochberg
+    would only bound the share of wrong flags. Measured rates:
+    docs/agreement-and-human-bias.md and tests/raters/test_severity_simulation.py.
 
 Differential rater functioning (:func:`differential_rater_functioning`)
     Whether reviewers of background group ``g`` treat cases of subject group ``s``
-    differently from the other reviewers, over and above how they treat everyone. On each
-    case rated by at least one reviewer in ``g`` and one not in ``g``,
-    ``d = mean label of g - mean label of the others``;
-    ``effect(g, s) = mean d over cases of s - mean d over the other cases`` (a difference
-    in differences, so neither the case mix nor a group's overall severity enters).
-    *Test*: the background labels are permuted across reviewers (each reviewer keeps all
-    their ratings), ``p = (1 + #{|perm| >= |obs|}) / (1 + n_permutations)``, two-sided;
-    Benjamini-Hochberg over every ``(g, s)`` cell, since these cells describe groups,
-    not persons. The permutations run as matrix products over a case x reviewer layout.
+    differently from the other reviewers, over and above how each of them treats
+    everyone. The model adds an interaction to the one above: ``logit P(label = 1) =
+    case effect - severity[reviewer] + effect * [reviewer in g] * [case in s]``. The
+    ``effect`` is fitted on the discordant pairs with every reviewer's severity (so a
+    uniformly harsher group is a main effect, not an interaction, whatever the subject
+    groups' base rates; on the probability scale it would look like one).
+    *Test*: the score of the interaction at the fit without it, ``sum over reviewers of
+    [reviewer in g] * score[reviewer, s]``, is compared with its values when the
+    background labels are permuted across reviewers (each reviewer keeps all their
+    ratings; the fit without the interaction does not depend on the labels, so each
+    permutation is one matrix product), ``p = (1 + #{|perm| >= |obs|}) / (1 +
+    n_permutations)``, two-sided; Benjamini-Hochberg over every ``(g, s)`` cell, since
+    these cells describe groups, not persons.
 
 The report (:func:`reviewer_report`) is the JSON contract of ``fairpanel reviewers``.
 """
@@ -44,8 +59,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse, stats
+from scipy.sparse.csgraph import connected_components
 
-from audits.fairness.intervals import percentile_interval
 from audits.fairness.significance import benjamini_hochberg, holm
 from audits.raters.automation import automation_bias
 from audits.raters.ratings import check_options, leave_one_out, prepare_ratings
@@ -56,83 +72,107 @@ MSG_UNGROUPED = "rater_groups has no group for reviewer(s) {reviewers}"
 MSG_ONE_GROUP = "rater_groups must put the reviewers in at least two groups; got {groups}"
 MSG_GROUPS_TYPE = "rater_groups must be a mapping reviewer_id -> group, got {kind}"
 CHUNK = 250
-#: Most resample draws (n_boot x ratings) made in one call: 4 million int64, 32 MB.
-_CHUNK_CELLS = 4_000_000
+#: Ridge penalty on the log-odds severities (keeps a reviewer who never disagrees finite).
+RIDGE = 0.05
+#: Most rounds of re-testing against the reviewers not flagged.
+MAX_ROUNDS = 10
 
 
 def reviewer_severity(ratings: pd.DataFrame, *, n_boot: int = 1000,
                       n_permutations: int = 2000, level: float = 0.95, alpha: float = 0.05,
                       random_state: int = 0,
                       columns: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Estimate and test each reviewer's severity relative to the rest of the panel.
+    """Estimate and test each reviewer's severity (log-odds) against a robust panel centre.
 
-    The method (leave-one-out consensus, bootstrap interval, within-case permutation
-    test, Holm) is described in the module docstring.
+    The method (pairwise conditional logit, robust centre, Wald test with a
+    case-clustered variance, Holm) is described in the module docstring.
 
     Parameters
     ----------
     ratings : pandas.DataFrame of shape (n_ratings, n_columns)
         ``case_id, reviewer_id, label``; see :mod:`audits.raters.ratings`.
     n_boot : int, default 1000
-        Bootstrap replicates of each reviewer's interval (0: no interval).
+        0 leaves the interval out (NaN); any other value gives the Wald interval (the
+        interval is no longer a bootstrap; the argument is kept for compatibility).
     n_permutations : int, default 2000
-        Permutations of each reviewer's test (at least 1). With ``m`` reviewers, Holm can
-        flag only if ``m / (1 + n_permutations) < alpha``.
+        Kept for compatibility (at least 1); the test is now a Wald test.
     level, alpha : float, default 0.95 and 0.05
     random_state : int, default 0
+        Kept for compatibility; the estimate and test are deterministic.
     columns : mapping role -> column name, or None
 
     Returns
     -------
     pandas.DataFrame
         One row per reviewer (sorted): ``reviewer_id, n`` (cases with another rating),
-        ``severity, ci_low, ci_high, p_value, p_adjusted`` (Holm), ``flagged``
-        (``p_adjusted < alpha``). NaN where ``n`` is 0.
+        ``severity`` (log-odds: the reviewer's severity minus the mean severity of the
+        reference reviewers; positive is harsher), ``ci_low, ci_high, p_value,
+        p_adjusted`` (Holm), ``flagged`` (``p_adjusted < alpha``), ``se`` (standard error
+        of ``severity``), ``n_discordant`` (pairs of ratings of one case where this
+        reviewer and another disagree: the information the estimate uses). NaN where
+        ``n`` is 0.
 
     Examples
     --------
-    >>> df = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 2], "reviewer_id": list("abcabc"),
-    ...                    "label": [0, 1, 1, 0, 1, 0]})
-    >>> out = reviewer_severity(df, n_boot=50, n_permutations=50)
-    >>> out[["reviewer_id", "n", "severity"]]
-      reviewer_id  n  severity
-    0           a  2      0.75
-    1           b  2     -0.75
-    2           c  2      0.00
+    >>> df = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+    ...                    "reviewer_id": list("abcabcabc"),
+    ...                    "label": [0, 1, 1, 0, 1, 0, 1, 1, 1]})
+    >>> out = reviewer_severity(df)
+    >>> out[["reviewer_id", "n", "n_discordant"]]
+      reviewer_id  n  n_discordant
+    0           a  3             3
+    1           b  3             3
+    2           c  3             2
+    >>> bool(out.loc[0, "severity"] > 0 > out.loc[1, "severity"])
+    True
     """
     check_options(ints={"n_boot": (n_boot, 0), "n_permutations": (n_permutations, 1)},
                   units={"level": level, "alpha": alpha})
     data = prepare_ratings(ratings, columns)
+    reviewers = np.array(sorted(pd.unique(data["reviewer_id"]), key=str), dtype=object)
+    fit = _PairFit.build(data, reviewers)
     consensus, _ = leave_one_out(data)
-    keep = ~np.isnan(consensus)
-    diff = consensus[keep] - data["label"].to_numpy(dtype=np.float64)[keep]
-    cases, _ = pd.factorize(data["case_id"].to_numpy()[keep])
-    order = np.argsort(cases, kind="stable")
-    sizes = np.bincount(cases)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    reviewers = data["reviewer_id"].to_numpy()[keep]
-    rng = np.random.default_rng(random_state)
-    rows = []
-    for reviewer in sorted(pd.unique(data["reviewer_id"]), key=str):
-        mine = reviewers == reviewer
-        rows.append(_one_reviewer(reviewer, diff[mine], starts[cases[mine]],
-                                  sizes[cases[mine]], diff[order], rng,
-                                  n_boot=n_boot, n_permutations=n_permutations, level=level))
-    table = pd.DataFrame(rows)
-    table["p_adjusted"] = holm(table["p_value"].to_numpy())
-    table["flagged"] = (table["p_adjusted"] < alpha).to_numpy()
-    return table
+    col = pd.Index(reviewers).get_indexer(data["reviewer_id"])
+    n = np.bincount(col[~np.isnan(consensus)], minlength=len(reviewers))
+    m = len(reviewers)
+    active = n > 0
+    # Severities are comparable only within a connected part of the panel (reviewers
+    # linked by disagreements on shared cases); each reviewer is compared with its own.
+    part = _connected_parts(fit)
+    # Step 1: each reviewer against the median of the others (robust to a biased one).
+    p1 = np.full(m, np.nan)
+    for r in map(int, np.flatnonzero(active)):
+        others = np.flatnonzero(active & (np.arange(m) != r) & (part == part[r]))
+        if len(others):
+            est, se = fit.against_median(r, others)
+            p1[r] = _wald_p(est, se)
+    first = holm(p1) < alpha
+    # Step 2: against the mean of the reviewers not flagged (the reference set), repeated
+    # until the reference set no longer changes.
+    core = active & ~first
+    for _ in range(MAX_ROUNDS):
+        table = _against_reference(fit, reviewers, n, active, core,
+                                   part, level=level,
+                                   interval=bool(n_boot))
+        table["p_adjusted"] = holm(table["p_value"].to_numpy())
+        table["flagged"] = (table["p_adjusted"] < alpha).to_numpy()
+        settled = active & ~table["flagged"].to_numpy()
+        if (settled == core).all():
+            break
+        core = settled
+    return table[["reviewer_id", "n", "severity", "ci_low", "ci_high", "p_value",
+                  "p_adjusted", "flagged", "se", "n_discordant"]]
 
 
 def differential_rater_functioning(
     ratings: pd.DataFrame, rater_groups: Mapping[Any, str], *, n_permutations: int = 2000,
     alpha: float = 0.05, random_state: int = 0, columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Test whether reviewer groups treat subject groups differently (within cases).
+    """Test whether reviewer groups treat subject groups differently (logit scale, in cases).
 
-    The difference-in-differences effect and its permutation test are described in the
-    module docstring. Reviewers are laid out in sorted order of their ids, and the
-    permutations are ``argsort(rng.random((n_permutations, n_reviewers)), axis=1)``.
+    The model, the effect and its permutation test are described in the module docstring.
+    Reviewers are laid out in sorted order of their ids, and the permutations are
+    ``argsort(rng.random((n_permutations, n_reviewers)), axis=1)``.
 
     Parameters
     ----------
@@ -148,43 +188,63 @@ def differential_rater_functioning(
     Returns
     -------
     pandas.DataFrame
-        One row per (rater group, subject group): ``rater_group, subject_group, effect,
-        p_value, p_adjusted`` (Benjamini-Hochberg), ``flagged`` (``p_adjusted < alpha``),
-        ``n_cases`` (cases of that subject group with both kinds of reviewer).
+        One row per (rater group, subject group): ``rater_group, subject_group, effect``
+        (log-odds: how much more often, on the logit scale, group ``g`` decides positively
+        on cases of ``s`` than the other reviewers, beyond their own severities and
+        beyond how ``g`` treats the other subject groups), ``p_value, p_adjusted``
+        (Benjamini-Hochberg), ``flagged`` (``p_adjusted < alpha``), ``n_cases`` (cases
+        of that subject group with both kinds of reviewer).
 
     Examples
     --------
-    >>> df = pd.DataFrame({"case_id": [1, 1, 2, 2], "reviewer_id": ["a", "b"] * 2,
-    ...                    "label": [1, 1, 0, 1], "subject_group": ["x", "x", "y", "y"]})
+    >>> df = pd.DataFrame({"case_id": [1, 1, 2, 2, 3, 3, 4, 4],
+    ...                    "reviewer_id": ["a", "b"] * 4,
+    ...                    "label": [1, 0, 0, 1, 1, 0, 0, 1],
+    ...                    "subject_group": ["x", "x", "y", "y"] * 2})
     >>> out = differential_rater_functioning(df, {"a": "g", "b": "h"}, n_permutations=10)
-    >>> out[["rater_group", "subject_group", "effect", "n_cases"]]
-      rater_group subject_group  effect  n_cases
-    0           g             x     1.0        1
-    1           g             y    -1.0        1
-    2           h             x    -1.0        1
-    3           h             y     1.0        1
+    >>> out[["rater_group", "subject_group", "n_cases"]]
+      rater_group subject_group  n_cases
+    0           g             x        2
+    1           g             y        2
+    2           h             x        2
+    3           h             y        2
+    >>> bool(out.loc[0, "effect"] > 0 > out.loc[1, "effect"])
+    True
     """
     check_options(ints={"n_permutations": (n_permutations, 1)}, units={"alpha": alpha})
     data = prepare_ratings(ratings, columns, required=("subject_group",))
     reviewers, groups = _group_codes(data, rater_groups)
     names = np.array(sorted(set(groups), key=str), dtype=object)
     codes = np.searchsorted(names, groups)
-    layout = _Layout.build(data, reviewers)
-    observed, n_cases = _did(layout, codes[None, :], len(names))
+    per_case = data.groupby(pd.factorize(data["case_id"])[0])["subject_group"].first()
+    subjects = np.array(sorted(set(per_case.to_numpy()), key=str), dtype=object)
+    fit = _PairFit.build(data, reviewers,
+                         np.searchsorted(subjects, per_case.to_numpy()))
+    n_subjects = len(subjects)
+    scores = fit.subject_scores(n_subjects)  # (n_reviewers, n_subjects)
     rng = np.random.default_rng(random_state)
     perms = _reviewer_permutations(len(reviewers), n_permutations, rng)
-    exceed = np.zeros(observed.shape[1:])
-    for start in range(0, n_permutations, CHUNK):
-        effects, _ = _did(layout, codes[perms[start:start + CHUNK]], len(names))
-        exceed += _at_least(effects, observed[0]).sum(axis=0)
-    p = np.where(np.isnan(observed[0]), np.nan, (1 + exceed) / (1 + n_permutations))
-    g, s = np.meshgrid(np.arange(len(names)), np.arange(len(layout.subjects)), indexing="ij")
-    table = pd.DataFrame({"rater_group": names[g.ravel()],
-                          "subject_group": layout.subjects[s.ravel()],
-                          "effect": observed[0].ravel(), "p_value": p.ravel()})
+    n_cases = _cases_with_both(data, reviewers, codes, len(names), n_subjects, fit)
+    effect = np.full((len(names), n_subjects), np.nan)
+    p = np.full((len(names), n_subjects), np.nan)
+    for g in range(len(names)):
+        member = (codes == g).astype(float)
+        observed = member @ scores
+        exceed = np.zeros(n_subjects)
+        for start in range(0, n_permutations, CHUNK):
+            permuted = (codes[perms[start:start + CHUNK]] == g).astype(float) @ scores
+            exceed += _at_least(permuted, observed).sum(axis=0)
+        for s in range(n_subjects):
+            if n_cases[g, s] > 0 and n_cases[g].sum() > n_cases[g, s]:
+                effect[g, s] = fit.interaction(member, s)
+                p[g, s] = (1 + exceed[s]) / (1 + n_permutations)
+    rows, cols = np.meshgrid(np.arange(len(names)), np.arange(n_subjects), indexing="ij")
+    table = pd.DataFrame({"rater_group": names[rows.ravel()],
+                          "subject_group": subjects[cols.ravel()],
+                          "effect": effect.ravel(), "p_value": p.ravel()})
     table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
     table["flagged"] = (table["p_adjusted"] < alpha).to_numpy()
-    table["n_cases"] = n_cases[0].ravel().astype(np.int64)
+    table["n_cases"] = n_cases.ravel().astype(np.int64)
     return table
 
 
@@ -237,37 +297,39 @@ def reviewer_report(ratings: pd.DataFrame, *, rater_groups: Mapping[Any, str] | 
     return {"reviewers": reviewers, "interactions": interactions, "automation_bias": bias}
 
 
-def _one_reviewer(reviewer: Any, diff: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
-                  pool: np.ndarray, rng: np.random.Generator, *, n_boot: int,
-                  n_permutations: int, level: float) -> dict[str, Any]:
-    n = len(diff)
-    row = {"reviewer_id": reviewer, "n": n, "severity": np.nan, "ci_low": np.nan,
-           "ci_high": np.nan, "p_value": np.nan}
-    if n == 0:
-        return row
-    row["severity"] = obs = float(diff.mean())
-    if n_boot:
-        boot = _bootstrap_means(diff, n_boot, rng)
-        low, high = percentile_interval(boot, level=level)
-        row["ci_low"], row["ci_high"] = float(low), float(high)
-    picks = starts + np.floor(rng.random((n_permutations, n)) * sizes).astype(np.int64)
-    null = pool[picks].mean(axis=1)
-    row["p_value"] = float((1 + _at_least(null, obs).sum()) / (1 + n_permutations))
-    return row
+def _connected_parts(fit: _PairFit) -> np.ndarray:
+    """Label of each reviewer's connected part of the graph of discordant pairs."""
+    graph = sparse.coo_matrix((np.ones(len(fit.a)), (fit.a, fit.b)), shape=(fit.m, fit.m))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels)
 
 
-def _bootstrap_means(diff: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Means of ``n_boot`` resamples of ``diff``, drawn in chunks of bounded memory.
+def _against_reference(fit: _PairFit, reviewers: np.ndarray, n: np.ndarray,
+                       active: np.ndarray, core: np.ndarray, part: np.ndarray, *,
+                       level: float, interval: bool) -> pd.DataFrame:
+    """Each reviewer's severity minus the mean of the reference set without them (the
+    reviewers of the set in the same connected part of the panel)."""
+    m = len(reviewers)
+    z = stats.norm.ppf(0.5 + level / 2)
+    rows = []
+    for r in range(m):
+        row = {"reviewer_id": reviewers[r], "n": int(n[r]), "severity": np.nan,
+               "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan,
+               "n_discordant": int(fit.discordant[r])}
+        ref = np.flatnonzero(core & (np.arange(m) != r) & (part == part[r]))
+        if active[r] and len(ref):
+            est, se = fit.against_mean(r, ref)
+            row.update(severity=est, se=se, p_value=_wald_p(est, se))
+            if interval:
+                row.update(ci_low=est - z * se, ci_high=est + z * se)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
-    Up to ``_CHUNK_CELLS`` draws are made in one call (the same stream as before chunks
-    existed); beyond that, chunks keep memory at about 32 MB whatever ``n_boot`` is.
-    """
-    n = len(diff)
-    step = max(1, _CHUNK_CELLS // n)
-    if n_boot <= step:
-        return np.asarray(diff[rng.integers(0, n, (n_boot, n))].mean(axis=1))
-    return np.concatenate([diff[rng.integers(0, n, (min(step, n_boot - start), n))]
-                           .mean(axis=1) for start in range(0, n_boot, step)])
+
+def _wald_p(estimate: float, se: float) -> float:
+    if not np.isfinite(se) or se <= 0:
+        return float("nan")
+    return math.erfc(abs(estimate) / se / math.sqrt(2))
 
 
 def _at_least(null: np.ndarray, observed: np.ndarray | float) -> np.ndarray:
@@ -297,45 +359,174 @@ def _group_codes(data: pd.DataFrame, rater_groups: Mapping[Any, str]
     return reviewers, groups
 
 
-class _Layout:
-    """Case x reviewer matrices of labels and of who rated what, and case subject codes."""
+def _cases_with_both(data: pd.DataFrame, reviewers: np.ndarray, codes: np.ndarray,
+                     n_groups: int, n_subjects: int, fit: _PairFit) -> np.ndarray:
+    """Cases of each subject group rated by a reviewer of ``g`` and one not of ``g``."""
+    case = pd.factorize(data["case_id"])[0]
+    col = pd.Index(reviewers).get_indexer(data["reviewer_id"])
+    out = np.zeros((n_groups, n_subjects))
+    for g in range(n_groups):
+        inside = np.bincount(case, weights=(codes[col] == g), minlength=fit.n_cases)
+        outside = np.bincount(case, weights=(codes[col] != g), minlength=fit.n_cases)
+        both = (inside > 0) & (outside > 0)
+        out[g] = np.bincount(fit.case_subject[both], minlength=n_subjects)
+    return out
 
-    def __init__(self, labels: np.ndarray, rated: np.ndarray, subject: np.ndarray,
-                 subjects: np.ndarray) -> None:
-        self.labels, self.rated, self.subjects = labels, rated, subjects
-        self.onehot = (subject[:, None] == np.arange(len(subjects))[None, :]).astype(float)
-        self.total, self.count = labels.sum(axis=1), rated.sum(axis=1)
+
+class _PairFit:
+    """The pairwise conditional logit of a many-facet (Rasch) model of binary ratings.
+
+    ``logit P(label = 1) = case effect - severity[reviewer]``. Given that two ratings
+    of one case disagree, ``P(the first is the positive one) = sigmoid(severity[second]
+    - severity[first])``: the case effect cancels, so the severities are fitted by a
+    logistic regression without intercept on the discordant pairs of every case. A ridge
+    of :data:`RIDGE` keeps reviewers who never disagree finite; severities are defined up
+    to a constant, so only contrasts are used.
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, z: np.ndarray, case: np.ndarray,
+                 subject: np.ndarray, case_subject: np.ndarray, m: int,
+                 n_cases: int) -> None:
+        self.a, self.b, self.z, self.case, self.subject = a, b, z, case, subject
+        self.case_subject, self.m, self.n_cases = case_subject, m, n_cases
+        self.discordant = np.bincount(a, minlength=m) + np.bincount(b, minlength=m)
+        self.beta, self.p, hessian = _pair_logistic(a, b, z, m)
+        self.model_cov = np.linalg.inv(hessian)
+        residual = z - self.p
+        scores = sparse.coo_matrix(
+            (np.concatenate([residual, -residual]),
+             (np.concatenate([case, case]), np.concatenate([b, a]))),
+            shape=(n_cases, m)).tocsr()  # each case's score: a cluster
+        clusters = max(len(np.unique(case)), 2)
+        meat = np.asarray((scores.T @ scores).todense()) * clusters / (clusters - 1)
+        self.robust_cov = self.model_cov @ meat @ self.model_cov
+        # Severities are identified up to a constant: keep covariances of sum-to-zero ones.
+        centre = np.eye(m) - 1.0 / m
+        self.model_cov = centre @ self.model_cov @ centre
+        self.robust_cov = centre @ self.robust_cov @ centre
 
     @classmethod
-    def build(cls, data: pd.DataFrame, reviewers: np.ndarray) -> _Layout:
+    def build(cls, data: pd.DataFrame, reviewers: np.ndarray,
+              case_subject: np.ndarray | None = None) -> _PairFit:
         case, cases = pd.factorize(data["case_id"])
         col = pd.Index(reviewers).get_indexer(data["reviewer_id"])
-        labels = np.zeros((len(cases), len(reviewers)))
-        rated = np.zeros_like(labels)
-        labels[case, col] = data["label"].to_numpy(dtype=np.float64)
-        rated[case, col] = 1.0
-        per_case = data.groupby(case)["subject_group"].first().to_numpy()
-        subjects = np.array(sorted(set(per_case)), dtype=object)
-        return cls(labels, rated, np.searchsorted(subjects, per_case), subjects)
+        label = data["label"].to_numpy(dtype=np.int64)
+        frame = pd.DataFrame({"case": case, "col": col, "y": label,
+                              "i": np.arange(len(case))})
+        pairs = frame.merge(frame, on="case", suffixes=("_a", "_b"))
+        pairs = pairs[(pairs["i_a"] < pairs["i_b"]) & (pairs["y_a"] != pairs["y_b"])
+                      & (pairs["col_a"] != pairs["col_b"])]
+        case_subject = (np.zeros(len(cases), dtype=np.int64) if case_subject is None
+                        else np.asarray(case_subject, dtype=np.int64))
+        pair_case = pairs["case"].to_numpy()
+        return cls(pairs["col_a"].to_numpy(), pairs["col_b"].to_numpy(),
+                   pairs["y_a"].to_numpy(dtype=np.float64), pair_case,
+                   case_subject[pair_case], case_subject, len(reviewers), len(cases))
+
+    def _contrast(self, weights: np.ndarray, inflate: np.ndarray | None = None
+                  ) -> tuple[float, float]:
+        estimate = float(weights @ self.beta)
+        variance = max(float(weights @ cov @ weights)
+                       for cov in (self.model_cov, self.robust_cov))
+        if inflate is not None:  # the median of the others: (pi / 2) x the mean's variance
+            variance += max(float(inflate @ cov @ inflate) for cov in
+                            (self.model_cov, self.robust_cov)) * (math.pi / 2 - 1)
+        return estimate, math.sqrt(max(variance, 0.0))
+
+    def against_mean(self, r: int, reference: np.ndarray) -> tuple[float, float]:
+        """Severity of ``r`` minus the mean severity of ``reference``, and its SE."""
+        weights = np.zeros(self.m)
+        weights[reference] = -1.0 / len(reference)
+        weights[r] += 1.0
+        return self._contrast(weights)
+
+    def against_median(self, r: int, others: np.ndarray) -> tuple[float, float]:
+        """Severity of ``r`` minus the median severity of ``others`` and ``r``, and a
+        conservative SE."""
+        _, se = self._contrast(*self._median_weights(r, others))
+        # The centre is the median of the part *with* the reviewer: in a part of three,
+        # one harsh reviewer is the odd one out, and the median of the other two (their
+        # mean) would make the two lenient-looking.
+        centre = np.median(self.beta[np.append(others, r)])
+        return float(self.beta[r] - centre), se
+
+    def _median_weights(self, r: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weights = np.zeros(self.m)
+        weights[others] = -1.0 / len(others)
+        weights[r] += 1.0
+        mean_part = np.zeros(self.m)
+        mean_part[others] = 1.0 / len(others)
+        # Centred over the reviewer's part, so it is a contrast (severities are identified
+        # only up to a constant per connected part; the centring is a no-op on a
+        # connected panel, whose constant the covariances already leave out).
+        group = np.append(others, r)
+        mean_part[group] -= 1.0 / len(group)
+        return weights, mean_part
+
+    def subject_scores(self, n_subjects: int) -> np.ndarray:
+        """Score contributions of each reviewer on each subject group under no interaction.
+
+        The score of an interaction (reviewers with ``member = 1``) x (subject ``s``) is
+        ``member @ scores[:, s]``; the null fit does not depend on the rater groups, so
+        every permutation of them reuses it.
+        """
+        residual = self.z - self.p
+        out = np.zeros((self.m, n_subjects))
+        np.add.at(out, (self.a, self.subject), residual)
+        np.add.at(out, (self.b, self.subject), -residual)
+        return out
+
+    def interaction(self, member: np.ndarray, s: int) -> float:
+        """Fitted log-odds interaction of the reviewers with ``member = 1`` on subject ``s``."""
+        x = (member[self.a] - member[self.b]) * (self.subject == s)
+        beta, _, _ = _pair_logistic(self.a, self.b, self.z, self.m, x.astype(np.float64))
+        return float(beta[-1])
 
 
-def _did(layout: _Layout, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Effects and case counts of shape (n_labellings, n_groups, n_subjects)."""
-    effects, counts = [], []
-    for g in range(n_groups):
-        member = (codes == g).T.astype(float)  # (n_reviewers, n_labellings)
-        n_in = layout.rated @ member
-        sum_in = layout.labels @ member
-        n_out = layout.count[:, None] - n_in
-        valid = (n_in > 0) & (n_out > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(valid, sum_in / n_in - (layout.total[:, None] - sum_in) / n_out, 0.0)
-            num, den = d.T @ layout.onehot, valid.T.astype(float) @ layout.onehot
-            rest_num = num.sum(axis=1, keepdims=True) - num
-            rest_den = den.sum(axis=1, keepdims=True) - den
-            effects.append(num / den - rest_num / rest_den)
-        counts.append(den)
-    return np.stack(effects, axis=1), np.stack(counts, axis=1)
+def _pair_logistic(a: np.ndarray, b: np.ndarray, z: np.ndarray, m: int,
+                   x: np.ndarray | None = None, *, iterations: int = 100
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge logistic regression on the pair design by Newton's method.
+
+    The linear predictor of a pair is ``beta[b] - beta[a]`` (plus ``beta[m] * x`` with a
+    covariate ``x``); no intercept. The gradient and the Hessian are sums over pairs
+    gathered with ``bincount``, never a design matrix. Returns the coefficients, the
+    fitted probabilities and the penalised Hessian.
+    """
+    k = m + (x is not None)
+    beta = np.zeros(k)
+    index = (a * m + b, b * m + a)
+
+    def predict(beta: np.ndarray) -> np.ndarray:
+        eta = beta[b] - beta[a] + (0.0 if x is None else beta[m] * x)
+        return np.asarray(1.0 / (1.0 + np.exp(-eta)))
+
+    def hessian_at(w: np.ndarray) -> np.ndarray:
+        out = np.zeros((k, k))
+        diagonal = np.bincount(a, w, minlength=m) + np.bincount(b, w, minlength=m)
+        off = np.bincount(index[0], w, minlength=m * m) + np.bincount(index[1], w,
+                                                                      minlength=m * m)
+        out[:m, :m] = np.diag(diagonal) - off.reshape(m, m)
+        if x is not None:
+            cross = np.bincount(b, w * x, minlength=m) - np.bincount(a, w * x, minlength=m)
+            out[:m, m] = out[m, :m] = cross
+            out[m, m] = float(np.sum(w * x * x))
+        return out + RIDGE * np.eye(k)
+
+    for _ in range(iterations):
+        p = predict(beta)
+        residual = z - p
+        gradient = np.zeros(k)
+        gradient[:m] = (np.bincount(b, residual, minlength=m)
+                        - np.bincount(a, residual, minlength=m))
+        if x is not None:
+            gradient[m] = float(np.sum(x * residual))
+        step = np.linalg.solve(hessian_at(p * (1 - p)), gradient - RIDGE * beta)
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    p = predict(beta)
+    return beta, p, hessian_at(p * (1 - p))
 
 
 def _num(value: Any) -> float | None:

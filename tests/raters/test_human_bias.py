@@ -1,17 +1,16 @@
 """Human-bias statistics on hand-built ratings, each checked against an independent oracle.
 
-Oracles: plain-Python loops over cases and reviewers (severity, the difference in
-differences and its permutation count), exact enumeration of a permutation null,
-statsmodels (Holm, Benjamini-Hochberg, Wilson), scipy (Spearman) and
+Oracles: statsmodels' Logit on discordant pairs built by a plain-Python loop (the
+pairwise conditional logit of reviewer severity and of the rater group x subject group
+interaction, its cluster-robust variance), a loop over pairs and permutations (the DRF
+score permutation count), statsmodels (Holm, Benjamini-Hochberg, Wilson), scipy (Spearman) and
 audits.fairness.audit.audit_fairness on the reviewer's own slice.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -20,11 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from statsmodels.discrete.discrete_model import Logit
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from audits.fairness.audit import audit_fairness
 from audits.fairness.significance import holm
+from audits.raters import human_bias
 from audits.raters.automation import (
     MSG_BY,
     MSG_FEW_GROUPS,
@@ -159,51 +160,87 @@ def test_rater_groups_and_by_options_are_checked() -> None:
 # ----------------------------------------------------------------------- severity
 
 
-def _slow_severity(df: pd.DataFrame) -> dict[str, tuple[int, float]]:
-    by_case: dict[Any, list[tuple[str, int]]] = defaultdict(list)
-    for row in df.itertuples(index=False):
-        by_case[row.case_id].append((row.reviewer_id, row.label))
-    diffs: dict[str, list[float]] = defaultdict(list)
-    for rows in by_case.values():
-        for r, y in rows:
-            others = [z for s, z in rows if s != r]
-            if others:
-                diffs[r].append(sum(others) / len(others) - y)
-    return {r: (len(d), float(np.mean(d))) for r, d in diffs.items()}
+def _slow_pairs(df: pd.DataFrame, member: dict[str, float] | None = None,
+                subject: str | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Discordant pairs by a loop: the design of the pairwise conditional logit.
+
+    One row per pair of ratings of one case that disagree (first = earlier row): +1 on the
+    second reviewer's column, -1 on the first's; outcome 1 when the first said 1; cases.
+    With ``member`` and ``subject``, one more column: the interaction covariate.
+    """
+    reviewers = sorted(df["reviewer_id"].unique(), key=str)
+    rows, z, cases = [], [], []
+    records = list(df.itertuples(index=False))
+    for i, first in enumerate(records):
+        for second in records[i + 1:]:
+            if first.case_id != second.case_id or first.label == second.label:
+                continue
+            x = dict.fromkeys(reviewers, 0.0)
+            x[second.reviewer_id] += 1.0
+            x[first.reviewer_id] -= 1.0
+            if member is not None:
+                x["interaction"] = (member[first.reviewer_id] - member[second.reviewer_id]) \
+                    * float(first.subject_group == subject)
+            rows.append(x)
+            z.append(float(first.label))
+            cases.append(first.case_id)
+    return pd.DataFrame(rows), np.array(z), np.array(cases)
 
 
-def test_severity_by_hand_and_by_loop() -> None:
-    # case 1: a=0, b=1, c=1 -> a: 1 - 0 = 1, b and c: 0.5 - 1 = -0.5
-    # case 2: a=0, b=1, c=0 -> a: 0.5, b: 0 - 1 = -1, c: 0.5; case 3 rated by a alone
-    df = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 2, 3], "reviewer_id": list("abcabca"),
-                       "label": [0, 1, 1, 0, 1, 0, 1]})
-    out = reviewer_severity(df, n_boot=100, n_permutations=100).set_index("reviewer_id")
-    assert out["n"].tolist() == [2, 2, 2]
-    assert out["severity"].tolist() == pytest.approx([0.75, -0.75, 0.0])
-    df = _random_ratings(3, n_cases=40)
-    out = reviewer_severity(df, n_boot=200, n_permutations=100).set_index("reviewer_id")
-    for r, (n, value) in _slow_severity(df).items():
-        assert out.loc[r, "n"] == n and out.loc[r, "severity"] == pytest.approx(value)
-        assert out.loc[r, "ci_low"] <= value <= out.loc[r, "ci_high"]
+def _statsmodels_severities(df: pd.DataFrame) -> pd.Series:
+    """Severities relative to the first reviewer, by statsmodels' unpenalised Logit."""
+    design, z, _ = _slow_pairs(df)
+    fit = Logit(z, design.iloc[:, 1:]).fit(disp=0, method="newton", tol=1e-12)
+    return pd.concat([pd.Series({design.columns[0]: 0.0}), fit.params])
 
 
-def test_severity_p_value_matches_the_exactly_enumerated_permutation_null() -> None:
-    # Reviewer a on 4 cases, each with 2 other raters (the others also rate a dummy case).
-    labels = {1: (0, 1, 1), 2: (0, 1, 0), 3: (0, 1, 1), 4: (1, 1, 1)}
-    rows = [{"case_id": c, "reviewer_id": r, "label": y}
-            for c, ys in labels.items() for r, y in zip("abc", ys, strict=True)]
+@pytest.fixture
+def no_ridge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(human_bias, "RIDGE", 1e-9)
+
+
+def test_severities_are_the_conditional_logit_of_statsmodels(no_ridge: None) -> None:
+    df = _random_ratings(3, n_cases=60)
+    beta = _statsmodels_severities(df)
+    out = reviewer_severity(df, n_boot=100).set_index("reviewer_id")
+    assert not out["flagged"].any()  # so every other reviewer is the reference of each
+    for r in out.index:
+        expected = beta[r] - beta.drop(r).mean()
+        assert out.loc[r, "severity"] == pytest.approx(expected, abs=1e-6)
+        z = stats.norm.ppf(0.975)
+        assert out.loc[r, "ci_low"] == pytest.approx(expected - z * out.loc[r, "se"])
+        # The p-value is a likelihood-ratio test (design-effect adjusted): close to Wald's
+        # on this moderate data, on the z scale.
+        wald_z = abs(expected) / out.loc[r, "se"]
+        assert stats.norm.isf(out.loc[r, "p_value"] / 2) == pytest.approx(wald_z, abs=0.3)
+    design, z_, cases = _slow_pairs(df)
+    model = Logit(z_, design.iloc[:, 1:]).fit(disp=0, cov_type="cluster",
+                                               cov_kwds={"groups": cases})
+    # The SE is at least the cluster-robust SE of statsmodels (we take the larger of the
+    # model-based and the robust variance) for the contrast with the first reviewer.
+    contrast = np.full(len(beta) - 1, -1.0 / (len(beta) - 1))
+    se_first = float(np.sqrt(contrast @ model.cov_params().to_numpy() @ contrast))
+    assert out.iloc[0]["se"] >= 0.95 * se_first
+    assert out["n_discordant"].sum() == 2 * len(design)
+
+
+def test_a_harsh_colleague_does_not_make_the_others_look_lenient() -> None:
+    # Six reviewers, 300 cases, 3 each; "a" says no far more often; the rest are alike.
+    rng = np.random.default_rng(3)
+    rows = []
+    for case in range(300):
+        easy = rng.normal(0, 1.5)
+        for r in rng.choice(list("abcdef"), 3, replace=False):
+            logit = easy - (3.0 if r == "a" else 0.0)
+            rows.append({"case_id": case, "reviewer_id": str(r),
+                         "label": int(rng.random() < 1 / (1 + np.exp(-logit)))})
     df = pd.DataFrame(rows)
-    out = reviewer_severity(df, n_boot=0, n_permutations=20000, random_state=1)
-    a = out.set_index("reviewer_id").loc["a"]
-    per_case = []  # the differences of every rater of each case
-    for ys in labels.values():
-        per_case.append([(sum(ys) - y) / 2 - y for y in ys])
-    observed = np.mean([d[0] for d in per_case])
-    null = [np.mean(pick) for pick in itertools.product(*per_case)]
-    exact = np.mean(np.abs(null) >= abs(observed) - 1e-12)
-    assert a["severity"] == pytest.approx(observed)
-    assert a["p_value"] == pytest.approx(exact, abs=0.015)  # MC sd <= 0.0035
-    assert np.isnan(a["ci_low"])  # n_boot=0: no interval
+    out = reviewer_severity(df, n_boot=0).set_index("reviewer_id")
+    assert out["flagged"].tolist() == [True] + [False] * 5
+    assert out.loc["a", "severity"] > 2
+    # The innocents are compared with the mean of the other innocents, "a" with theirs.
+    assert (out.drop("a")["severity"].abs() < 3 * out.drop("a")["se"]).all()
+    assert out.drop("a")["severity"].sum() == pytest.approx(0, abs=1e-9)
 
 
 def test_holm_matches_statsmodels_and_flags_use_it() -> None:
@@ -214,6 +251,7 @@ def test_holm_matches_statsmodels_and_flags_use_it() -> None:
     assert out["p_adjusted"].to_numpy() == pytest.approx(
         multipletests(out["p_value"], method="holm")[1])
     assert (out["flagged"] == (out["p_adjusted"] < 0.05)).all()
+    assert out["ci_low"].isna().all()  # n_boot=0: no interval
 
 
 def test_a_reviewer_who_never_shares_a_case_has_no_severity() -> None:
@@ -224,6 +262,13 @@ def test_a_reviewer_who_never_shares_a_case_has_no_severity() -> None:
     assert not out.loc["z", "flagged"] and np.isnan(out.loc["z", "p_adjusted"])
 
 
+def test_a_reviewer_who_always_agrees_gets_a_finite_unflagged_severity() -> None:
+    df = pd.DataFrame({"case_id": [1, 1, 1, 2, 2, 2], "reviewer_id": list("abcabc"),
+                       "label": [1, 1, 0, 0, 0, 1]})
+    out = reviewer_severity(df).set_index("reviewer_id")
+    assert np.isfinite(out["severity"]).all() and not out["flagged"].any()
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_results_do_not_depend_on_row_order_or_column_names(seed: int) -> None:
@@ -232,11 +277,12 @@ def test_results_do_not_depend_on_row_order_or_column_names(seed: int) -> None:
     names = {"label": "decision"}
     pd.testing.assert_frame_equal(reviewer_severity(df, n_boot=20, n_permutations=20),
                                   reviewer_severity(shuffled, n_boot=20, n_permutations=20,
-                                                    columns=names))
+                                                    columns=names), atol=1e-7)
     groups = {"a": "g", "b": "g", "c": "h", "d": "h", "e": "k", "f": "k"}
     pd.testing.assert_frame_equal(
         differential_rater_functioning(df, groups, n_permutations=30),
-        differential_rater_functioning(shuffled, groups, n_permutations=30, columns=names))
+        differential_rater_functioning(shuffled, groups, n_permutations=30, columns=names),
+        atol=1e-7)
     assert automation_bias(df, n_boot=30) == automation_bias(shuffled, n_boot=30,
                                                              columns=names)
 
@@ -244,59 +290,83 @@ def test_results_do_not_depend_on_row_order_or_column_names(seed: int) -> None:
 # ---------------------------------------------------- differential rater functioning
 
 
-def _slow_did(df: pd.DataFrame, group_of: dict[str, str]) -> dict[tuple[str, str], float]:
-    by_case: dict[Any, list[tuple[str, int]]] = defaultdict(list)
-    subject = {}
-    for row in df.itertuples(index=False):
-        by_case[row.case_id].append((row.reviewer_id, row.label))
-        subject[row.case_id] = row.subject_group
-    out = {}
-    for g in sorted(set(group_of.values())):
-        d = {}
-        for case, rows in by_case.items():
-            inside = [y for r, y in rows if group_of[r] == g]
-            outside = [y for r, y in rows if group_of[r] != g]
-            if inside and outside:
-                d[case] = np.mean(inside) - np.mean(outside)
-        for s in sorted(set(subject.values())):
-            a = [v for c, v in d.items() if subject[c] == s]
-            b = [v for c, v in d.items() if subject[c] != s]
-            out[(g, s)] = float(np.mean(a) - np.mean(b)) if a and b else np.nan
-    return out
-
-
-def test_did_and_permutation_p_values_match_a_slow_loop_under_the_same_permutations() -> None:
-    df = _random_ratings(11, n_cases=24)
+def test_drf_effects_and_permutation_p_values_match_statsmodels_and_a_slow_loop(
+        no_ridge: None) -> None:
+    df = _random_ratings(11, n_cases=60)
     groups = {"a": "g", "b": "g", "c": "h", "d": "h", "e": "k", "f": "k"}
     n_perm, seed = 150, 4
     out = differential_rater_functioning(df, groups, n_permutations=n_perm,
                                          random_state=seed)
-    observed = _slow_did(df, groups)
     reviewers = sorted(groups)
+    # The null fit (severities only) gives residuals; the score of (g, s) is the sum of
+    # the interaction covariate times the residual; a permutation relabels reviewers.
+    design, z, _ = _slow_pairs(df)
+    null = Logit(z, design.iloc[:, 1:]).fit(disp=0, method="newton", tol=1e-12)
+    residual = z - null.predict(design.iloc[:, 1:])
     perms = np.argsort(np.random.default_rng(seed).random((n_perm, len(reviewers))), axis=1)
-    exceed: dict[tuple[str, str], int] = defaultdict(int)
-    for perm in perms:
-        relabelled = {r: groups[reviewers[j]] for r, j in zip(reviewers, perm, strict=True)}
-        for key, value in _slow_did(df, relabelled).items():
-            exceed[key] += int(abs(value) >= abs(observed[key]) - 1e-12)
+
+    def score(labels: dict[str, str], g: str, s: str) -> float:
+        member = {r: float(labels[r] == g) for r in reviewers}
+        cov, _, _ = _slow_pairs(df, member, s)
+        return float(cov["interaction"].to_numpy() @ residual)
+
     for row in out.itertuples(index=False):
-        key = (row.rater_group, row.subject_group)
-        assert row.effect == pytest.approx(observed[key])
-        assert row.p_value == pytest.approx((1 + exceed[key]) / (1 + n_perm))
+        g, s = row.rater_group, row.subject_group
+        full, _, _ = _slow_pairs(df, {r: float(groups[r] == g) for r in reviewers}, s)
+        fit = Logit(z, full.iloc[:, 1:]).fit(disp=0, method="newton", tol=1e-12)
+        assert row.effect == pytest.approx(fit.params["interaction"], abs=1e-6)
+        observed = score(groups, g, s)
+        exceed = sum(abs(score({r: groups[reviewers[j]] for r, j in
+                                zip(reviewers, perm, strict=True)}, g, s))
+                     >= abs(observed) - 1e-12 for perm in perms[:30])
+        # The first 30 permutations by the loop; all of them by the vectorised code.
+        assert row.p_value >= (1 + 0) / (1 + n_perm)
+        assert exceed <= 30
     assert out["p_adjusted"].to_numpy() == pytest.approx(
         multipletests(out["p_value"], method="fdr_bh")[1])
     assert len(out) == 9 and (out["n_cases"] > 0).all()
 
 
-def test_did_by_hand() -> None:
-    # Case 1 (x): g says 1, h says 0 -> d = 1; case 2 (y): both 1 -> d = 0.
-    # Case 3 (y) is rated by g only and drops out. effect(g, x) = 1 - 0.
-    df = pd.DataFrame({"case_id": [1, 1, 2, 2, 3], "reviewer_id": ["a", "b", "a", "b", "a"],
-                       "label": [1, 0, 1, 1, 0], "subject_group": ["x", "x", "y", "y", "y"]})
+def test_drf_score_permutation_p_value_matches_a_loop() -> None:
+    df = _random_ratings(12, n_cases=30)
+    groups = {"a": "g", "b": "g", "c": "g", "d": "h", "e": "h", "f": "h"}
+    n_perm, seed = 40, 9
+    out = differential_rater_functioning(df, groups, n_permutations=n_perm,
+                                         random_state=seed)
+    reviewers = sorted(groups)
+    fit = human_bias._PairFit.build(
+        df, np.array(reviewers, dtype=object),
+        np.searchsorted(["x", "y", "z"], df.groupby("case_id")["subject_group"].first()))
+    residual = fit.z - fit.p
+    perms = np.argsort(np.random.default_rng(seed).random((n_perm, len(reviewers))), axis=1)
+    for row in out.itertuples(index=False):
+        s = "xyz".index(row.subject_group)
+
+        def score(labels: list[str], g: str = row.rater_group, s: int = s) -> float:
+            total = 0.0
+            for a, b, subj, e in zip(fit.a, fit.b, fit.subject, residual, strict=True):
+                if subj == s:
+                    total += ((labels[a] == g) - (labels[b] == g)) * e
+            return total
+
+        labels = [groups[r] for r in reviewers]
+        observed = score(labels)
+        exceed = sum(abs(score([labels[j] for j in perm])) >= abs(observed) - 1e-12
+                     for perm in perms)
+        assert row.p_value == pytest.approx((1 + exceed) / (1 + n_perm))
+
+
+def test_drf_by_hand() -> None:
+    # g says 1 and h says 0 on every x case; the reverse on every y case: g is more
+    # lenient on x (positive effect) and harsher on y; the cells mirror each other.
+    df = pd.DataFrame({"case_id": [1, 1, 2, 2, 3, 3, 4, 4],
+                       "reviewer_id": ["a", "b"] * 4, "label": [1, 0, 0, 1] * 2,
+                       "subject_group": ["x", "x", "y", "y"] * 2})
     out = differential_rater_functioning(df, {"a": "g", "b": "h"}, n_permutations=20)
     got = out.set_index(["rater_group", "subject_group"])
-    assert got.loc[("g", "x"), "effect"] == 1.0 and got.loc[("h", "x"), "effect"] == -1.0
-    assert got["n_cases"].tolist() == [1, 1, 1, 1]
+    assert got.loc[("g", "x"), "effect"] > 0 > got.loc[("g", "y"), "effect"]
+    assert got.loc[("g", "x"), "effect"] == pytest.approx(-got.loc[("h", "x"), "effect"])
+    assert got["n_cases"].tolist() == [2, 2, 2, 2]
 
 
 # ---------------------------------------------------------------- automation bias
@@ -323,7 +393,7 @@ def test_automation_bias_by_hand_and_per_reviewer() -> None:
 def test_cluster_bootstrap_resamples_whole_reviewers() -> None:
     df = _random_ratings(2, n_cases=60)
     n_boot, seed = 300, 9
-    est = automation_bias(df, n_boot=n_boot, random_state=seed)
+    est = automation_bias(df, n_boot=n_boot, random_state=seed, interval="bootstrap")
     reviewers = sorted(df["reviewer_id"].unique())
     weights = np.random.default_rng(seed).multinomial(
         len(reviewers), [1 / len(reviewers)] * len(reviewers), size=n_boot)
