@@ -105,8 +105,7 @@ def power_statement() -> str:
             f"{HARSH_ON} applicants and {FAVOUR:g} more lenient on {FAVOURED} applicants (an "
             f"interaction of {FAVOUR - LENIENCY:g} log-odds): over {n} seeded panels of "
             f"the Adult demo this group effect was found in {MEASURED['group']} of {n} "
-            f"(power). One reviewer (Simulated reviewer "
-            f"{SEVERE_REVIEWER[-2:]}) is {SEVERITY:g} log-odds harsher "
+            f"(power). One reviewer is {SEVERITY:g} log-odds harsher "
             f"on every case: flagged in {MEASURED['severe']} of {n}; "
             f"{MEASURED['others']} other reviewer(s) flagged over the {n} panels. "
             f"Measured by `python -m audits.demo.power --seeds {n}`.")
