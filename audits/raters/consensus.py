@@ -9,11 +9,13 @@ The rule the retraining loop uses (:func:`consensus_labels`), first that applies
 
 1. ``adjudicated``: a label an adjudicator set for the case;
 2. ``dawid_skene``: the Dawid-Skene label if its posterior >= ``min_confidence`` (0.9),
-   the fit converged, and every reviewer of the case rated at least
-   ``min_reviewer_cases`` (20) cases. Dawid-Skene learns each reviewer's confusion matrix
+   the fit converged, and either every reviewer of the case rated at least
+   ``min_reviewer_cases`` (20) cases or the label is the case's untied majority label.
+   Dawid-Skene learns each reviewer's confusion matrix
    from that reviewer's cases; run to convergence on a small table it grows confident
    on almost nothing (a 1-1 tie between two reviewers of three cases each reaches a
-   posterior of 0.9999995), so a posterior from thin reviewers is not trusted;
+   posterior of 0.9999995), so a posterior from thin reviewers never settles a tie or
+   overrules a majority;
 3. ``majority``: the modal label when it is not tied;
 4. ``none``: no label; the case goes back to review.
 """
@@ -284,8 +286,8 @@ def consensus_labels(
     min_confidence : float in [0, 1], default 0.9
         Smallest Dawid-Skene posterior that is trusted.
     min_reviewer_cases : int >= 1, default 20
-        Dawid-Skene is trusted on a case only when every reviewer of it rated at least
-        this many cases (and the fit converged).
+        Dawid-Skene is trusted on a case (of a converged fit) only when every reviewer
+        of it rated at least this many cases, or its label is the untied majority's.
     dawid_skene : DawidSkene, optional
         An (unfitted) estimator to use, fitted here in place; default ``DawidSkene()``.
     item, rater, label : str, default "case_id", "reviewer_id", "label"
@@ -314,7 +316,7 @@ def consensus_labels(
     >>> consensus_labels(r, adjudicated={3: "n"})[
     ...     ["case_id", "label", "source"]]
        case_id label       source
-    0        1     y     majority
+    0        1     y  dawid_skene
     1        2  None         none
     2        3     n  adjudicated
     """
@@ -334,7 +336,11 @@ def consensus_labels(
     thin = ratings[rater].map(ratings.groupby(rater)[item].size()) < min_reviewer_cases
     thin_cases = set(ratings.loc[thin.to_numpy(), item])
     well_rated = ~majority[item].isin(thin_cases).to_numpy()
-    trust_ds = ~has_adj & (ds_conf >= min_confidence) & well_rated & bool(model.converged_)
+    # Thin reviewers' posteriors are trusted only where they agree with a clear majority.
+    agrees = ~majority["tie"].to_numpy() & (
+        _object_array(model.labels_.tolist()) == majority[label].to_numpy(dtype=object))
+    trust_ds = (~has_adj & (ds_conf >= min_confidence) & bool(model.converged_)
+                & (well_rated | agrees))
     use_majority = ~has_adj & ~trust_ds & ~majority["tie"].to_numpy()
     source = np.select([has_adj, trust_ds, use_majority],
                        ["adjudicated", "dawid_skene", "majority"], "none")
