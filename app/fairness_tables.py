@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.formatting import metric_label
+from app.formatting import count, metric_label
 
 __all__ = [
     "FAIRNESS_METRICS",
@@ -209,6 +209,16 @@ def small_groups(results: Mapping[str, Any]) -> list[tuple[str, int]]:
     min_n = int(results["config"].get("min_n", 0))
     return [(group_name(g["attributes"], features), int(g["n"]))
             for g in results["groups"] if int(g["n"]) < min_n]
+
+
+def headline_tiles(results: Mapping[str, Any],
+                   verdicts: Mapping[str, int]) -> list[tuple[str, str]]:
+    """The (label, value) tiles that head a fairness run: rows, groups and verdict counts."""
+    return [("Decisions audited", count(results.get("rows"))),
+            ("Groups", count(len(results.get("groups") or []))),
+            ("Failing", count(verdicts["fail"])),
+            ("Insufficient evidence", count(verdicts["insufficient_evidence"])),
+            ("Passing", count(verdicts["pass"]))]
 
 
 def verdict_counts(

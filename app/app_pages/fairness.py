@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth, charts, fairness_tables, loaders, run_picker, state
-from app.formatting import count, metric_label, plain, plain_table, short_hash, when
+from app.formatting import metric_label, plain, plain_table, short_hash, when
 from app.run_picker import Pair
 from app.state import SignedInUser
 from audits.fairness.estimates import MAX_N_BOOT
@@ -208,11 +208,7 @@ def _results(store: Store, run: AuditRunRecord) -> None:
 
 def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
     verdicts = fairness_tables.verdict_counts(results)
-    tiles = [("Decisions audited", count(results.get("rows"))),
-             ("Groups", count(len(results.get("groups") or []))),
-             ("Failing", count(verdicts["fail"])),
-             ("Insufficient evidence", count(verdicts["insufficient_evidence"])),
-             ("Passing", count(verdicts["pass"]))]
+    tiles = fairness_tables.headline_tiles(results, verdicts)
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
     st.markdown(f"**Verdicts** (rule: {plain(run.config.get('rule', '-'))}) "

@@ -22,7 +22,7 @@ import pyarrow as pa
 import streamlit as st
 
 from app import auth, fairness_tables, loaders, state
-from app.formatting import count, plain
+from app.formatting import plain
 from audits.roles import PermissionDenied
 from audits.systems.card import column_summary
 from audits.systems.mapping import suggest_mapping
@@ -332,11 +332,7 @@ def _saved(upload: Any, folder: str) -> str | None:
 def _headline(results: dict[str, Any]) -> None:
     """The run's verdict counts and its failing disparities, as the Fairness page shows them."""
     verdicts = fairness_tables.verdict_counts(results)
-    tiles = [("Decisions audited", count(results.get("rows"))),
-             ("Groups", count(len(results.get("groups") or []))),
-             ("Failing", count(verdicts["fail"])),
-             ("Insufficient evidence", count(verdicts["insufficient_evidence"])),
-             ("Passing", count(verdicts["pass"]))]
+    tiles = fairness_tables.headline_tiles(results, verdicts)
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
     st.markdown("**Verdicts** " + fairness_tables.verdict_badges(verdicts))
