@@ -209,8 +209,8 @@ def test_severities_are_the_conditional_logit_of_statsmodels(no_ridge: None) -> 
         assert out.loc[r, "severity"] == pytest.approx(expected, abs=1e-6)
         z = stats.norm.ppf(0.975)
         assert out.loc[r, "ci_low"] == pytest.approx(expected - z * out.loc[r, "se"])
-        # The p-value is a likelihood-ratio test (design-effect adjusted): close to Wald's
-        # on this moderate data, on the z scale.
+        # The p-value is a score test on t: close to Wald's on this moderate data, on the
+        # z scale.
         wald_z = abs(expected) / out.loc[r, "se"]
         assert stats.norm.isf(out.loc[r, "p_value"] / 2) == pytest.approx(wald_z, abs=0.3)
     design, z_, cases = _slow_pairs(df)
@@ -222,6 +222,49 @@ def test_severities_are_the_conditional_logit_of_statsmodels(no_ridge: None) -> 
     se_first = float(np.sqrt(contrast @ model.cov_params().to_numpy() @ contrast))
     assert out.iloc[0]["se"] >= 0.95 * se_first
     assert out["n_discordant"].sum() == 2 * len(design)
+
+
+def test_the_severity_score_test_is_statsmodels_score_test(no_ridge: None) -> None:
+    import statsmodels.api as sm
+
+    df = _random_ratings(3, n_cases=60)
+    design, z, _ = _slow_pairs(df)
+    reviewers = np.array(design.columns, dtype=object)
+    fit = human_bias._PairFit.build(df, reviewers)
+    out = reviewer_severity(df, n_boot=0).set_index("reviewer_id")
+    assert not out["flagged"].any()  # so each reviewer's reference is every other one
+    glm = sm.GLM(z, design.iloc[:, 1:].to_numpy(float), family=sm.families.Binomial())
+    for r, name in enumerate(reviewers):
+        weights = np.full(len(reviewers), -1.0 / (len(reviewers) - 1))
+        weights[r] = 1.0
+        # statsmodels fixes the first reviewer at 0; the contrast does not involve it.
+        restricted = glm.fit_constrained((weights[None, 1:], np.zeros(1)))
+        expected = float(glm.score_test(restricted.params, k_constraints=1)[0][0])
+        step, model_variance, robust_variance = fit.score_statistic(weights)
+        assert step ** 2 / model_variance == pytest.approx(expected, rel=1e-6)
+        # The p-value: the larger variance, Student's t on informative cases - 1.
+        cases = df[df["reviewer_id"] == name]["case_id"]
+        df_t = sum(1 for c in cases.unique()
+                   if df[df["case_id"] == c]["label"].nunique() > 1) - 1
+        t = abs(step) / np.sqrt(max(model_variance, robust_variance))
+        assert out.loc[name, "p_value"] == pytest.approx(2 * stats.t.sf(t, df_t))
+
+
+def test_a_reviewer_who_never_says_yes_where_a_colleague_does_is_flagged() -> None:
+    # Complete separation: "a" gives the negative decision on every case where a
+    # colleague gives the positive one. Its estimate runs off (held only by the ridge)
+    # and Wald's standard error with it; the score test still flags it, nobody else.
+    rng = np.random.default_rng(5)
+    rows = []
+    for case in range(150):
+        truth = int(rng.random() < 0.3)
+        for r in rng.choice(list("abcdef"), 3, replace=False):
+            label = 0 if r == "a" else int(rng.random() < (0.85 if truth else 0.15))
+            rows.append({"case_id": case, "reviewer_id": str(r), "label": label})
+    out = reviewer_severity(pd.DataFrame(rows), n_boot=0).set_index("reviewer_id")
+    assert out["flagged"].tolist() == [True] + [False] * 5
+    wald_z = out.loc["a", "severity"] / out.loc["a", "se"]
+    assert wald_z < 3 and out.loc["a", "severity"] > 3  # Wald alone would hesitate
 
 
 def test_a_harsh_colleague_does_not_make_the_others_look_lenient() -> None:
