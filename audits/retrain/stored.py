@@ -84,12 +84,15 @@ MSG_NOT_RETRAINED = "model {id} is not a retrained version (it has no parent)"
 class PanelLabels:
     """Consensus labels of an audit's reviewed cases (``table``: :data:`LABEL_COLUMNS`)
     and how many rated cases were left out (``untrusted``: no rule trusted them;
-    ``from_batches``: cases of ingested batches, whose rows are not in the dataset)."""
+    ``from_batches``: cases of ingested batches, whose rows are not in the dataset).
+    ``converged`` says whether the Dawid-Skene fit converged (None when none ran); a fit
+    that did not is trusted on no case (only adjudicated and majority labels count)."""
 
     table: pd.DataFrame
     rated: int
     untrusted: int
     from_batches: int
+    converged: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,9 @@ def panel_labels(store: Store, actor: Actor, audit_run_id: int, *, min_confidenc
     trusted["label"] = trusted["label"].astype(np.int64)
     rated = int(consensus["case_id"].nunique())
     table = trusted.reindex(columns=list(LABEL_COLUMNS)).reset_index(drop=True)
-    return PanelLabels(table, rated + batch_cases, rated - len(table), batch_cases)
+    fit = consensus.attrs.get("dawid_skene") or {}
+    converged = None if "converged" not in fit else bool(fit["converged"])
+    return PanelLabels(table, rated + batch_cases, rated - len(table), batch_cases, converged)
 
 
 def retrain_from_panel(
@@ -193,6 +198,9 @@ def retrain_from_panel(
     if labels.table.empty:
         raise ValueError(MSG_NO_LABELS.format(id=audit_run_id, rated=labels.rated,
                                               sources=", ".join(sources), conf=min_confidence))
+    if labels.converged is False:
+        report(0.05, "Dawid-Skene did not converge: only adjudicated and majority labels "
+                     "are used")
     plan = _plan(store, actor, run, parent, labels.table)
     options = {"min_confidence": min_confidence, "sources": list(sources), "n_boot": n_boot,
                "constraint": constraint, "sensitive_feature": chosen}
