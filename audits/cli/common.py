@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -105,8 +104,6 @@ MSG_MORE_FAILS = (
 
 #: Options that name a file to write, checked before any work: (attribute, option).
 OUTPUT_OPTIONS = (("json", "--json"), ("out", "--out"))
-#: The part of a URL that holds a password: ``scheme://user:PASSWORD@``.
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")
 
 
 def open_store() -> Store:
@@ -203,7 +200,9 @@ postgresql://USER@HOST:PORT/DB
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    shown = hide_password(url)
+    from audits.store.db import redact_url
+
+    shown = redact_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -223,17 +222,6 @@ postgresql://USER@HOST:PORT/DB
         if not folder.is_dir():
             raise ValueError(MSG_SQLITE_FOLDER.format(source=source, url=shown,
                                                       folder=folder))
-
-
-def hide_password(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``, even when it does not parse.
-
-    Examples
-    --------
-    >>> hide_password("postgresql://ada:s3cr:et@db/fair")
-    'postgresql://ada:***@db/fair'
-    """
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 def database_error_message(exc: BaseException) -> str | None:

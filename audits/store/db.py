@@ -14,6 +14,7 @@ is tightened when this user owns it, and a warning names it otherwise.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -29,6 +30,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+#: The part of a URL that holds a password: ``scheme://user:PASSWORD@``.
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")
 
 __all__ = [
     "SQLITE_BEGIN_OPTION",
@@ -129,17 +133,20 @@ def default_database_url() -> str:
 
 
 def redact_url(url: str | URL) -> str:
-    """Return ``url`` as text with its password replaced by ``***``.
+    """Return ``url`` as text with its password replaced by ``***`` (never the password),
+    also when it does not parse (then by pattern: ``scheme://user:PASSWORD@``).
 
     Examples
     --------
     >>> redact_url("postgresql+psycopg://ada:secret@db/fair")
     'postgresql+psycopg://ada:***@db/fair'
+    >>> redact_url("postgresql://ada:p@ss:w@host:x/db")
+    'postgresql://ada:***@host:x/db'
     """
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\1***@", str(url))
 
 
 def normalize_url(url: str | URL) -> URL:

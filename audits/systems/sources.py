@@ -25,8 +25,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from audits.data.schema import DataValidationError
+from audits.store.db import redact_url
 
-__all__ = ["DataSource", "Progress", "as_source", "hide_password", "read_source"]
+__all__ = ["DataSource", "Progress", "as_source", "read_source"]
 
 #: ``progress(fraction, message)``: fraction in [0, 1] of the read done.
 Progress = Callable[[float, str], None]
@@ -111,7 +112,7 @@ class DataSource:
         if (self.table is None) == (self.query is None):
             given = "both" if self.table is not None else "neither"
             raise DataValidationError(
-                MSG_TABLE_OR_QUERY.format(url=hide_password(str(self.url)), given=given)
+                MSG_TABLE_OR_QUERY.format(url=redact_url(str(self.url)), given=given)
             )
 
     def describe(self) -> str:
@@ -125,7 +126,7 @@ class DataSource:
         if self.path is not None:
             kind = "files" if _is_many(self.path) else "file"
             return f"{kind} {self.path}"
-        url = hide_password(str(self.url))
+        url = redact_url(str(self.url))
         if self.table is not None:
             return f"table {self.table!r} at {url}"
         query = " ".join(str(self.query).split())
@@ -146,20 +147,6 @@ def as_source(data: DataSource | str | os.PathLike[str]) -> DataSource:
     if isinstance(data, str | os.PathLike):
         return DataSource(path=os.fspath(data))
     raise TypeError(f"data must be a DataSource, a str or a path, not {type(data).__name__}")
-
-
-def hide_password(url: str | URL) -> str:
-    """Return ``url`` with its password replaced by ``***`` (never the password).
-
-    Examples
-    --------
-    >>> hide_password("postgresql://ada:secret@db/fair")
-    'postgresql://ada:***@db/fair'
-    """
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "<unparseable URL>"
 
 
 def read_source(
@@ -359,7 +346,7 @@ def _schema_difference(first: pa.Schema, other: pa.Schema) -> str:
 
 def _read_sql(src: DataSource, max_bytes: int | None, report: Progress) -> pa.Table:
     url = _parse_url(str(src.url))
-    shown = hide_password(url)
+    shown = redact_url(url)
     try:
         engine = create_engine(url)
     except (NoSuchModuleError, ImportError) as exc:
@@ -380,7 +367,7 @@ def _parse_url(raw: str) -> URL:
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError):
-        raise DataValidationError(MSG_BAD_URL.format(url=hide_password(raw))) from None
+        raise DataValidationError(MSG_BAD_URL.format(url=redact_url(raw))) from None
     if url.drivername in ("postgresql", "postgres"):
         # psycopg 3 is the PostgreSQL driver fairpanel installs.
         url = url.set(drivername="postgresql+psycopg")

@@ -26,9 +26,9 @@ from audits.cli.common import (
     EXIT_RUNTIME_ERROR,
     EXIT_USAGE,
     MAX_N_BOOT,
-    hide_password,
 )
 from audits.fairness.estimates import MAX_N_BOOT as ENGINE_MAX_N_BOOT
+from audits.store.db import redact_url
 
 TRACEBACK = "Traceback (most recent call last)"
 PROGRESS = "["  # every progress line starts with the bar
@@ -218,9 +218,9 @@ def test_a_database_that_refuses_us_exits_3_naming_it() -> None:
     assert TRACEBACK not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_hide_password_works_on_urls_that_do_not_parse() -> None:
-    assert hide_password("postgresql://ada:p@ss:w@host:x/db") == "postgresql://ada:***@host:x/db"
-    assert hide_password("sqlite:///tmp/f.db") == "sqlite:///tmp/f.db"
+def test_passwords_are_hidden_in_urls_that_do_not_parse() -> None:
+    assert redact_url("postgresql://ada:p@ss:w@host:x/db") == "postgresql://ada:***@host:x/db"
+    assert redact_url("sqlite:///tmp/f.db") == "sqlite:///tmp/f.db"
 
 
 # --- broken pipes and group help --------------------------------------------------------
