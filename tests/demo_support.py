@@ -1,4 +1,4 @@
-"""Demo stores built once per session and copied per test (a uniquely named module).
+"""Demo stores built once per test run and copied per test (a uniquely named module).
 
 Preparing the full demo (dataset, model, first audit, review queue, monitoring example,
 simulated panel) takes tens of seconds, more on a busy machine; copying the SQLite file
@@ -6,15 +6,23 @@ takes milliseconds. :class:`DemoTemplates` prepares each (dataset, model kind) o
 a folder of its own, and :meth:`DemoTemplates.copy` gives every caller a private copy
 whose changes never reach another test. The model files stay in the template's folder,
 where the copied database points; a model trained later goes under the copy's own home.
+
+Under pytest-xdist the workers share the templates: the first worker to need one builds
+it in the run's common temporary folder while holding a file lock, and records the
+:class:`FullDemo` it returned next to it; the others wait on the lock, then copy. A
+template is only used once that record exists, so a build cut short is redone.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from audits.demo.panel import FullDemo, ensure_full_demo
 from audits.store import Store
@@ -41,11 +49,16 @@ def demo_env(home: Path, dataset: str = GERMAN_CREDIT) -> dict[str, str]:
             "FAIRPANEL_DEMO_DATASET": dataset, "FAIRPANEL_AUTH": "demo"}
 
 
+#: What a finished template records: the FullDemo its preparation returned.
+PREPARED = "full_demo.pickle"
+
+
 class DemoTemplates:
-    """Full demo stores prepared on first use, one per (dataset, kind), for a session."""
+    """Full demo stores prepared on first use, one per (dataset, kind), for a test run
+    (shared by its xdist workers)."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
-        self._factory = tmp_path_factory
+        self._root = _run_folder(tmp_path_factory)
         self._built: dict[tuple[str, str], tuple[Path, FullDemo]] = {}
 
     def copy(self, home: Path, *, dataset: str = GERMAN_CREDIT,
@@ -67,12 +80,32 @@ class DemoTemplates:
 
     def _template(self, dataset: str, kind: str) -> tuple[Path, FullDemo]:
         if (dataset, kind) not in self._built:
-            home = self._factory.mktemp(f"demo-template-{dataset}-{kind}")
-            env = demo_env(home, dataset)
-            with pytest.MonkeyPatch.context() as mp:
-                for key, value in env.items():
-                    mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
-                with Store(env["FAIRPANEL_DATABASE_URL"]) as store:
-                    demo = ensure_full_demo(store, dataset=dataset, kind=kind)
+            home = self._root / f"demo-template-{dataset}-{kind}"
+            with FileLock(f"{home}.lock"):
+                if not (home / PREPARED).is_file():
+                    _prepare(home, dataset, kind)
+                demo = pickle.loads((home / PREPARED).read_bytes())
             self._built[(dataset, kind)] = (home, demo)
         return self._built[(dataset, kind)]
+
+
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this test run: under xdist, the one all workers share
+    (each worker's own folder lies in it); otherwise the session's own."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _prepare(home: Path, dataset: str, kind: str) -> None:
+    """Prepare the full demo in ``home`` (emptied first), then record what it returned."""
+    shutil.rmtree(home, ignore_errors=True)  # what a build cut short left
+    home.mkdir(parents=True)
+    env = demo_env(home, dataset)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)  # the model file goes under FAIRPANEL_HOME
+        with Store(env["FAIRPANEL_DATABASE_URL"]) as store:
+            demo = ensure_full_demo(store, dataset=dataset, kind=kind)
+    partial = home / f"{PREPARED}.partial"
+    partial.write_bytes(pickle.dumps(demo))
+    partial.replace(home / PREPARED)

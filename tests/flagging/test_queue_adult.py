@@ -3,35 +3,45 @@ every reason, and the simulated panel's injected biases are found by the panel a
 
 This prepares the whole demo (gradient boosting on Adult, SHAP on all 14,653 held-out
 decisions, the simulated panel's 760 ratings), so it is slow (about 50 s); it runs
-once, on SQLite.
+once per test run, on SQLite, as a shared demo template (see ``demo_support``): when the
+slow tests' workers split this file, the second copies what the first prepared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from audits.cli.queue import queue_json
-from audits.demo.panel import SEVERE_REVIEWER, ensure_full_demo
+from audits.demo.panel import SEVERE_REVIEWER
 from audits.demo.queue import DemoQueues
 from audits.flagging.flags import REASONS
 from audits.raters.stored import analyse_panel
 from audits.roles import Actor, Role
 from audits.store import Store
 
+if TYPE_CHECKING:
+    from demo_support import DemoTemplates
+
 #: The full-size Adult acceptance run: run with -m slow (.ci/run does).
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def adult(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, DemoQueues]]:
-    home = tmp_path_factory.mktemp("adult-home")
+def adult(demo_templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory,
+          ) -> Iterator[tuple[Store, DemoQueues]]:
+    """A private copy of the default full demo: Adult, gradient boosting."""
+    from demo_support import GRADIENT_BOOSTING
+
+    copy = demo_templates.copy(tmp_path_factory.mktemp("adult-home"), dataset="adult",
+                               kind=GRADIENT_BOOSTING)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAIRPANEL_HOME", str(home))
+        mp.setenv("FAIRPANEL_HOME", copy.env["FAIRPANEL_HOME"])
         mp.delenv("FAIRPANEL_DEMO_DATASET", raising=False)
-        with Store(f"sqlite:///{home / 'fairpanel.db'}") as store:
-            yield store, ensure_full_demo(store).queues
+        with Store(copy.url) as store:
+            yield store, copy.demo.queues
 
 
 def test_the_adult_queue_holds_every_reason(adult: tuple[Store, DemoQueues]) -> None:
