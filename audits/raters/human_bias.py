@@ -506,16 +506,15 @@ class _PairFit:
     def interaction(self, member: np.ndarray, s: int) -> float:
         """Fitted log-odds interaction of the reviewers with ``member = 1`` on subject ``s``."""
         x = (member[self.a] - member[self.b]) * (self.subject == s)
-        beta, _, _ = _pair_logistic(self.a, self.b, self.z, self.m,
-                                    x.astype(np.float64)[:, None])
+        beta, _, _ = _pair_logistic(self.a, self.b, self.z, self.m, x.astype(np.float64))
         return float(beta[-1])
 
 
 def _pair_gradient(a: np.ndarray, b: np.ndarray, m: int, x: np.ndarray | None,
                    residual: np.ndarray) -> np.ndarray:
-    """Gradient of the pair log-likelihood (severities, then the covariates)."""
+    """Gradient of the pair log-likelihood (severities, then the covariate's)."""
     severities = np.bincount(b, residual, minlength=m) - np.bincount(a, residual, minlength=m)
-    return severities if x is None else np.concatenate([severities, x.T @ residual])
+    return severities if x is None else np.append(severities, float(x @ residual))
 
 
 def _pair_logistic(a: np.ndarray, b: np.ndarray, z: np.ndarray, m: int,
@@ -524,21 +523,19 @@ def _pair_logistic(a: np.ndarray, b: np.ndarray, z: np.ndarray, m: int,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge logistic regression on the pair design by Newton's method.
 
-    The linear predictor of a pair is ``beta[b] - beta[a]`` plus ``x @ beta[m:]`` with
-    covariates ``x`` (pairs x q); no intercept. The gradient and the Hessian are sums
+    The linear predictor of a pair is ``beta[b] - beta[a]`` (plus ``beta[m] * x`` with a
+    covariate ``x``); no intercept. The gradient and the Hessian are sums
     over pairs gathered with ``bincount``, never a design matrix over reviewers. With a
     ``constraint`` vector ``c``, the fit keeps ``c @ beta = 0`` (Newton steps on the
     Lagrangian). Returns the coefficients, the fitted probabilities and the penalised
     Hessian.
     """
-    x = np.zeros((len(a), 0)) if x is None else x
-    q = x.shape[1]
-    k = m + q
+    k = m + (x is not None)
     beta = np.zeros(k) if start is None else np.array(start, dtype=np.float64)
     index = (a * m + b, b * m + a)
 
     def predict(beta: np.ndarray) -> np.ndarray:
-        eta = np.clip(beta[b] - beta[a] + x @ beta[m:], -50.0, 50.0)
+        eta = np.clip(beta[b] - beta[a] + (0.0 if x is None else beta[m] * x), -50.0, 50.0)
         return np.asarray(1.0 / (1.0 + np.exp(-eta)))
 
     def hessian_at(w: np.ndarray) -> np.ndarray:
@@ -547,14 +544,10 @@ def _pair_logistic(a: np.ndarray, b: np.ndarray, z: np.ndarray, m: int,
         off = np.bincount(index[0], w, minlength=m * m) + np.bincount(index[1], w,
                                                                       minlength=m * m)
         out[:m, :m] = np.diag(diagonal) - off.reshape(m, m)
-        if q:
-            wx = w[:, None] * x
-            cross = np.zeros((m, q))
-            np.add.at(cross, b, wx)
-            np.add.at(cross, a, -wx)
-            out[:m, m:] = cross
-            out[m:, :m] = cross.T
-            out[m:, m:] = x.T @ wx
+        if x is not None:
+            cross = np.bincount(b, w * x, minlength=m) - np.bincount(a, w * x, minlength=m)
+            out[:m, m] = out[m, :m] = cross
+            out[m, m] = float(np.sum(w * x * x))
         return out + RIDGE * np.eye(k)
 
     for _ in range(iterations):
