@@ -51,8 +51,12 @@ def show_features(snapshot: Mapping[str, Any], *, key: str) -> None:
                                 "kind": st.column_config.TextColumn(width="small")})
 
 
-def show_explanation(snapshot: Mapping[str, Any], *, key: str) -> None:
-    """The explanation sentence and waterfall chart, when the snapshot carries them."""
+def show_explanation(snapshot: Mapping[str, Any], *, key: str,
+                     labels: Mapping[str, str] | None = None) -> None:
+    """The explanation sentence and waterfall chart, when the snapshot carries them.
+
+    ``labels`` (column -> readable label) renames the chart's features.
+    """
     explanation = queue_tables.reviewer_snapshot(snapshot).get("explanation") or {}
     if not explanation.get("available"):
         st.info(plain(explanation.get("note") or "No explanation stored for this case."))
@@ -60,8 +64,11 @@ def show_explanation(snapshot: Mapping[str, Any], *, key: str) -> None:
     if explanation.get("reason"):
         st.info(plain(explanation["reason"]), icon=":material/chat:")
     scale = explain_tables.SCALE_LABELS.get(str(explanation.get("output_scale")), "log-odds")
+    waterfall = explain_tables.case_waterfall(explanation)
+    if labels and "feature" in waterfall.columns:
+        waterfall["feature"] = waterfall["feature"].map(lambda f: labels.get(f, f))
     st.plotly_chart(charts.case_waterfall_figure(
-        explain_tables.case_waterfall(explanation), float(explanation["base_value"]),
+        waterfall, float(explanation["base_value"]),
         float(explanation["output"]), scale=scale), key=key)
     st.caption(f"How each feature pushed the model's output ({scale}) from the base value "
                "(an average case) to this case's output; bars to the right push towards the "

@@ -145,11 +145,13 @@ def reviewer_table(reviewers: Sequence[ReviewerRecord]) -> pd.DataFrame:
 
 
 def my_ratings_table(views: Iterable[CaseView], options: Mapping[int, str]) -> pd.DataFrame:
-    """Return a reviewer's own rated cases: case, your decision, confidence, rated, status."""
+    """Return a reviewer's own answered cases: case, your decision ("cannot tell" for that
+    answer), confidence, rated, version, status."""
     rows = [{"case": v.case_id,
-             "your decision": "-" if v.my_rating is None
+             "your decision": "cannot tell" if v.cannot_tell else "-" if v.my_rating is None
              else options.get(v.my_rating.label, str(v.my_rating.label)),
-             "confidence": "-" if v.my_rating is None else int(v.my_rating.confidence),
+             # None (not "-") where there is no rating: the column stays numeric.
+             "confidence": None if v.my_rating is None else int(v.my_rating.confidence),
              "rated": "-" if v.my_rating is None else when(v.my_rating.updated_at),
              "version": 0 if v.my_rating is None else v.my_rating.version,
              "case status": v.case_status.replace("_", " ")}
@@ -167,3 +169,17 @@ def assignment_counts(assignments: Sequence[MyAssignment]) -> tuple[int, int]:
     (0, 0)
     """
     return sum(1 for a in assignments if a.rated), len(assignments)
+
+
+def cannot_tell_table(answers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Return one row per "cannot tell" answer: reviewer, reason, when.
+
+    Examples
+    --------
+    >>> cannot_tell_table([{"reviewer": "Ann", "reason": "", "created_at": "2026-01-02"}]
+    ...                   ).values.tolist()
+    [['Ann', '-', '2026-01-02']]
+    """
+    rows = [{"reviewer": str(a.get("reviewer", "")), "reason": str(a.get("reason") or "-"),
+             "answered": when(a.get("created_at"))} for a in answers]
+    return pd.DataFrame(rows, columns=["reviewer", "reason", "answered"])

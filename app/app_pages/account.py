@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import auth
-from app.formatting import plain_table
+from app import auth, loaders
+from app.formatting import plain, plain_table
 from app.navigation import pages_for
-from audits.roles import PERMISSIONS, Role
+from app.state import SignedInUser
+from audits.roles import PERMISSIONS, PermissionDenied, Role
 
 PAGE = "app_pages/account.py"
 MODE_LABELS = {"demo": "demo persona (no password)", "local": "local account",
@@ -42,9 +43,40 @@ def render() -> None:
     st.markdown(f"**Pages:** {pages}")
     allowed = sorted(action for action, roles in PERMISSIONS.items() if user.role in roles)
     st.markdown("**May change:** " + (", ".join(allowed) if allowed else "nothing (read only)"))
+    if user.mode == "local":
+        _change_password(user)
     label = "Switch persona" if user.mode == "demo" else "Sign out"
     if st.button(label, key="account.sign_out", icon=":material/logout:"):
         auth.sign_out(user)
+
+
+def _change_password(user: SignedInUser) -> None:
+    """Change your own password: the current one is checked first (a wrong one counts
+    towards the sign-in lockout, so an unattended session cannot guess it)."""
+    st.subheader("Change your password")
+    with st.form("account.password", clear_on_submit=True):
+        current = st.text_input("Current password", type="password",
+                                key="account.password.current")
+        first = st.text_input("New password (8+ characters)", type="password",
+                              key="account.password.new")
+        second = st.text_input("The same again", type="password",
+                               key="account.password.again")
+        submitted = st.form_submit_button("Change the password", icon=":material/key:")
+    if not submitted:
+        return
+    if first != second:
+        st.error("The two new passwords differ; type the same new password twice.")
+        return
+    store = loaders.get_store()
+    if store.authenticate(user.username, current, method="password_change") is None:
+        st.error("The current password is wrong (or the account is locked); nothing changed.")
+        return
+    try:
+        store.set_password(user.actor, user.username, first)
+    except (PermissionDenied, ValueError, LookupError, TypeError) as error:
+        st.error(f"Not changed: {plain(error)}")
+        return
+    st.success("Your password is changed; use it the next time you sign in.")
 
 
 render()

@@ -3,15 +3,20 @@
 Reads :meth:`~audits.store.Store.disputed_cases` (panel leads and admins: "read every
 rating") and records the final label with a required reason through
 :meth:`~audits.store.Store.adjudicate`, which closes the case. A case's snapshot is drawn
-through :mod:`app.case_display`, which never draws its ``"hidden"`` entry (a gold
-case's known answer).
+through :mod:`app.case_display` and :mod:`app.review_desk`, which never draw its
+``"hidden"`` entry (a gold case's known answer).
+
+As on My reviews, the case header names the system, the panel lead's instructions sit
+above the case, features read with their card's names and units, the reviewers who
+answered "cannot tell" are listed with their reasons, and after a final label the next
+disputed case's header is scrolled to the top of the viewport.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, case_display, loaders, review_tables, run_picker, state
+from app import auth, case_display, loaders, review_desk, review_tables, run_picker, state
 from app.formatting import plain
 from audits.roles import Actor, PermissionDenied
 from audits.store import AuditRunRecord, CaseReview, Store
@@ -19,6 +24,10 @@ from audits.store import AuditRunRecord, CaseReview, Store
 PAGE = "app_pages/adjudication.py"
 AREA = "adjudication"
 KEY_RUN, KEY_CASE = "adjudication.run_id", "adjudication.case_id"
+#: The container of the final-label form (styled like the reviewer's).
+DESK = "adjudication.desk"
+#: Set after a final label is stored: the next run scrolls to the next case.
+KEY_SCROLL = "adjudication.scroll_to_case"
 MSG_NO_QUEUE = ("No review queue has been built yet: `fairpanel queue build` (or the demo) "
                 "stores one after a fairness audit.")
 MSG_NONE = ("No disputed cases in this audit: every case the panel finished was settled by "
@@ -32,9 +41,8 @@ def render() -> None:
     st.title("Adjudication")
     st.caption("Cases whose reviewers disagreed too much for a majority to settle them. "
                "Read every rating and its rationale, then record the final label and why.")
+    review_desk.phone_layout(DESK)
     kept = state.take_flash(AREA)
-    if kept is not None:
-        st.success(kept[1])
     run = _choose_run(store)
     if run is None:
         st.info(MSG_NO_QUEUE)
@@ -42,13 +50,15 @@ def render() -> None:
     disputed = store.disputed_cases(user.actor, audit_run_id=run.id)
     st.metric("Disputed cases waiting", f"{len(disputed):,}", border=True)
     if not disputed:
+        if kept is not None:
+            st.success(kept[1])
         st.success(MSG_NONE)
         return
     by_id = {c.case_id: c for c in disputed}
     state.keep_choice(KEY_CASE, list(by_id), disputed[0].case_id)
     chosen = st.selectbox("Disputed case", list(by_id), key=KEY_CASE,
                           format_func=lambda i: _case_label(by_id[i]))
-    _case(store, user.actor, by_id[chosen])
+    _case(store, user.actor, by_id[chosen], None if kept is None else kept[1])
 
 
 def _choose_run(store: Store) -> AuditRunRecord | None:
@@ -67,22 +77,29 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
 
 def _case_label(case: CaseReview) -> str:
     labels = sorted(int(r["label"]) for r in case.ratings)
+    unsure = f", {len(case.cannot_tell)} cannot tell" if case.cannot_tell else ""
     return (f"Case {case.case_id} · {len(case.ratings)} ratings "
-            f"({labels.count(1)} positive, {labels.count(0)} negative)")
+            f"({labels.count(1)} positive, {labels.count(0)} negative{unsure})")
 
 
-def _case(store: Store, actor: Actor, case: CaseReview) -> None:
+def _case(store: Store, actor: Actor, case: CaseReview, done: str | None) -> None:
     snapshot = case.snapshot
     options = review_tables.decision_options(review_tables.outcome_word(snapshot))
-    st.subheader(f"Case {case.case_id}")
+    review_desk.case_header(case.case_id, case.system_name)
+    if st.session_state.pop(KEY_SCROLL, False):
+        review_desk.scroll_to(str(case.case_id))
+    if done is not None:  # under the header the page scrolls to, so it is in view
+        st.success(done)
+    review_desk.show_instructions(case.instructions, options)
     case_display.show_decision(snapshot)
     left, right = st.columns([2, 3], gap="large")
+    labels = review_desk.feature_labels(snapshot, case.card_columns, case.system_name)
     with left:
         st.markdown("**Features**")
-        case_display.show_features(snapshot, key="adjudication.features")
+        review_desk.show_features(snapshot, labels)
     with right:
         st.markdown("**Explanation**")
-        case_display.show_explanation(snapshot, key="adjudication.waterfall")
+        case_display.show_explanation(snapshot, key="adjudication.waterfall", labels=labels)
         st.markdown("**Why this case was queued**")
         case_display.show_reasons(snapshot.get("reasons") or [], actor.role)
     st.subheader("Ratings")
@@ -94,12 +111,17 @@ def _case(store: Store, actor: Actor, case: CaseReview) -> None:
                  width="stretch", key="adjudication.ratings",
                  column_config={"confidence": st.column_config.NumberColumn(width="small"),
                                 "version": st.column_config.NumberColumn(width="small")})
+    if case.cannot_tell:
+        st.markdown(f"**Cannot tell** ({len(case.cannot_tell)} reviewer(s); no label, so "
+                    "not in the disagreement above)")
+        st.dataframe(review_tables.cannot_tell_table(case.cannot_tell), hide_index=True,
+                     width="stretch", key="adjudication.cannot_tell")
     _form(store, actor, case, options)
 
 
 def _form(store: Store, actor: Actor, case: CaseReview, options: dict[int, str]) -> None:
     key = f"adjudication.form.{case.case_id}"
-    with st.form(key):
+    with st.container(key=DESK), st.form(key):
         st.markdown("**Final decision**")
         label = st.radio("Final label", list(options),
                          format_func=lambda v: plain(options[v]),
@@ -120,6 +142,8 @@ def _form(store: Store, actor: Actor, case: CaseReview, options: dict[int, str])
         return
     state.flash(AREA, "success", f"Case {case.case_id} closed with the final label "
                                  f"{plain(options[int(label)])}.")
+    review_desk.mark_instructions_read(case.system_name)
+    st.session_state[KEY_SCROLL] = True
     st.rerun()
 
 

@@ -1,25 +1,37 @@
-"""Audit log: the newest entries of the hash-chained log, and a check of the chain.
+"""Audit log: the hash-chained log filtered by actor, action, object and time, a page at
+a time, and a check of the chain.
 
-The entries come from :meth:`~audits.store.Store.read_log`, which applies the panel's
-privacy rule in the engine: panel leads and admins read every entry whole; everyone else
-(compliance officers) reads the entries of individual ratings and reviewer backgrounds
-redacted, and the ratings only as counts of 5 or more (:meth:`Store.log_activity`).
+The entries come from :func:`audits.store.log.search_log`, which filters and pages in
+the database query and applies the panel's privacy rule in the engine: panel leads and
+admins read every entry whole; everyone else (compliance officers) reads the entries of
+individual ratings and reviewer backgrounds redacted, and the ratings only as counts of
+5 or more (:meth:`Store.log_activity`).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from app import auth, loaders
+from app import auth, loaders, state
 from app.formatting import plain, short_hash
+from app.state import SignedInUser
 from audits.roles import PERMISSIONS
-from audits.store import LogEntryRecord
+from audits.store import LogEntryRecord, Store
+from audits.store.log import LogFilter
+from audits.store.log_search import log_facets, search_log
 from audits.store.privacy import LogActivity
 
 PAGE = "app_pages/audit_log.py"
+ANY = "(any)"
+PAGE_SIZES = [25, 50, 100, 500]
+KEY_PAGE = "audit_log.page"
+KEY_SIZE = "audit_log.page_size"
+#: The filters and page size the page number belongs to.
+KEY_SEEN = "audit_log.seen_filter"
 REDACTED_NOTE = (
     "Entries of individual ratings and reviewer backgrounds are shown without who, what "
     "or which reviewer (the panel's privacy rule: those are for panel leads and admins); "
@@ -50,16 +62,71 @@ def render() -> None:
     full = user.role in PERMISSIONS["read every rating"]
     if not full:
         st.info(REDACTED_NOTE, icon=":material/visibility_off:")
-    limit = st.number_input("Show the newest", min_value=10, max_value=10_000, value=200,
-                            step=50, key="audit_log.limit")
-    entries = store.read_log(user.actor, limit=int(limit))
-    if not entries:
-        st.info("The log is empty.")
+    log_filter = _filters(store, user)
+    if log_filter is None:
         return
-    st.dataframe(_table(entries), hide_index=True, width="stretch", key="audit_log.table")
+    pager, sizes, _ = st.columns([1, 1, 3], vertical_alignment="bottom")
+    size = int(sizes.selectbox("Entries per page", PAGE_SIZES, index=1, key=KEY_SIZE))
+    found = search_log(store.engine, user.actor, log_filter,
+                       page=_page_number(log_filter, size), page_size=size)
+    if found.page > found.n_pages:
+        state.preselect(KEY_PAGE, found.n_pages)
+    pager.number_input(f"Page (of {found.n_pages:,})", min_value=1, max_value=found.n_pages,
+                       key=KEY_PAGE)
+    if found.total == 0:
+        st.info("No entry matches these filters." if log_filter != LogFilter()
+                else "The log is empty.")
+    else:
+        first = (found.page - 1) * found.page_size + 1
+        st.caption(f"Entries {first:,} to {first + len(found.entries) - 1:,} of "
+                   f"{found.total:,} matching, newest first.")
+        st.dataframe(_table(list(found.entries)), hide_index=True, width="stretch",
+                     key="audit_log.table")
     st.subheader("Activity")
     st.dataframe(_activity(store.log_activity(user.actor)), hide_index=True,
                  key="audit_log.activity")
+
+
+def _filters(store: Store, user: SignedInUser) -> LogFilter | None:
+    """Draw the filters; return what they select, or None after showing what is wrong."""
+    facets = log_facets(store.engine, user.actor)
+    a, b, c, d = st.columns(4)
+    actor = a.selectbox("Actor", [ANY, *facets.actors], key="audit_log.filter.actor")
+    action = b.selectbox("Action", [ANY, *facets.actions], key="audit_log.filter.action")
+    entity = c.selectbox("Object", [ANY, *facets.entities], key="audit_log.filter.entity")
+    entity_id = d.text_input("Object id", key="audit_log.filter.entity_id",
+                             placeholder="e.g. 42").strip()
+    today = datetime.now(UTC).date()
+    days = st.date_input("Written between (UTC dates, inclusive)", value=(), max_value=today,
+                         key="audit_log.filter.days", format="YYYY-MM-DD")
+    since, until = _range(days)
+    try:
+        return LogFilter(actor=None if actor == ANY else actor,
+                         action=None if action == ANY else action,
+                         entity=None if entity == ANY else entity,
+                         entity_id=entity_id or None, since=since, until=until)
+    except ValueError as error:
+        st.error(f"Filter not applied: {plain(error)}")
+        return None
+
+
+def _range(days: object) -> tuple[datetime | None, datetime | None]:
+    chosen = [d for d in (days if isinstance(days, (list, tuple)) else [days])
+              if isinstance(d, date)]
+    if not chosen:
+        return None, None
+    start = datetime.combine(min(chosen), time.min, tzinfo=UTC)
+    end = datetime.combine(max(chosen), time.min, tzinfo=UTC) + timedelta(days=1)
+    return start, end
+
+
+def _page_number(log_filter: LogFilter, size: int) -> int:
+    """The page asked for, back to 1 whenever the filters or the page size change."""
+    if state.recall(KEY_SEEN) != (log_filter, size):
+        state.remember(KEY_SEEN, (log_filter, size))
+        state.preselect(KEY_PAGE, 1)
+        return 1
+    return int(state.recall(KEY_PAGE) or 1)
 
 
 def _table(entries: list[LogEntryRecord]) -> pd.DataFrame:

@@ -9,13 +9,20 @@ session goes through the same call, so another reviewer's case shows nothing.
 The form's idempotency key is made when the form is first drawn for a case and kept
 until a submission is stored (:func:`app.state.review_form`), so a double click or a
 resubmit stores the rating once; the time spent is counted from that first drawing.
+
+The desk (:mod:`app.review_desk`): the case header names the system; the panel lead's
+instructions sit above the case (open the first time a session meets the system);
+features read with their card's names and units; besides a rating the reviewer may
+answer "cannot tell" (final, with the rationale as its reason) or skip (the case goes to
+the end of the queue); one-key shortcuts choose; after any of these the next case's
+header is scrolled to the top of the viewport.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, case_display, loaders, review_tables, state
+from app import auth, case_display, loaders, review_desk, review_tables, state
 from app.formatting import plain, when
 from audits.roles import Actor, PermissionDenied
 from audits.store import CaseView, MyAssignment, Store
@@ -25,6 +32,16 @@ PAGE = "app_pages/my_reviews.py"
 AREA = "my_reviews"
 #: Submits the rating form from anywhere in it.
 SHORTCUT = "Ctrl+Enter"
+#: The container of the case's form; the shortcuts act inside it.
+DESK = "my_reviews.desk"
+#: Set by a submission, skip or "cannot tell": the next run scrolls to the new case.
+KEY_SCROLL = "my_reviews.scroll_to_case"
+SKIP, CANNOT_TELL = "Skip for now", "Cannot tell"
+#: The shortcut keys of the desk (the decision's two options, confidence 1 to 5).
+KEYS: tuple[review_desk.Shortcut, ...] = (
+    ("y", "first decision", ("radio", 0, 0)), ("n", "second decision", ("radio", 0, 1)),
+    *((str(i), "" if i > 1 else "1-5 confidence", ("radio", 1, i - 1)) for i in range(1, 6)),
+    ("c", "cannot tell", ("button", CANNOT_TELL)), ("s", "skip", ("button", SKIP)))
 MSG_NOT_PANEL = ("You are not on the reviewer panel yet, so no cases are assigned to you. "
                  "A panel lead adds reviewers to the panel.")
 MSG_NO_CASES = ("No cases are assigned to you yet. A panel lead assigns cases from the "
@@ -39,10 +56,14 @@ MSG_NOT_SAVED = "Your rating was not saved: {error}."
 MSG_SAVED = {"created": "Rating of case {case} saved.",
              "updated": "Your rating of case {case} was updated (version {version}).",
              "duplicate": "Rating of case {case} was already saved; nothing changed."}
+MSG_SKIPPED = "Case {case} skipped: it is now at the end of your queue."
+MSG_CANNOT_TELL = {"created": "Case {case} recorded as cannot tell.",
+                   "duplicate": "Case {case} was already recorded as cannot tell."}
+MSG_ANSWERED_CANNOT_TELL = ("You answered **cannot tell** for this case{reason}; that is "
+                            "final for your assignment.")
 MSG_MODEL_HIDDEN = (
-    "**The model's suggestion is hidden for this case.** This is part of the study "
-    "design: for some cases, chosen at random, reviewers decide without seeing the "
-    "model, so the panel can measure how much its suggestion sways people.")
+    "**The model's suggestion is hidden for this case**: chosen at random, as part of the "
+    "study design.")
 MSG_MODEL_SHOWN = ("The model's suggestion is shown for this case (for others it is hidden "
                    "at random, as part of the study design). Decide for yourself.")
 CONSENT = ("I agree that fairpanel stores these answers to check that the panel is diverse. "
@@ -58,7 +79,7 @@ def render() -> None:
     st.title("My reviews")
     st.caption("Your own queue of decisions to review, one case at a time. Other reviewers "
                "rate the same cases independently; you never see their ratings.")
-    _flash()
+    review_desk.phone_layout(DESK, hide_on_phone=["my_reviews.tiles"])
     try:
         assignments = store.my_assignments(actor)
     except PermissionDenied:
@@ -68,13 +89,16 @@ def render() -> None:
     view = _current_case(store, actor, assignments)
     if view is not None:
         _case(store, actor, view, assignments)
+    else:
+        _flash()
     _rated(store, actor, assignments)
     _background(store, actor)
 
 
 def _flash() -> None:
-    # Kept until the next submission: a second click that interrupts the run after a
-    # stored rating must not lose the confirmation.
+    # Drawn under the case header, which the page scrolls to after an answer, so the
+    # confirmation is in view. Kept until the next submission: a second click that
+    # interrupts the run after a stored rating must not lose the confirmation.
     kept = state.take_flash(AREA, keep=True)
     if kept is not None:
         st.success(kept[1], icon=":material/check_circle:")
@@ -82,18 +106,23 @@ def _flash() -> None:
 
 def _progress(assignments: list[MyAssignment]) -> None:
     rated, assigned = review_tables.assignment_counts(assignments)
-    st.progress(rated / assigned if assigned else 0.0,
-                text=f"{rated} of {assigned} assigned cases rated")
-    tiles = [("Assigned", assigned), ("Rated", rated), ("Still to rate", assigned - rated)]
-    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
-        column.metric(label, f"{value:,}", border=True)
+    unsure = sum(1 for a in assignments if a.cannot_tell)
+    left = assigned - rated - unsure
+    also = f" · {unsure} cannot tell" if unsure else ""
+    st.progress((rated + unsure) / assigned if assigned else 0.0,
+                text=f"{rated} of {assigned} assigned cases rated{also} · {left} to go")
+    tiles = [("Assigned", assigned), ("Rated", rated), ("Still to rate", left)]
+    # Hidden on a phone (the progress line says the same), so the case starts higher.
+    with st.container(key="my_reviews.tiles", horizontal=True):
+        for label, value in tiles:
+            st.metric(label, f"{value:,}", border=True)
 
 
 def _current_case(store: Store, actor: Actor,
                   assignments: list[MyAssignment]) -> CaseView | None:
     asked = state.review_case()
     if asked is None:
-        first = next((a for a in assignments if not a.rated), None)
+        first = next((a for a in assignments if not a.done), None)
         if first is None:
             st.success(MSG_ALL_DONE if assignments else MSG_NO_CASES)
             return None
@@ -120,26 +149,38 @@ def _current_case(store: Store, actor: Actor,
 def _case(store: Store, actor: Actor, view: CaseView, assignments: list[MyAssignment]) -> None:
     mine = next((a for a in assignments if a.case_id == view.case_id), None)
     where = "" if mine is None else f" · number {mine.position} in the audit's queue"
-    st.subheader(f"Case {view.case_id}")
-    st.caption(f"Status: {view.case_status.replace('_', ' ')}{where}")
+    skipped = "" if mine is None or mine.skipped_at is None else " · skipped before"
+    review_desk.case_header(view.case_id, view.system_name)
+    if st.session_state.pop(KEY_SCROLL, False):
+        pending = state.pending_review_form(view.case_id)
+        review_desk.scroll_to(f"{view.case_id}.{'' if pending is None else pending.key[:8]}")
+    st.caption(f"Status: {view.case_status.replace('_', ' ')}{where}{skipped}")
+    _flash()
+    options = review_tables.decision_options(
+        _word(store, view, None if mine is None else mine.audit_run_id))
+    review_desk.show_instructions(view.instructions, options)
     if view.model_shown:
         st.caption(MSG_MODEL_SHOWN)
     else:
         st.info(MSG_MODEL_HIDDEN, icon=":material/visibility_off:")
     case_display.show_decision(view.snapshot)
+    labels = review_desk.feature_labels(view.snapshot, view.card_columns, view.system_name)
     left, right = st.columns([5, 6], gap="large")
     with left:
-        st.markdown("**The case**")
-        case_display.show_features(view.snapshot, key="my_reviews.features")
+        review_desk.show_features(view.snapshot, labels)
     with right:
+        _form(store, actor, view, options)
         if view.model_shown:
             st.markdown("**Why the model decided this**")
-            case_display.show_explanation(view.snapshot, key="my_reviews.waterfall")
-        _form(store, actor, view, None if mine is None else mine.audit_run_id)
+            case_display.show_explanation(view.snapshot, key="my_reviews.waterfall",
+                                          labels=labels)
 
 
-def _form(store: Store, actor: Actor, view: CaseView, run_id: int | None) -> None:
+def _form(store: Store, actor: Actor, view: CaseView, options: dict[int, str]) -> None:
     mine = view.my_rating
+    if view.cannot_tell:
+        st.info(MSG_ANSWERED_CANNOT_TELL.format(reason=""), icon=":material/help:")
+        return
     # A form drawn before the case closed is still drawn, so its submission (a second
     # click after the first was stored) is answered as a duplicate, not dropped.
     if view.case_status == "closed" and state.pending_review_form(view.case_id) is None:
@@ -147,11 +188,10 @@ def _form(store: Store, actor: Actor, view: CaseView, run_id: int | None) -> Non
                 "so ratings can no longer change.")
         return
     form = state.review_form(view.case_id)
-    options = review_tables.decision_options(_word(store, view, run_id))
     # Fresh widgets for each drawn form (a new key after a stored submission), the same
     # ones for every rerun of the form as drawn.
     key = f"my_reviews.form.{view.case_id}.{form.key[:8]}"
-    with st.form(key, border=True):
+    with st.container(key=DESK), st.form(key, border=True):
         st.markdown("**Your rating**" if mine is None
                     else f"**Change your rating** (you rated this {when(mine.updated_at)})")
         label = st.radio("Your decision", list(options),
@@ -172,15 +212,31 @@ def _form(store: Store, actor: Actor, view: CaseView, run_id: int | None) -> Non
                                                                if t in TAGS])
         # One label whatever the rating: a rerun of the same drawn form keeps its button.
         submitted = st.form_submit_button("Submit rating", type="primary", shortcut=SHORTCUT,
-                                          key=f"{key}.submit")
-        st.caption(f"Keyboard: Tab moves between fields, arrow keys choose within a group, "
-                   f"and {SHORTCUT} (⌘+Enter on a Mac) submits.")
-    if submitted:
-        _submit(store, actor, form, label, confidence, rationale, tags)
+                                          key=f"{key}.submit", width="stretch")
+        unsure_col, skip_col = st.columns(2)
+        with unsure_col:
+            unsure = st.form_submit_button(
+                CANNOT_TELL, key=f"{key}.cannot_tell", width="stretch",
+                help="The case does not show enough to decide: final for this case. Say in "
+                     "the rationale what is missing (optional).")
+        with skip_col:
+            skip = st.form_submit_button(SKIP, key=f"{key}.skip", width="stretch",
+                                         help="Put the case at the end of your queue.")
+        st.caption(review_desk.shortcut_caption(
+            [k for k in KEYS if k[1]], f"{SHORTCUT} (⌘+Enter on a Mac)"))
+    review_desk.shortcuts(DESK, KEYS)
+    system = view.system_name
+    if skip:
+        _skip(store, actor, form, system)
+    elif unsure:
+        _cannot_tell(store, actor, form, rationale, system)
+    elif submitted:
+        _submit(store, actor, form, label, confidence, rationale, tags, system)
 
 
 def _submit(store: Store, actor: Actor, form: state.ReviewForm, label: int | None,
-            confidence: int | None, rationale: str, tags: list[str]) -> None:
+            confidence: int | None, rationale: str, tags: list[str],
+            system: str | None) -> None:
     state.forget_flash(AREA)
     if label is None or confidence is None:
         st.error(MSG_CHOOSE)
@@ -193,12 +249,40 @@ def _submit(store: Store, actor: Actor, form: state.ReviewForm, label: int | Non
     except (ValueError, PermissionDenied) as error:
         st.error(MSG_NOT_SAVED.format(error=plain(error)))
         return
+    _next_case(form, MSG_SAVED[result.outcome].format(case=form.case_id,
+                                                      version=result.rating.version),
+               system)
+
+
+def _skip(store: Store, actor: Actor, form: state.ReviewForm, system: str | None) -> None:
+    state.forget_flash(AREA)
+    try:
+        store.skip_case(actor, form.case_id)
+    except (ValueError, PermissionDenied) as error:
+        st.error(f"Not skipped: {plain(error)}.")
+        return
+    _next_case(form, MSG_SKIPPED.format(case=form.case_id), system)
+
+
+def _cannot_tell(store: Store, actor: Actor, form: state.ReviewForm, reason: str,
+                 system: str | None) -> None:
+    state.forget_flash(AREA)
+    try:
+        result = store.cannot_tell(actor, form.case_id, reason=reason,
+                                   seconds_spent=round(form.seconds_spent(), 1))
+    except (ValueError, TypeError, PermissionDenied) as error:
+        st.error(f"Not recorded: {plain(error)}.")
+        return
+    _next_case(form, MSG_CANNOT_TELL[result.outcome].format(case=form.case_id), system)
+
+
+def _next_case(form: state.ReviewForm, message: str, system: str | None) -> None:
+    """After a stored answer or a skip: a fresh form next time, the next case, at the top."""
+    review_desk.mark_instructions_read(system)
     state.finish_review_form(form.case_id)
     state.choose_review_case(None)
-    message = MSG_SAVED[result.outcome].format(case=form.case_id,
-                                               version=result.rating.version)
     state.flash(AREA, "success", message)
-    st.toast(message, icon=":material/check_circle:")
+    st.session_state[KEY_SCROLL] = True
     st.rerun()
 
 
@@ -212,7 +296,7 @@ def _word(store: Store, view: CaseView, run_id: int | None) -> str | None:
 
 
 def _rated(store: Store, actor: Actor, assignments: list[MyAssignment]) -> None:
-    rated = [a for a in assignments if a.rated]
+    rated = [a for a in assignments if a.done]
     with st.expander(f"Rated cases ({len(rated)})", icon=":material/history:"):
         if not rated:
             st.caption("Nothing rated yet: your ratings appear here.")
@@ -223,7 +307,8 @@ def _rated(store: Store, actor: Actor, assignments: list[MyAssignment]) -> None:
         st.dataframe(review_tables.my_ratings_table(views.values(), options), hide_index=True,
                      width="stretch", key="my_reviews.rated.table",
                      height=min(38 + 35 * len(views), 320))
-        changeable = [i for i, v in views.items() if v.case_status != "closed"]
+        changeable = [i for i, v in views.items()
+                      if v.case_status != "closed" and not v.cannot_tell]
         if not changeable:
             st.caption("Every case you rated is closed, so no rating can change.")
             return

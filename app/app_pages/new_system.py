@@ -23,7 +23,9 @@ import streamlit as st
 
 from app import auth, fairness_tables, loaders, state
 from app.formatting import plain
+from app.state import SignedInUser
 from audits.roles import PermissionDenied
+from audits.store import Store
 from audits.systems.card import column_summary
 from audits.systems.mapping import suggest_mapping
 from audits.systems.sources import DataSource, read_source
@@ -71,6 +73,13 @@ def render() -> None:
                "first audit. The data are copied once into the store as Parquet with their "
                "sha256; sensitive data given as a separate file are stored apart and can "
                "be purged later.")
+    _register(store, user)
+    # Below the page's main job: fixing an existing system's description (e.g. for a
+    # report returned with "add the intended use") needs no new version.
+    _edit_existing(store, user)
+
+
+def _register(store: Store, user: SignedInUser) -> None:
     limit = max_upload_mb()
     source, uploads = _source(limit)
     table = _read(source, limit)
@@ -81,6 +90,36 @@ def render() -> None:
     if settings is None:
         return
     _register_and_audit(store, user, source, uploads, settings, limit)
+
+
+def _edit_existing(store: Store, user: SignedInUser) -> None:
+    """Edit what an existing system is for, without registering a new version."""
+    systems = {s.name: s for s in store.list_systems()}
+    if not systems:
+        return
+    with st.expander("Edit an existing system's intended use and description",
+                     icon=":material/edit:"):
+        st.caption("For a report returned with \"add the intended use\": the text is saved "
+                   "on the system (logged with the old and the new text); draft the report "
+                   "again to carry it. No new version is registered.")
+        name = st.selectbox("System", list(systems), key="new_system.edit.system")
+        system = systems[str(name)]
+        with st.form("new_system.edit", border=False):
+            intended = st.text_area("Intended use", value=system.intended_use,
+                                    key=f"new_system.edit.intended_use.{system.name}")
+            description = st.text_area("Description", value=system.description,
+                                       key=f"new_system.edit.description.{system.name}")
+            saved = st.form_submit_button("Save", icon=":material/save:",
+                                          key="new_system.edit.save")
+        if not saved:
+            return
+        try:
+            store.describe_system(user.actor, system.name, intended_use=intended,
+                                  description=description)
+        except (PermissionDenied, ValueError, LookupError, TypeError) as error:
+            st.error(f"Not saved: {plain(error)}")
+            return
+        st.success(f"Saved the intended use and description of {plain(system.name)}.")
 
 
 def _source(limit: int) -> tuple[DataSource | None, dict[str, Any]]:

@@ -15,12 +15,24 @@ from app import auth, loaders, review_tables, run_picker, state
 from app.formatting import plain
 from audits.panel.assignment import PanelConfig
 from audits.panel.stored import assign_queue, reassign_reviewer
-from audits.roles import PERMISSIONS, Actor, PermissionDenied
+from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
 from audits.store import AuditRunRecord, ReviewerRecord, Store
 
 PAGE = "app_pages/panel.py"
 AREA = "panel"
 KEY_RUN = "panel.run_id"
+MSG_SMALL_PANEL = (
+    "**Why most counts read 'fewer than 5'.** {hidden} of the {n} answers are held by fewer "
+    "than five reviewers, so they are suppressed: on a panel of a few dozen people, a count "
+    "of 1 to 4 can point at a person. This table only describes the panel; assignment "
+    "still spreads every consented background across each case, and Reviewer bias "
+    "compares only background groups of five or more."
+)
+MSG_SMALL_PANEL_LEAD = (
+    " What you can do: recruit reviewers so that each background you care about has at "
+    "least five people, ask reviewers to report their background (optional, with "
+    "consent), or have the schema use fewer, broader answers (e.g. age bands)."
+)
 MSG_NO_QUEUE = ("No review queue has been built yet: `fairpanel queue build` (or the demo) "
                 "stores one after a fairness audit.")
 
@@ -40,14 +52,19 @@ def render() -> None:
     if kept is not None:
         (st.success if kept[0] == "success" else st.error)(kept[1])
     runs = _runs(store)
-    _progress(store, actor, runs)
-    _composition(store, actor)
-    if not manages:
-        return
-    if not runs:
-        st.info(MSG_NO_QUEUE)
-        return
+    # Drawn last, into these slots, so a write made below (assigning the queue, adding a
+    # reviewer) shows in the progress and composition of the same run.
+    top = st.container()
+    if manages and runs:
+        _manage(store, actor, runs)
+    with top:
+        _progress(store, actor, runs)
+        _composition(store, actor, manages)
+
+
+def _manage(store: Store, actor: Actor, runs: list[AuditRunRecord]) -> None:
     run = _choose_run(store, runs)
+    _add_reviewer(store, actor)
     reviewers = store.list_reviewers(actor)
     _reviewers(store, actor, run, reviewers)
     _assign(store, actor, run)
@@ -84,12 +101,17 @@ def _progress(store: Store, actor: Actor, runs: list[AuditRunRecord]) -> None:
             column.metric(label, f"{n:,}", border=True)
 
 
-def _composition(store: Store, actor: Actor) -> None:
+def _composition(store: Store, actor: Actor, manages: bool) -> None:
     st.subheader("Panel composition")
     st.caption("Self-reported, optional and consented backgrounds, counted per answer. A "
                f"count below five is shown as '{review_tables.SUPPRESSED}' so no one can be "
                "singled out; 'not disclosed' counts reviewers who gave no answer.")
-    table = review_tables.aggregate_table(store.background_aggregates(actor))
+    aggregates = store.background_aggregates(actor)
+    table = review_tables.aggregate_table(aggregates)
+    hidden = int((table["reviewers"] == review_tables.SUPPRESSED).sum())
+    if hidden * 2 >= len(table):
+        st.info(MSG_SMALL_PANEL.format(hidden=hidden, n=len(table))
+                + (MSG_SMALL_PANEL_LEAD if manages else ""), icon=":material/info:")
     attributes = list(dict.fromkeys(table["attribute"]))
     for row in range(0, len(attributes), 3):
         for column, name in zip(st.columns(3), attributes[row:row + 3], strict=False):
@@ -111,6 +133,40 @@ def _choose_run(store: Store, runs: list[AuditRunRecord]) -> AuditRunRecord:
     return by_id[chosen]
 
 
+def _add_reviewer(store: Store, actor: Actor) -> None:
+    st.subheader("Put a reviewer on the panel")
+    on_panel = {r.username for r in store.list_reviewers(actor)}
+    candidates = {u.username: u for u in store.list_users()
+                  if u.role is Role.REVIEWER and u.active and u.username not in on_panel
+                  and not u.imported}
+    if not candidates:
+        st.caption("Every active user with the reviewer role is on the panel. An admin adds "
+                   "reviewer accounts on the Users page.")
+        return
+    st.caption(f"{len(candidates):,} active reviewer account(s) are not on the panel yet. "
+               "Once on it, they get cases the next time the queue is assigned.")
+    with st.form("panel.add_reviewer"):
+        a, b, c = st.columns([2, 2, 1])
+        username = a.selectbox("Reviewer account", list(candidates), key="panel.add.username",
+                               format_func=lambda u: f"{candidates[u].display_name} ({u})")
+        expertise = b.text_input("Expertise (optional, comma-separated)",
+                                 key="panel.add.expertise", placeholder="e.g. lending, law")
+        capacity = c.number_input("Capacity (cases)", 1, 10_000, 50, key="panel.add.capacity")
+        submitted = st.form_submit_button("Add to the panel", icon=":material/group_add:",
+                                          key="panel.add.submit")
+    if not submitted or username is None:
+        return
+    names = [x.strip() for x in expertise.split(",") if x.strip()]
+    try:
+        store.add_reviewer(actor, str(username), expertise=names, capacity=int(capacity))
+    except (ValueError, LookupError, PermissionDenied, TypeError) as error:
+        st.error(f"Not added: {plain(error)}.")
+        return
+    state.flash(AREA, "success", f"{plain(candidates[str(username)].display_name)} is on the "
+                "panel; assign the queue to give them cases.")
+    st.rerun()
+
+
 def _reviewers(store: Store, actor: Actor, run: AuditRunRecord,
                reviewers: list[ReviewerRecord]) -> None:
     st.subheader("Reviewers")
@@ -120,15 +176,47 @@ def _reviewers(store: Store, actor: Actor, run: AuditRunRecord,
                  key="panel.reviewers", height=min(38 + 35 * len(reviewers), 640))
     st.markdown("**Availability**")
     st.caption(f"Turning a reviewer off withdraws their unrated cases of audit #{run.id} and "
-               "gives them to other reviewers; their ratings stay. Turning them back on "
-               "makes them eligible the next time the queue is assigned.")
+               "gives them to other reviewers; their ratings stay. You are asked first. "
+               "Turning them back on makes them eligible the next time the queue is assigned.")
+    open_here = _open_in_run(store, actor, run)
+    inactive = {u.username for u in store.list_users() if not u.active}
     columns = st.columns(3)
     for i, reviewer in enumerate(reviewers):
         key = f"panel.available.{reviewer.username}"
         label = plain(reviewer.display_name) + (" (simulated)" if reviewer.simulated else "")
-        on = columns[i % 3].toggle(label, value=reviewer.available, key=key)
-        if on != reviewer.available:
-            _set_available(store, actor, run, reviewer, on, key)
+        gone = reviewer.username in inactive
+        on = columns[i % 3].toggle(label + (" (deactivated)" if gone else ""),
+                                   value=reviewer.available, key=key,
+                                   disabled=gone and not reviewer.available)
+        if on and not reviewer.available:
+            _set_available(store, actor, run, reviewer, True, key)
+        elif not on and reviewer.available:
+            _confirm_unavailable(store, actor, run, reviewer,
+                                 open_here.get(reviewer.id, 0), key)
+
+
+def _open_in_run(store: Store, actor: Actor, run: AuditRunRecord) -> dict[int, int]:
+    """Return reviewer id -> open (unrated) assignments in this audit."""
+    counts: dict[int, int] = {}
+    for row in store.assignment_table(actor, run.id):
+        if row["status"] == "open":
+            counts[row["reviewer_id"]] = counts.get(row["reviewer_id"], 0) + 1
+    return counts
+
+
+def _confirm_unavailable(store: Store, actor: Actor, run: AuditRunRecord,
+                         reviewer: ReviewerRecord, n_open: int, key: str) -> None:
+    name = plain(reviewer.display_name)
+    moves = (f"their {n_open:,} open case(s) of audit #{run.id} move to other reviewers"
+             if n_open else f"they have no open case in audit #{run.id}, so no case moves")
+    st.warning(f"Make {name} unavailable? {moves[0].upper()}{moves[1:]}; their ratings stay.",
+               icon=":material/help:")
+    yes, no = st.columns(2)
+    if yes.button(f"Make {name} unavailable", key=f"{key}.confirm", type="primary"):
+        _set_available(store, actor, run, reviewer, False, key)
+    if no.button("Cancel", key=f"{key}.cancel"):
+        state.forget(key)
+        st.rerun()
 
 
 def _set_available(store: Store, actor: Actor, run: AuditRunRecord, reviewer: ReviewerRecord,

@@ -29,8 +29,12 @@ from audits.store import AuditRunRecord, ReportRecord, Store
 
 PAGE = "app_pages/reports.py"
 AREA = "reports"
+#: Messages about a returned report's system, shown by its form.
+AREA_SYSTEM = "reports.system"
 #: Session key (and widget key) of the report on display.
 KEY_REPORT = "reports.report_id"
+#: Session key of the report to select on the next run (after a write on this page).
+KEY_RESELECT = "reports.reselect"
 FORMATS = {"html": ("HTML", "text/html"), "pdf": ("PDF", "application/pdf"),
            "json": ("JSON", "application/json")}
 REPORT_HEIGHT = 900
@@ -65,6 +69,9 @@ def render() -> None:
         st.dataframe(report_tables.reports_table(reports, by_run), hide_index=True,
                      width="stretch", key="reports.table")
         by_id = {r.id: r for r in sorted(reports, key=lambda r: r.id, reverse=True)}
+        if state.recall(KEY_RESELECT) is not None:
+            state.preselect(KEY_REPORT, state.recall(KEY_RESELECT))
+            state.forget(KEY_RESELECT)
         state.keep_choice(KEY_REPORT, list(by_id), next(iter(by_id)))
         chosen = st.selectbox("Report", list(by_id), key=KEY_REPORT,
                               format_func=lambda i: report_tables.report_label(by_id[i]))
@@ -123,6 +130,8 @@ def _report(store: Store, user: SignedInUser, report: ReportRecord) -> None:
     show: Callable[..., Any] = getattr(st, banner.kind)
     show(f"**{banner.title}.** {banner.text}", icon=_ICONS[report.status])
     _actions(store, user, report)
+    if report.status == "returned":
+        _fix_system(store, user, report)
     _downloads(store, report)
     version = (report.status, report.body_sha256, report.signature or "")
     html = loaders.report_html(loaders.database_url(), report.id, version)
@@ -160,7 +169,7 @@ def _actions(store: Store, user: SignedInUser, report: ReportRecord) -> None:
     if may_submit and st.button("Submit for approval", type="primary", icon=":material/send:",
                                 key="reports.submit"):
         _act(lambda: report_runs.submit(store, actor, report.id),
-             f"Report #{report.id} submitted for approval.")
+             f"Report #{report.id} submitted for approval.", report.id)
     if report.status != "submitted":
         return
     denied = _denied(actor, "approve a report")
@@ -186,22 +195,63 @@ def _decision_form(store: Store, user: SignedInUser, report: ReportRecord) -> No
     if approve:
         _act(lambda: report_runs.approve(store, actor, report.id, note=note.strip(),
                                          authentication=how),
-             f"Report #{report.id} approved and signed.")
+             f"Report #{report.id} approved and signed.", report.id)
     elif send_back:
         _act(lambda: report_runs.return_report(store, actor, report.id, comment.strip(),
                                                authentication=how),
-             f"Report #{report.id} returned to its author.")
+             f"Report #{report.id} returned to its author.", report.id)
 
 
-def _act(action: Callable[[], Any], message: str) -> None:
-    """Run a workflow step: on success keep ``message`` and rerun, else show the engine's."""
+def _act(action: Callable[[], Any], message: str, report_id: int, *,
+         area: str = AREA) -> None:
+    """Run a workflow step: on success keep ``message`` and rerun, else show the engine's.
+
+    The selector is set to the report again before the rerun: the browser keeps a
+    selectbox's choice as its label ("... · Submitted"), which no longer names an option
+    once the status changed, so without this the page could show the old label or fall
+    back to another report.
+    """
     try:
         action()
     except (PermissionDenied, ValueError, LookupError) as error:
         st.error(MSG_FAILED.format(error=plain(error)))
         return
-    state.flash(AREA, "success", message)
+    state.remember(KEY_RESELECT, report_id)  # the widget is drawn: set it on the rerun
+    state.flash(area, "success", message)
     st.rerun()
+
+
+def _fix_system(store: Store, user: SignedInUser, report: ReportRecord) -> None:
+    """Let the author act on a return: edit the system's intended use and description."""
+    if user.role not in PERMISSIONS["register a dataset"]:
+        return
+    run = store.get_audit_run(report.audit_run_id)
+    system = store.system_of(run.dataset_id) if run is not None else None
+    if system is None:
+        return
+    with st.expander(f"Edit what system {system.name} is for (intended use, description)",
+                     icon=":material/edit:", expanded=True):
+        kept = state.take_flash(AREA_SYSTEM)
+        if kept is not None:  # shown here, where the author is, not at the page's top
+            st.success(kept[1], icon=":material/check:")
+        st.caption("Fix what the comment asks for, then draft the report again from the same "
+                   "audit and submit it: a new draft carries the new text. The change is "
+                   "logged with the old and the new text.")
+        with st.form(f"reports.system.{report.id}", border=False):
+            intended = st.text_area("Intended use", value=system.intended_use,
+                                    key=f"reports.system.intended_use.{report.id}",
+                                    placeholder="Who uses the decisions, for what, and what "
+                                                "they must not be used for")
+            description = st.text_area("Description", value=system.description,
+                                       key=f"reports.system.description.{report.id}")
+            saved = st.form_submit_button("Save the system's description",
+                                          icon=":material/save:",
+                                          key=f"reports.system.save.{report.id}")
+    if saved:
+        _act(lambda: store.describe_system(user.actor, system.name, intended_use=intended,
+                                           description=description),
+             f"System {system.name}: intended use and description saved. Draft the report "
+             "again to carry them.", report.id, area=AREA_SYSTEM)
 
 
 def _denied(actor: Actor, action: str) -> str | None:

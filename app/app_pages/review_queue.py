@@ -4,6 +4,11 @@ Reads a stored queue (:meth:`~audits.store.Store.list_cases`) and its flag polic
 case's snapshot is shown as a reviewer sees it: a gold case's known answer (the
 snapshot's ``"hidden"`` entry) is never displayed; every snapshot goes through
 :func:`app.queue_tables.reviewer_snapshot` first.
+
+The page also holds the reviewers' instructions for the audit's system (what is decided,
+what each label means): a panel lead or admin edits them here
+(:meth:`~audits.store.Store.set_review_instructions`, which refuses anyone else and logs
+the change); others read them.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from app import (
     loaders,
     queue_charts,
     queue_tables,
+    review_desk,
+    review_tables,
     run_picker,
     state,
 )
 from app.formatting import count, plain, short_hash, when
 from audits.flagging.reasons import FULL_REASON_ROLES
+from audits.roles import PERMISSIONS, Actor, PermissionDenied
 from audits.store import AuditRunRecord, CaseRecord, Store
+from audits.store.review_desk import ReviewInstructions
 
 PAGE = "app_pages/review_queue.py"
 KEY_RUN = "review_queue.run_id"
@@ -33,11 +42,14 @@ MSG_NO_QUEUE = ("No review queue has been built yet: `fairpanel queue build` (or
                 "stores one after a fairness audit.")
 #: Subject groups drawn one by one in the reason x group chart; the rest are pooled.
 TOP_GROUPS = 15
+AREA = "review_queue"
+MSG_NO_SYSTEM = ("This audit's data set is not a registered system, so its reviewers see "
+                 "the general instructions.")
 
 
 def render() -> None:
     """Draw the page."""
-    auth.require_page(PAGE)
+    user = auth.require_page(PAGE)
     store = loaders.get_store()
     st.title("Review queue")
     st.caption("The decisions sent to people for review, the reasons they were flagged, "
@@ -51,6 +63,7 @@ def render() -> None:
     batches = {None: queue_tables.INITIAL_BATCH,
                **{b.id: b.label for b in store.list_batches(run.id)}}
     _headline(policy, cases)
+    _instructions(store, user.actor, run)
     _charts(cases, batches)
     _reasons(policy)
     _cases(cases, batches)
@@ -85,6 +98,63 @@ def _headline(policy: dict[str, Any], cases: list[CaseRecord]) -> None:
     st.caption(f"Budget: cases selected per queue (the audit's first queue and each "
                f"batch's). Gold cases carry a known answer ({plain(gold)}) to measure reviewer "
                "accuracy; reviewers are not told which cases are gold.")
+
+
+def _instructions(store: Store, actor: Actor, run: AuditRunRecord) -> None:
+    system = store.system_of(run.dataset_id)
+    current = None if system is None else store.review_instructions(system.name)
+    title = "Reviewer instructions" + ("" if current is None or current.written
+                                       else " (general text: none written yet)")
+    kept = state.take_flash(AREA)
+    with st.expander(title, icon=":material/menu_book:", expanded=kept is not None):
+        if kept is not None:
+            st.success(kept[1])
+        if system is None or current is None:
+            st.info(MSG_NO_SYSTEM)
+            return
+        if actor.role not in PERMISSIONS["manage the panel"]:
+            st.html(review_desk.instructions_html(current,
+                                                  review_tables.decision_options(None)))
+            st.caption("Written by a panel lead; shown at the top of every case of "
+                       f"{plain(system.name)} on My reviews and Adjudication.")
+            return
+        _instructions_form(store, actor, system.name, current)
+
+
+def _instructions_form(store: Store, actor: Actor, system: str,
+                       current: ReviewInstructions) -> None:
+    # Keyed by the stored version: after a save the fields start from what was stored.
+    stamp = "default" if current.updated_at is None else str(current.updated_at.timestamp())
+    key = f"review_queue.instructions.{system}.{stamp}"
+    st.caption(f"What reviewers of {plain(system)} decide and what each label means, shown "
+               "at the top of every case on My reviews and Adjudication. "
+               + (f"Last written by {plain(current.updated_by)}, {when(current.updated_at)}."
+                  if current.written else "Until you save, reviewers see the text below."))
+    with st.form(key, border=False):
+        question = st.text_area("What is being decided", value=current.question,
+                                key=f"{key}.question", max_chars=1000, height=90)
+        positive = st.text_area("What the positive label (1) means",
+                                value=current.positive_meaning, key=f"{key}.positive",
+                                max_chars=1000, height=70)
+        negative = st.text_area("What the negative label (0) means",
+                                value=current.negative_meaning, key=f"{key}.negative",
+                                max_chars=1000, height=70)
+        notes = st.text_area("Notes (optional)", value=current.notes, key=f"{key}.notes",
+                             max_chars=4000, height=90)
+        save = st.form_submit_button("Save instructions", type="primary",
+                                     key="review_queue.instructions.save")
+    if not save:
+        return
+    try:
+        store.set_review_instructions(actor, system, question=question,
+                                      positive_meaning=positive, negative_meaning=negative,
+                                      notes=notes)
+    except (PermissionDenied, ValueError, TypeError, LookupError) as error:
+        st.error(f"Not saved: {plain(error)}.")
+        return
+    state.flash(AREA, "success", f"Instructions for {plain(system)} saved: reviewers see "
+                                 "them on their next case.")
+    st.rerun()
 
 
 def _charts(cases: list[CaseRecord], batches: dict[int | None, str]) -> None:

@@ -10,6 +10,9 @@ Reviewer background groups come from :meth:`audits.store.Store.background_groups
 only returns groups of at least five reviewers. Per-reviewer results (severity, pairwise
 kappa, per-reviewer automation bias) are computed for everyone but returned only to an
 actor who may "read every rating" (panel lead, admin); others get aggregates.
+
+"Cannot tell" answers carry no label, so they are not in the ratings these statistics
+read; :func:`cannot_tell_summary` measures them as their own outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from audits.raters.abstention import cannot_tell_rates
 from audits.raters.agreement import AgreementSummary, agreement_summary, cohen_kappa_pairs
 from audits.raters.agreement_groups import (
     agreement_by_group,
@@ -30,7 +34,8 @@ from audits.raters.human_bias import differential_rater_functioning, reviewer_se
 from audits.roles import PERMISSIONS, Actor, require_role
 from audits.store import Store
 
-__all__ = ["MSG_FEW_RATINGS", "PanelAnalysis", "analyse_panel"]
+__all__ = ["MSG_FEW_RATINGS", "CannotTellSummary", "PanelAnalysis", "analyse_panel",
+           "cannot_tell_summary"]
 
 MSG_FEW_RATINGS = "audit run {id} has {n} rating(s); the panel statistics need cases rated twice"
 STATISTICS = ("krippendorff_alpha", "gwet_ac1", "percent_agreement")
@@ -122,6 +127,52 @@ def analyse_panel(store: Store, actor: Actor, audit_run_id: int, *, attribute: s
         automation_by_reviewer=_named(store, actor, by_reviewer) if full and by_reviewer
         is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class CannotTellSummary:
+    """How often an audit's reviewers answered "cannot tell", with Wilson intervals.
+
+    ``by_reviewer`` (reviewer display names) is None unless the actor may read every
+    rating. Rates are over answered assignments (rated or cannot tell).
+    """
+
+    audit_run_id: int
+    n_answered: int
+    n_cannot_tell: int
+    by_subject: pd.DataFrame
+    by_reviewer: pd.DataFrame | None
+
+    @property
+    def rate(self) -> float | None:
+        """The overall share of answers that were "cannot tell" (None if none answered)."""
+        return self.n_cannot_tell / self.n_answered if self.n_answered else None
+
+
+def cannot_tell_summary(store: Store, actor: Actor, audit_run_id: int, *,
+                        subject_attribute: str | None = None,
+                        level: float = 0.95) -> CannotTellSummary:
+    """Return an audit's "cannot tell" rate overall, per subject group and per reviewer.
+
+    Requires "read panel aggregates"; the per-reviewer table only for an actor who may
+    "read every rating" (others get None). ``subject_attribute`` coarsens the subject
+    groups as in :func:`analyse_panel`.
+    """
+    require_role(actor, "read panel aggregates")
+    outcomes = pd.DataFrame(store.review_outcomes(actor, audit_run_id),
+                            columns=["case_id", "reviewer_id", "subject_group", "kind",
+                                     "outcome", "skips"])
+    if subject_attribute is not None:
+        outcomes["subject_group"] = outcomes["subject_group"].map(
+            lambda label: _part(str(label), subject_attribute))
+    answered = outcomes[outcomes["outcome"] != "open"]
+    full = actor.role in PERMISSIONS["read every rating"]
+    return CannotTellSummary(
+        audit_run_id=audit_run_id, n_answered=len(answered),
+        n_cannot_tell=int(answered["outcome"].eq("cannot_tell").sum()),
+        by_subject=cannot_tell_rates(outcomes, "subject_group", level=level),
+        by_reviewer=_named(store, actor, cannot_tell_rates(outcomes, "reviewer_id",
+                                                           level=level)) if full else None)
 
 
 def _part(label: str, attribute: str) -> str:

@@ -229,6 +229,10 @@ def _context(store: Store, actor: Actor, run: AuditRunRecord) -> Context:
     title = info.title if info else dataset.name
     description = (info.description if info is not None
                    else system.description if system is not None else "")
+    if system is not None and system.intended_use.strip():
+        # The system's own record is editable (a returned report is fixed there); the
+        # card keeps the text it had when the version was registered.
+        fields["intended use"] = system.intended_use.strip()
     return Context(panel=load_panel(store, actor, run.id, run.config), store=store,
                    actor=actor, run=run, results=dict(run.results or {}),
                    dataset=dataset, model=model, card=fields, known_issues=tuple(issues),

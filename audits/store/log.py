@@ -14,9 +14,10 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from audits.store.db import SQLITE_BEGIN_OPTION
@@ -27,11 +28,13 @@ __all__ = [
     "ENV_EVERY_MINUTES",
     "GENESIS_HASH",
     "CheckpointPolicy",
+    "LogFilter",
     "LogVerification",
     "append_entry",
     "canonical_json",
     "entry_hash",
     "lock_head",
+    "filter_conditions",
     "snapshot_connection",
     "verify_log",
 ]
@@ -55,6 +58,9 @@ MSG_HEAD_MISSING_TAIL = (
     "entry {id} is missing: log_head records {last_id} entries but the log ends at {end}"
 )
 MSG_HEAD_HASH = "entry {id}: log_head records a different last hash"
+MSG_FILTER_TEXT = "log filter {field} must be text of 1 to 128 characters or None; got {value!r}"
+MSG_FILTER_TIME = "log filter {field} must be a datetime with a time zone or None; got {value!r}"
+MSG_FILTER_RANGE = "log filter since ({since}) must be before until ({until})"
 MSG_HEAD_BEHIND = "entry {id}: written after the last entry that log_head records ({last_id})"
 
 
@@ -305,3 +311,97 @@ def _check_entry(row: Any, prev_id: int, prev_hash: str, last_id: int) -> tuple[
     if entry_hash(prev_hash, body) != row.hash:
         return row.id, MSG_HASH.format(id=row.id)
     return None
+
+
+# -- searching the log ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which entries :func:`search_log` returns; None leaves a field unfiltered.
+
+    Attributes
+    ----------
+    actor, action, entity : str or None
+        Exact match (``actor`` as the reader sees it: ``"reviewer"`` for a redacted
+        rating when the reader may not see who rated).
+    entity_id : str or None
+        Exact match on the object's id (as text), usually with ``entity``.
+    since, until : datetime or None
+        Entries written at or after ``since`` and before ``until`` (aware datetimes).
+
+    Examples
+    --------
+    >>> LogFilter(action="set_role", entity="user").action
+    'set_role'
+    """
+
+    actor: str | None = None
+    action: str | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("actor", "action", "entity", "entity_id"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, str)
+                                      or not 0 < len(value.strip()) <= 128):
+                raise ValueError(MSG_FILTER_TEXT.format(field=field, value=value))
+            if value is not None:
+                object.__setattr__(self, field, value.strip())
+        for field in ("since", "until"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise ValueError(MSG_FILTER_TIME.format(field=field, value=value))
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError(MSG_FILTER_RANGE.format(since=self.since.isoformat(),
+                                                     until=self.until.isoformat()))
+
+
+def filter_conditions(log_filter: LogFilter, *, redacted_actor: frozenset[str] = frozenset(),
+                      redacted_ids: frozenset[str] = frozenset()
+                      ) -> list[ColumnElement[bool]]:
+    """Return the SQL conditions of ``log_filter`` over :class:`AuditLog`.
+
+    For a reader who gets some entries redacted, the actor and object-id filters match
+    what that reader sees: entries of ``redacted_actor`` actions read as actor
+    ``"reviewer"``, and entries of ``redacted_ids`` actions (and the ``add_user`` of a
+    reviewer account) have no object id unless the object is a case or an audit run.
+    Empty sets (the default) match the stored values.
+
+    Examples
+    --------
+    >>> len(filter_conditions(LogFilter(action="sign_in", entity="user")))
+    2
+    """
+    out: list[ColumnElement[bool]] = []
+    if log_filter.action is not None:
+        out.append(AuditLog.action == log_filter.action)
+    if log_filter.entity is not None:
+        out.append(AuditLog.entity == log_filter.entity)
+    if log_filter.since is not None:
+        out.append(AuditLog.ts >= _ts(log_filter.since))
+    if log_filter.until is not None:
+        out.append(AuditLog.ts < _ts(log_filter.until))
+    who, object_id = log_filter.actor, log_filter.entity_id
+    if who is not None:
+        shown = sorted(redacted_actor)
+        as_stored = and_(AuditLog.action.not_in(shown), AuditLog.actor == who)
+        out.append(or_(AuditLog.action.in_(shown), as_stored) if who == "reviewer" and shown
+                   else as_stored)
+    if object_id is not None:
+        out.append(AuditLog.entity_id == object_id)
+        if redacted_ids:
+            reviewer_account = and_(AuditLog.action == "add_user",
+                                    AuditLog.payload_json["role"].as_string() == "reviewer")
+            hidden = and_(or_(AuditLog.action.in_(sorted(redacted_ids)), reviewer_account),
+                          AuditLog.entity.not_in(["case", "audit_run"]))
+            out.append(not_(hidden))
+    return out
+
+
+def _ts(value: datetime) -> str:
+    # The log's ts is ISO text of UTC with microseconds, so text order is time order.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -56,6 +56,10 @@ MSG_NOT_REVIEWER_USER = "user {username!r} has role {role}; only a reviewer join
 MSG_UNKNOWN_USER = "no user named {username!r}"
 MSG_NOT_ON_PANEL = "{username!r} is not on the reviewer panel"
 MSG_ALREADY_ON_PANEL = "{username!r} is already on the reviewer panel"
+MSG_INACTIVE_REVIEWER = (
+    "{username!r} is deactivated: an admin reactivates the account (Users page) before "
+    "they can be made available"
+)
 MSG_NO_CONSENT = "background attributes are stored only with consent; consent was not given"
 MSG_UNKNOWN_ATTRIBUTE = "background attribute {name!r} is not in the schema: {choices}"
 MSG_UNKNOWN_VALUE = "background {name}={value!r} is not allowed; choose one of: {choices}"
@@ -125,10 +129,16 @@ class PanelOps(StoreBase):
             return _reviewer_record(session, row, user)
 
     def set_reviewer_available(self, actor: Actor, username: str, available: bool) -> None:
-        """Mark a reviewer available or not (requires "manage the panel")."""
+        """Mark a reviewer available or not (requires "manage the panel").
+
+        A deactivated account cannot be made available (``ValueError``): it would be
+        given cases it can never rate.
+        """
         require_role(check_actor(actor), "manage the panel")
         with self._write() as (session, head):
             row = _reviewer_of(session, username)
+            if available and not _user(session, username).active:
+                raise ValueError(MSG_INACTIVE_REVIEWER.format(username=username))
             row.available = bool(available)
             append_entry(session, head, actor=actor.username, action="set_reviewer_available",
                          entity="reviewer", entity_id=row.id,

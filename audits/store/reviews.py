@@ -18,28 +18,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audits.roles import Actor, PermissionDenied, Role, require_role
 from audits.store.approvals import check_approver
-from audits.store.base import StoreBase
 from audits.store.log import append_entry
+from audits.store.review_desk import InstructionOps, ReviewInstructions, case_context
 from audits.store.tables import (
     Adjudication,
     AssignmentRow,
+    CannotTellRow,
     Case,
     PanelSetting,
     Rating,
     RatingVersion,
     ReviewerRow,
+    ReviewSkip,
     User,
     utcnow,
 )
 from audits.store.validation import check_actor, check_names, check_text
 
-__all__ = ["CaseReview", "CaseView", "MyAssignment", "RatingRecord", "ReviewOps",
-           "SubmitResult", "blinded_snapshot", "disagreement"]
+__all__ = ["CannotTellResult", "CaseReview", "CaseView", "MyAssignment", "RatingRecord",
+           "ReviewOps", "SubmitResult", "blinded_snapshot", "disagreement"]
 
 #: Disagreement (1 - share of the modal label) above which a case goes to adjudication.
 ADJUDICATION_THRESHOLD = 0.25
@@ -62,6 +64,13 @@ MSG_KEY_TAKEN = (
 MSG_NOT_DISPUTED = "case {case_id} is {status}; only a disputed case is adjudicated"
 MSG_UNKNOWN_CASE = "no case with id {id}"
 MSG_WITHDRAWN = "the assignment of case {case_id} to {actor} was withdrawn"
+MSG_ANSWERED_CANNOT_TELL = (
+    "case {case_id} was answered 'cannot tell', the final outcome of this assignment; it "
+    "can no longer be rated"
+)
+MSG_NOT_OPEN = "case {case_id} is already {status} by {actor}; only an open case can be {what}"
+#: The assignment statuses that end a reviewer's work on a case.
+DONE = ("rated", "cannot_tell")
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,13 @@ class MyAssignment:
     kind_hidden: bool
     status: str
     rated: bool
+    cannot_tell: bool = False
+    skipped_at: datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        """True when the reviewer rated the case or answered "cannot tell"."""
+        return self.rated or self.cannot_tell
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,10 @@ class CaseView:
     sensitive_shown: bool
     my_rating: RatingRecord | None
     case_status: str
+    system_name: str | None = None
+    instructions: ReviewInstructions | None = None
+    card_columns: tuple[dict[str, Any], ...] = ()
+    cannot_tell: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,16 @@ class SubmitResult:
     """What a submission did: ``"created"``, ``"updated"`` or ``"duplicate"`` (nothing)."""
 
     rating: RatingRecord
+    outcome: str
+    case_status: str
+
+
+@dataclass(frozen=True)
+class CannotTellResult:
+    """What a "cannot tell" answer did: ``"created"`` or ``"duplicate"`` (nothing)."""
+
+    case_id: int
+    reason: str
     outcome: str
     case_status: str
 
@@ -128,14 +158,20 @@ class CaseReview:
     disagreement: float | None
     final_label: int | None
     adjudication: dict[str, Any] | None
+    system_name: str | None = None
+    instructions: ReviewInstructions | None = None
+    card_columns: tuple[dict[str, Any], ...] = ()
+    cannot_tell: tuple[dict[str, Any], ...] = ()
 
 
-class ReviewOps(StoreBase):
+class ReviewOps(InstructionOps):
     """The rating and adjudication methods of :class:`~audits.store.Store`."""
 
     def my_assignments(self, actor: Actor, *, audit_run_id: int | None = None,
                        ) -> list[MyAssignment]:
-        """Return the actor's own assignments, open ones first, by queue position."""
+        """Return the actor's own assignments: open ones first, by queue position, with
+        the skipped ones after the others (the earliest skipped first), then the done ones.
+        """
         check_actor(actor)
         with self._read() as session:
             reviewer = _reviewer(session, actor)
@@ -145,9 +181,14 @@ class ReviewOps(StoreBase):
             if audit_run_id is not None:
                 query = query.where(Case.audit_run_id == audit_run_id)
             rows = session.execute(query).all()
+            skipped = dict(session.execute(
+                select(ReviewSkip.assignment_id, func.max(ReviewSkip.created_at))
+                .where(ReviewSkip.reviewer_id == reviewer.id)
+                .group_by(ReviewSkip.assignment_id)).all())
         out = [MyAssignment(a.id, c.id, c.audit_run_id, c.rank, True, a.status,
-                            a.status == "rated") for a, c in rows]
-        return sorted(out, key=lambda m: (m.rated, m.audit_run_id, m.position, m.case_id))
+                            a.status == "rated", a.status == "cannot_tell",
+                            skipped.get(a.id)) for a, c in rows]
+        return sorted(out, key=_queue_order)
 
     def open_case(self, actor: Actor, case_id: int) -> CaseView:
         """Return a case blinded for the actor, who must be one of its reviewers.
@@ -162,13 +203,17 @@ class ReviewOps(StoreBase):
         with self._read() as session:
             assignment, case = _assignment(session, actor, case_id)
             rating = session.scalar(select(Rating).where(Rating.assignment_id == assignment.id))
-            return CaseView(case_id=case.id, assignment_id=assignment.id,
-                            snapshot=blinded_snapshot(case.snapshot_json, assignment.model_shown,
-                                                      assignment.sensitive_shown),
+            snapshot = blinded_snapshot(case.snapshot_json, assignment.model_shown,
+                                        assignment.sensitive_shown)
+            context = case_context(session, case, _shown_columns(snapshot))
+            return CaseView(case_id=case.id, assignment_id=assignment.id, snapshot=snapshot,
                             model_shown=assignment.model_shown,
                             sensitive_shown=assignment.sensitive_shown,
                             my_rating=None if rating is None else _record(rating),
-                            case_status=case.status)
+                            case_status=case.status, system_name=context.system_name,
+                            instructions=context.instructions,
+                            card_columns=context.card_columns,
+                            cannot_tell=assignment.status == "cannot_tell")
 
     def submit_rating(self, actor: Actor, case_id: int, *, label: int, confidence: int,
                       rationale: str = "", tags: Sequence[str] = (), seconds_spent: float,
@@ -202,6 +247,8 @@ class ReviewOps(StoreBase):
                 return SubmitResult(_record(seen), "duplicate", case.status)
             if case.status == "closed":
                 raise ValueError(MSG_CLOSED.format(case_id=case_id))
+            if assignment.status == "cannot_tell":
+                raise ValueError(MSG_ANSWERED_CANNOT_TELL.format(case_id=case_id))
             model = case.snapshot_json.get("decision", {}).get("value")
             if assignment.model_shown and model is not None and values["label"] != model \
                     and not values["rationale"]:
@@ -213,6 +260,104 @@ class ReviewOps(StoreBase):
             append_entry(session, head, actor=actor.username, action=f"rating_{outcome}",
                          entity="case", entity_id=case.id, payload=_payload(rating, values))
             return SubmitResult(_record(rating), outcome, case.status)
+
+    def skip_case(self, actor: Actor, case_id: int) -> int:
+        """Put an open case of the actor's queue off for later; return its skip count.
+
+        The case stays assigned and moves to the end of the reviewer's queue
+        (:meth:`my_assignments`); each skip is stored (who, when, which case) and logged
+        as ``case_skipped``.
+
+        Raises
+        ------
+        PermissionDenied
+            Not a reviewer, or the case is not theirs.
+        ValueError
+            The case is already rated or answered "cannot tell".
+        """
+        require_role(check_actor(actor), "rate a case")
+        with self._write() as (session, head):
+            assignment, case = _assignment(session, actor, case_id)
+            _require_open(assignment, actor, "skipped")
+            session.add(ReviewSkip(assignment_id=assignment.id, case_id=case.id,
+                                   reviewer_id=assignment.reviewer_id, created_at=utcnow()))
+            session.flush()
+            n = session.scalar(select(func.count()).select_from(ReviewSkip).where(
+                ReviewSkip.assignment_id == assignment.id)) or 0
+            append_entry(session, head, actor=actor.username, action="case_skipped",
+                         entity="case", entity_id=case.id,
+                         payload={"reviewer_id": assignment.reviewer_id, "skips": int(n)})
+            return int(n)
+
+    def cannot_tell(self, actor: Actor, case_id: int, *, reason: str = "",
+                    seconds_spent: float = 0.0) -> CannotTellResult:
+        """Answer that the case cannot be decided from what it shows; final for the
+        assignment.
+
+        Stored with an optional reason (who, when, which case) and logged as
+        ``cannot_tell`` (the reason as its SHA-256, like a rationale). It carries no
+        label: agreement and bias statistics leave it out, and it is counted as its own
+        outcome (:meth:`review_outcomes`). A second answer for the same assignment
+        returns the first with outcome ``"duplicate"`` and writes nothing. When every
+        reviewer of the case is done, the case settles on the ratings it has, or goes to
+        adjudication when no reviewer could tell.
+
+        Raises
+        ------
+        PermissionDenied
+            Not a reviewer, or the case is not theirs.
+        ValueError
+            The case is already rated by the actor or closed; a bad reason or time.
+        """
+        require_role(check_actor(actor), "rate a case")
+        reason = check_text(reason, "reason", 4000, empty=True)
+        if isinstance(seconds_spent, bool) or not isinstance(seconds_spent, int | float) \
+                or not 0 <= seconds_spent < float("inf"):
+            raise ValueError(MSG_SECONDS.format(value=seconds_spent))
+        with self._write() as (session, head):
+            assignment, case = _assignment(session, actor, case_id)
+            if assignment.status == "cannot_tell":
+                row = session.scalar(select(CannotTellRow).where(
+                    CannotTellRow.assignment_id == assignment.id))
+                return CannotTellResult(case.id, "" if row is None else row.reason,
+                                        "duplicate", case.status)
+            if case.status == "closed":
+                raise ValueError(MSG_CLOSED.format(case_id=case_id))
+            _require_open(assignment, actor, "answered 'cannot tell'")
+            session.add(CannotTellRow(assignment_id=assignment.id, case_id=case.id,
+                                      reviewer_id=assignment.reviewer_id, reason=reason,
+                                      seconds_spent=float(seconds_spent), created_at=utcnow()))
+            assignment.status, assignment.updated_at = "cannot_tell", utcnow()
+            session.flush()
+            _settle(session, case, self._threshold(session))
+            append_entry(session, head, actor=actor.username, action="cannot_tell",
+                         entity="case", entity_id=case.id,
+                         payload={"reviewer_id": assignment.reviewer_id,
+                                  "seconds_spent": float(seconds_spent),
+                                  "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()})
+            return CannotTellResult(case.id, reason, "created", case.status)
+
+    def review_outcomes(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
+        """Return one row per live assignment of an audit: how it ended so far.
+
+        Requires "read panel aggregates"; callers without "read every rating" publish
+        only aggregates. Columns: ``case_id, reviewer_id, subject_group, kind, outcome``
+        (``"rated"``, ``"cannot_tell"`` or ``"open"``) and ``skips`` (times skipped).
+        """
+        require_role(check_actor(actor), "read panel aggregates")
+        query = (select(AssignmentRow, Case).join(Case, Case.id == AssignmentRow.case_id)
+                 .where(Case.audit_run_id == audit_run_id,
+                        AssignmentRow.status != "withdrawn").order_by(AssignmentRow.id))
+        with self._read() as session:
+            skips = dict(session.execute(
+                select(ReviewSkip.assignment_id, func.count())
+                .join(Case, Case.id == ReviewSkip.case_id)
+                .where(Case.audit_run_id == audit_run_id)
+                .group_by(ReviewSkip.assignment_id)).all())
+            return [{"case_id": c.id, "reviewer_id": a.reviewer_id,
+                     "subject_group": c.subject_group, "kind": a.kind, "outcome": a.status,
+                     "skips": int(skips.get(a.id, 0))}
+                    for a, c in session.execute(query).all()]
 
     def case_review(self, actor: Actor, case_id: int) -> CaseReview:
         """Return a case with every rating and reviewer (requires "read every rating")."""
@@ -318,7 +463,8 @@ class ReviewOps(StoreBase):
         return {**{f"cases_{s}": statuses.get(s, 0)
                    for s in ("queued", "in_review", "disputed", "closed")},
                 "assignments_open": assignments.get("open", 0),
-                "assignments_rated": assignments.get("rated", 0)}
+                "assignments_rated": assignments.get("rated", 0),
+                "assignments_cannot_tell": assignments.get("cannot_tell", 0)}
 
     @staticmethod
     def _threshold(session: Session) -> float:
@@ -410,6 +556,13 @@ def _assignment(session: Session, actor: Actor, case_id: int) -> tuple[Assignmen
     return assignment, case
 
 
+def _require_open(assignment: AssignmentRow, actor: Actor, what: str) -> None:
+    if assignment.status != "open":
+        raise ValueError(MSG_NOT_OPEN.format(case_id=assignment.case_id,
+                                             status=assignment.status.replace("_", " "),
+                                             actor=actor.username, what=what))
+
+
 def _by_key(session: Session, assignment: AssignmentRow, key: str) -> Rating | None:
     """Return this reviewer's rating of this case if ``key`` is one of its versions' keys.
 
@@ -456,13 +609,18 @@ def _upsert(session: Session, assignment: AssignmentRow, case: Case,
 
 
 def _settle(session: Session, case: Case, threshold: float) -> None:
+    """Close, dispute or keep a case in review once an assignment of it is done.
+
+    "Cannot tell" answers end their assignments but carry no label: the case settles on
+    the ratings it has, and goes to adjudication when no reviewer could tell.
+    """
     assignments = list(session.scalars(select(AssignmentRow).where(
         AssignmentRow.case_id == case.id, AssignmentRow.status != "withdrawn")))
-    if any(a.status != "rated" for a in assignments):
+    if any(a.status not in DONE for a in assignments):
         case.status = "in_review"
         return
     labels = list(session.scalars(select(Rating.label).where(Rating.case_id == case.id)))
-    if disagreement(labels) > threshold:
+    if not labels or disagreement(labels) > threshold:
         case.status = "disputed"
         return
     case.status, case.closed_at = "closed", utcnow()
@@ -484,6 +642,11 @@ def _case_review(session: Session, case: Case) -> CaseReview:
                for r, a, u in rows]
     adjudication = session.scalar(select(Adjudication).where(Adjudication.case_id == case.id))
     labels = [int(r.label) for r, _, _ in rows]
+    unsure = session.execute(
+        select(CannotTellRow, User).join(ReviewerRow, ReviewerRow.id == CannotTellRow.reviewer_id)
+        .join(User, User.id == ReviewerRow.user_id)
+        .where(CannotTellRow.case_id == case.id).order_by(CannotTellRow.id)).all()
+    context = case_context(session, case, _shown_columns(case.snapshot_json))
     return CaseReview(
         case_id=case.id, audit_run_id=case.audit_run_id, status=case.status,
         snapshot=copy.deepcopy(case.snapshot_json),
@@ -492,7 +655,23 @@ def _case_review(session: Session, case: Case) -> CaseReview:
         adjudication=None if adjudication is None else {
             "label": adjudication.label, "reason": adjudication.reason,
             "adjudicator": adjudication.adjudicator,
-            "created_at": adjudication.created_at.isoformat()})
+            "created_at": adjudication.created_at.isoformat()},
+        system_name=context.system_name, instructions=context.instructions,
+        card_columns=context.card_columns,
+        cannot_tell=tuple({"reviewer": u.display_name, "reviewer_id": c.reviewer_id,
+                           "reason": c.reason, "created_at": c.created_at.isoformat()}
+                          for c, u in unsure))
+
+
+def _queue_order(item: MyAssignment) -> tuple[Any, ...]:
+    """Open before done; among open ones, never skipped before skipped (earliest first)."""
+    skipped = item.skipped_at
+    return (item.done, skipped is not None, "" if skipped is None else skipped.isoformat(),
+            item.audit_run_id, item.position, item.case_id)
+
+
+def _shown_columns(snapshot: dict[str, Any]) -> list[str]:
+    return [*(snapshot.get("sensitive") or {}), *(snapshot.get("features") or {})]
 
 
 def _check_label(value: object) -> int:

@@ -69,6 +69,7 @@ MSG_BAD_SYSTEM_NAME = (
 )
 MSG_UNKNOWN_SYSTEM = "no system named {name!r}; known systems: {known}"
 MSG_NO_VERSIONS = "system {name!r} has no versions"
+MSG_NOTHING_TO_EDIT = "give an intended use or a description to change"
 MSG_BAD_STORED_PATH = (
     "{field} must be a relative path under '{folder}/' (no absolute path, no '..'); "
     "got {value!r}"
@@ -261,6 +262,63 @@ class SystemOps(StoreBase):
         with self._read() as session:
             row = session.scalar(select(System).where(System.name == name))
             return None if row is None else system_record(row)
+
+    def describe_system(self, actor: Actor, name: str, *, intended_use: str | None = None,
+                        description: str | None = None) -> SystemRecord:
+        """Edit what a system is for and what it is (requires "register a dataset").
+
+        A report returned with "add the intended use" is fixed here, without registering
+        a new version. Logged as ``update_system`` with each changed field's old and new
+        text; nothing is written when nothing changes.
+
+        Parameters
+        ----------
+        actor : Actor
+            Who edits (a data scientist or an admin, as for registering a system).
+        name : str
+            The system.
+        intended_use : str or None, keyword-only
+            The new intended use (not empty); None keeps the stored one.
+        description : str or None, keyword-only
+            The new description (may be empty); None keeps the stored one.
+
+        Raises
+        ------
+        LookupError
+            No system has this name.
+        ValueError, TypeError
+            An empty intended use, a text that is not a string.
+
+        Examples
+        --------
+        >>> from audits.store import Store
+        >>> with Store("sqlite://") as store:
+        ...     _ = store.register_system_version(Actor.system(), SystemInput("credit"),
+        ...         VersionInput(source="s", sha256="a" * 64, n_rows=1, roles={}, card="",
+        ...                      card_data={}, data_path="data/a.parquet"))
+        ...     store.describe_system(Actor.system(), "credit",
+        ...                           intended_use="Pre-screening loans").intended_use
+        'Pre-screening loans'
+        """
+        require_role(check_actor(actor), "register a dataset")
+        changes: dict[str, str] = {}
+        if intended_use is not None:
+            changes["intended_use"] = check_text(intended_use, "intended_use", None)
+        if description is not None:
+            changes["description"] = check_text(description, "description", None, empty=True)
+        if not changes:
+            raise ValueError(MSG_NOTHING_TO_EDIT)
+        with self._write() as (session, head):
+            row = _system(session, check_system_name(name))
+            logged = {field: {"old": getattr(row, field), "new": text}
+                      for field, text in changes.items() if getattr(row, field) != text}
+            for field, text in changes.items():
+                setattr(row, field, text)
+            if logged:
+                append_entry(session, head, actor=actor.username, action="update_system",
+                             entity="system", entity_id=row.id,
+                             payload={"system": row.name, "changes": logged})
+            return system_record(row)
 
     def list_systems(self) -> list[SystemRecord]:
         """Return every system, by name."""

@@ -340,7 +340,7 @@ class Alert(Base):
 
 
 CASE_STATUSES = ("queued", "in_review", "disputed", "closed")
-ASSIGNMENT_STATUSES = ("open", "rated", "withdrawn")
+ASSIGNMENT_STATUSES = ("open", "rated", "cannot_tell", "withdrawn")
 
 
 class ReviewerRow(Base):
@@ -563,4 +563,50 @@ class ReportSnapshot(Base):
                                            autoincrement=False)
     snapshot_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+__all__ += ["CannotTellRow", "ReviewInstructionRow", "ReviewSkip"]
+
+
+class ReviewInstructionRow(Base):
+    """The panel lead's instructions for reviewing a system's cases: what is decided and
+    what each label means (one row per system; a change replaces it and is logged)."""
+
+    __tablename__ = "review_instructions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id"), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    positive_meaning: Mapped[str] = mapped_column(Text)
+    negative_meaning: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewSkip(Base):
+    """A reviewer put a case of their queue off for later: one row per skip."""
+
+    __tablename__ = "review_skips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CannotTellRow(Base):
+    """A reviewer's answer that the case cannot be decided from what it shows: the final
+    outcome of that assignment (one per assignment), with an optional reason."""
+
+    __tablename__ = "cannot_tell"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    seconds_spent: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

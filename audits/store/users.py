@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audits.roles import Actor, Role, require_role
-from audits.store.base import StoreBase
+from audits.store.accounts import MSG_UNKNOWN_USER, AccountOps, _find_user
 from audits.store.log import append_entry
 from audits.store.records import UserRecord, user_record
 from audits.store.tables import User, utcnow
@@ -25,10 +25,9 @@ from audits.store.validation import (
     check_username,
 )
 
-__all__ = ["ENV_LOCK_SECONDS", "ENV_MAX_FAILURES", "SignInPolicy", "UserOps"]
+__all__ = ["ENV_LOCK_SECONDS", "ENV_MAX_FAILURES", "MSG_UNKNOWN_USER", "SignInPolicy", "UserOps"]
 
 MSG_DUPLICATE_USERNAME = "username {username!r} is already taken"
-MSG_UNKNOWN_USER = "no user named {username!r}"
 MSG_AUTH_NOT_STRING = "username and password must be strings"
 MSG_DEMO_REAL_USERS = (
     "this store holds {n} user(s) who are not demo accounts (e.g. {example!r}); demo "
@@ -94,7 +93,7 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(MSG_BAD_POLICY.format(name=name, value=raw)) from None
 
 
-class UserOps(StoreBase):
+class UserOps(AccountOps):
     """The user-account methods of :class:`~audits.store.Store`."""
 
     def add_user(
@@ -188,28 +187,6 @@ class UserOps(StoreBase):
             # A new password ends a lockout (the way an admin lets a locked-out user in).
             user.failed_sign_ins, user.lockouts, user.locked_until = 0, 0, None
             append_entry(session, head, actor=actor.username, action="set_password",
-                         entity="user", entity_id=user.id, payload={"username": username})
-
-    def deactivate_user(self, actor: Actor, username: str) -> None:
-        """Stop a user from signing in (requires "manage users"); no-op if already inactive.
-
-        Examples
-        --------
-        >>> from audits.store import Store
-        >>> with Store("sqlite://") as store:
-        ...     _ = store.add_user(Actor.system(), "bob", "reviewer")
-        ...     store.deactivate_user(Actor.system(), "bob")
-        ...     store.get_user("bob").active
-        False
-        """
-        require_role(check_actor(actor), "manage users")
-        username = check_username(username)
-        with self._write() as (session, head):
-            user = _find_user(session, username)
-            if not user.active:
-                return
-            user.active = False
-            append_entry(session, head, actor=actor.username, action="deactivate_user",
                          entity="user", entity_id=user.id, payload={"username": username})
 
     def authenticate(self, username: str, password: str, *,
@@ -393,13 +370,6 @@ class UserOps(StoreBase):
         except (VerificationError, InvalidHashError):
             return False
         return stored is not None
-
-
-def _find_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise LookupError(MSG_UNKNOWN_USER.format(username=username))
-    return user
 
 
 def _real_users(session: Session, limit: int) -> tuple[int, list[str]]:

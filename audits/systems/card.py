@@ -11,17 +11,20 @@ on one group is a fairness issue before any model runs). It works on Arrow table
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audits.systems.glossary import BUNDLED_COLUMNS
 from audits.systems.mapping import ColumnMapping, check_mapping
 
-__all__ = ["MISSING_CATEGORY", "card_data", "card_markdown", "column_summary"]
+__all__ = ["MISSING_CATEGORY", "card_data", "card_markdown", "column_label", "column_labels",
+           "column_summary", "humanise"]
 
 MSG_SMALL_GROUP = "small_group must be a positive integer, not {value!r}"
+MSG_NOT_NAME = "a column name must be a string, not {type}"
 MSG_NO_ID = "the sensitive data have no id column {column!r} to join on; columns: {columns}"
 #: How a missing (or unmatched) sensitive value is shown as a category.
 MISSING_CATEGORY = "(missing)"
@@ -166,6 +169,88 @@ def card_markdown(
         lines += _category_table(feature)
     lines += _missing_section(card_data["missing_by_group"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def humanise(name: str) -> str:
+    """A column name as words: ``"capital_gain"`` reads ``"Capital gain"``.
+
+    Underscores, hyphens and dots become spaces and the first letter is capitalised; the
+    rest is kept (so ``"BMI_score"`` stays ``"BMI score"``).
+
+    Examples
+    --------
+    >>> humanise("capital_gain"), humanise("hours-per-week"), humanise("BMI_score")
+    ('Capital gain', 'Hours per week', 'BMI score')
+    """
+    if not isinstance(name, str):
+        raise TypeError(MSG_NOT_NAME.format(type=type(name).__name__))
+    words = " ".join(name.replace("_", " ").replace("-", " ").replace(".", " ").split())
+    return (words[:1].upper() + words[1:]) or name
+
+
+def column_label(name: str, readable: str | None = None, unit: str | None = None) -> str:
+    """A column's label for a person: its readable name (else :func:`humanise`) and unit.
+
+    Examples
+    --------
+    >>> column_label("credit_amount", "Credit amount", "DM")
+    'Credit amount (DM)'
+    >>> column_label("hours_per_week")
+    'Hours per week'
+    """
+    text = (readable or "").strip() or humanise(name)
+    unit = (unit or "").strip()
+    return f"{text} ({unit})" if unit else text
+
+
+def column_labels(
+    names: Iterable[str],
+    card_data: Mapping[str, Any] | None = None,
+    *,
+    glossary: Mapping[str, tuple[str, str | None]] | None = None,
+    system: str | None = None,
+) -> dict[str, str]:
+    """Readable labels, with units, for the columns ``names``.
+
+    Parameters
+    ----------
+    names : iterable of str
+        The columns to label (a case's features, say).
+    card_data : mapping or None, default None
+        A version's card facts (:func:`card_data`); a column entry may carry ``label``
+        and ``unit``, which win.
+    glossary : mapping or None, default None
+        Column -> (readable name, unit or None), e.g. a bundled dataset's entry of
+        :data:`audits.systems.glossary.BUNDLED_COLUMNS`; used where the card says nothing.
+    system : str or None, default None
+        A system's name: when ``glossary`` is None and the system is a bundled dataset,
+        that dataset's glossary is used.
+
+    Returns
+    -------
+    dict
+        Column name -> label; a column known to neither reads as :func:`humanise` of
+        its name.
+
+    Examples
+    --------
+    >>> card = {"columns": [{"name": "amt", "label": "Loan amount", "unit": "EUR"}]}
+    >>> column_labels(["amt", "age", "num_kids"], card, glossary={"age": ("Age", "years")})
+    {'amt': 'Loan amount (EUR)', 'age': 'Age (years)', 'num_kids': 'Num kids'}
+    >>> column_labels(["credit_amount"], system="german_credit")
+    {'credit_amount': 'Credit amount (DM)'}
+    """
+    if glossary is None and system is not None:
+        glossary = BUNDLED_COLUMNS.get(system)
+    described = {str(c.get("name")): c for c in (card_data or {}).get("columns") or []
+                 if isinstance(c, Mapping)}
+    out = {}
+    for name in names:
+        entry = described.get(name) or {}
+        readable, unit = (glossary or {}).get(name, (None, None))
+        out[name] = column_label(name, entry.get("label") or readable,
+                                 entry.get("unit") or unit)
+    return out
 
 
 # ---------------------------------------------------------------- facts

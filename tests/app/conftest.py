@@ -17,6 +17,8 @@ if str(ROOT) not in sys.path:
 if TYPE_CHECKING:
     from demo_support import DemoCopy, DemoTemplates
 
+    from audits.store import Store
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _scan_installed_components_once() -> Iterator[None]:
@@ -67,3 +69,23 @@ def compas_copy(demo_templates: DemoTemplates,
     with demo_copy(demo_templates, tmp_path_factory, "fairpanel-compas", dataset="compas",
                    kind=GRADIENT_BOOSTING) as copy:
         yield copy
+
+
+@pytest.fixture
+def real_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A fresh store for real (non-demo) users, the dashboard pointed at it, no sign-in
+    mode set (local accounts).
+
+    Real users never enter the shared demo store: demo mode is refused on a store that
+    holds any. A test adds the users it needs.
+    """
+    from app import loaders  # here, not above: importing the app logs warnings
+    from audits.store import Store
+
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path))
+    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", url)
+    monkeypatch.delenv("FAIRPANEL_AUTH", raising=False)
+    with Store(url) as opened:
+        yield opened
+    loaders.close_stores()

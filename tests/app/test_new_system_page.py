@@ -167,3 +167,26 @@ def test_pages_name_versions_and_say_a_logged_system_has_no_model(app_env: DemoC
         assert [t.value for t in at.title] == [title]
         assert any("'logged-loans'" in i.value and "need a model" in i.value
                    for i in at.info), [i.value for i in at.info]
+
+
+def test_an_existing_systems_intended_use_is_edited_and_logged(app_env: DemoCopy) -> None:
+    with Store(app_env.url) as store:
+        name = store.list_systems()[0].name
+        at = app_support.open_page(PAGE, "New system", Role.DATA_SCIENTIST)
+        at.selectbox(key="new_system.edit.system").set_value(name).run()
+        key = f"new_system.edit.intended_use.{name}"
+        assert at.text_area(key=key).value == store.get_system(name).intended_use  # type: ignore[union-attr]
+        at.text_area(key=key).input("Ranking applications for a human credit officer.")
+        at.button(key="new_system.edit.save").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any(f"Saved the intended use and description of {name}" in s.value
+                   for s in at.success)
+        saved = store.get_system(name)
+        assert saved is not None
+        assert saved.intended_use == "Ranking applications for a human credit officer."
+        entry = store.log_entries(limit=1)[0]
+        assert (entry.action, entry.payload["system"]) == ("update_system", name)
+        at.text_area(key=key).input("   ")
+        at.button(key="new_system.edit.save").click().run()
+        assert at.error and "intended_use" in at.error[0].value
+        assert store.get_system(name).intended_use == saved.intended_use  # type: ignore[union-attr]

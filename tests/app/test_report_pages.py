@@ -25,6 +25,7 @@ from audits.demo.default import DemoState
 from audits.fairness.stored import run_fairness_audit
 from audits.reports import stored as report_runs
 from audits.reports.compare import compare_runs, what_changed
+from audits.reports.report import build_report
 from audits.roles import MSG_DENIED, Actor, Role
 from audits.store import AuditRunRecord, ReportRecord, Store
 from audits.store.reports import MSG_COMMENT_REQUIRED, MSG_SELF_APPROVAL
@@ -261,3 +262,61 @@ def test_compare_two_runs(app_env: RunEnv) -> None:
 def test_report_tables_docstring_examples() -> None:
     result = doctest.testmod(report_tables, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- fresh after writes, and acting on a returned report ---------------------------------
+
+
+def chosen_label(at: AppTest) -> str:
+    box = at.selectbox(key="reports.report_id")
+    return box.options[box.index]
+
+
+def test_the_selector_shows_the_new_status_at_once(app_env: RunEnv, store: Store) -> None:
+    report = submitted_report(store, app_env.stored)
+    at = show(open_page(Role.COMPLIANCE_OFFICER), report.id)
+    assert "Submitted" in chosen_label(at)
+    at.button(key="reports.approve").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert at.selectbox(key="reports.report_id").value == report.id
+    assert "Approved" in chosen_label(at) and "Submitted" not in chosen_label(at)
+    listed = frame(at, report_tables.REPORT_COLUMNS)
+    assert listed.loc[listed["id"] == report.id, "status"].item() == "Approved"
+
+
+def test_a_returned_report_lets_the_author_edit_the_intended_use(
+        app_env: RunEnv, store: Store) -> None:
+    report = submitted_report(store, app_env.stored)
+    report_runs.return_report(store, COMPLIANCE, report.id, "Add the intended use.")
+    system = store.system_of(app_env.stored.dataset_id)
+    assert system is not None
+    at = show(open_page(Role.DATA_SCIENTIST), report.id)
+    assert "Returned" in chosen_label(at)
+    key = f"reports.system.intended_use.{report.id}"
+    assert at.text_area(key=key).value == system.intended_use
+    at.text_area(key=key).input("Pre-screening of consumer credit; never the sole reason "
+                                "for a refusal.")
+    at.button(key=f"reports.system.save.{report.id}").click().run()
+    assert not at.exception, at.exception
+    assert [e for e in texts(at.error) if not e.startswith("**Returned.**")] == []
+    assert any(f"System {system.name}: intended use and description saved" in s
+               for s in texts(at.success))
+    saved = store.get_system(system.name)
+    assert saved is not None and saved.intended_use.startswith("Pre-screening of consumer")
+    assert at.text_area(key=key).value == saved.intended_use  # the form shows what is stored
+    entry = store.log_entries(limit=1)[0]
+    assert (entry.action, entry.actor) == ("update_system", DATA_SCIENTIST.username)
+    assert entry.payload["changes"]["intended_use"]["new"] == saved.intended_use
+    assert at.selectbox(key="reports.report_id").value == report.id
+    # The next draft states the edited intended use (the report reads the system's record).
+    body = build_report(store, DATA_SCIENTIST, app_env.stored.id).body
+    identity = next(s for s in body["sections"] if s["key"] == "identity")
+    facts = dict(next(b["rows"] for b in identity["blocks"] if b["type"] == "facts"))
+    assert facts["Intended use"] == saved.intended_use
+
+
+def test_only_those_who_register_systems_see_the_edit(app_env: RunEnv, store: Store) -> None:
+    report = submitted_report(store, app_env.stored)
+    report_runs.return_report(store, COMPLIANCE, report.id, "Add the intended use.")
+    at = show(open_page(Role.COMPLIANCE_OFFICER), report.id)
+    assert f"reports.system.save.{report.id}" not in button_keys(at)

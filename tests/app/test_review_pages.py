@@ -10,6 +10,8 @@ the pages show is checked against the store, read independently of the pages.
 from __future__ import annotations
 
 import doctest
+import html
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,7 +30,9 @@ from audits.store.reviews import ADJUDICATION_THRESHOLD, disagreement
 
 MINE, ADJUDICATION, PANEL = ("app_pages/my_reviews.py", "app_pages/adjudication.py",
                              "app_pages/panel.py")
-TITLES = {MINE: "My reviews", ADJUDICATION: "Adjudication", PANEL: "Reviewer panel"}
+QUEUE = "app_pages/review_queue.py"
+TITLES = {MINE: "My reviews", ADJUDICATION: "Adjudication", PANEL: "Reviewer panel",
+          QUEUE: "Review queue"}
 REVIEWER = Actor("demo-reviewer", Role.REVIEWER)
 LEAD = Actor("demo-panel-lead", Role.PANEL_LEAD)
 SENTINEL = "GOLD-ANSWER-SENTINEL-41c9"
@@ -87,7 +91,21 @@ def rendered_text(at: AppTest) -> str:
         parts += [str(widget.label), *map(str, widget.options)]
     parts += [str(e.proto) for e in at.get("plotly_chart")]
     parts += [e.proto.text for e in at.get("progress")]
+    parts += html_bodies(at)
     return "\n".join(parts)
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    """The bodies of the page's ``st.html`` elements (the feature grid, instructions)."""
+    return [e.proto.body for e in at.get("html")]
+
+
+def feature_grid(at: AppTest) -> dict[str, str]:
+    """The case's feature grid as {column name: value} (from each cell's title)."""
+    grid = next(b for b in html_bodies(at) if 'class="fp-features"' in b)
+    cells = re.findall(r'title="([^"]*)"><div class="fp-name">([^<]*)</div>'
+                       r'<div class="fp-value">([^<]*)</div>', grid)
+    return {html.unescape(name): html.unescape(value) for name, _, value in cells}
 
 
 def form_key(at: AppTest) -> str:
@@ -107,9 +125,12 @@ def fill_form(at: AppTest, *, label: int, confidence: int, rationale: str = "") 
 
 
 def shown_case(at: AppTest) -> int:
+    """The case on display, from its header ``Case <id> · <system>``."""
     headings = [s.value for s in at.subheader if s.value.startswith("Case ")]
     assert len(headings) == 1, headings
-    return int(headings[0].removeprefix("Case "))
+    found = re.fullmatch(r"Case (\d+) · german_credit", headings[0])
+    assert found, headings[0]
+    return int(found.group(1))
 
 
 def my_rating_rows(store: Store, run_id: int, case_id: int) -> list[dict[str, Any]]:
@@ -131,7 +152,7 @@ def disputable_case(store: Store) -> tuple[int, int]:
     for item in store.my_assignments(REVIEWER):
         others = [int(r["label"]) for r in store.case_review(LEAD, item.case_id).ratings]
         for label in (0, 1):
-            if not item.rated and disagreement([*others, label]) > ADJUDICATION_THRESHOLD:
+            if not item.done and disagreement([*others, label]) > ADJUDICATION_THRESHOLD:
                 return item.case_id, label
     raise AssertionError("no case the persona can leave disputed")
 
@@ -139,7 +160,7 @@ def disputable_case(store: Store) -> tuple[int, int]:
 def open_case_where(store: Store, *, model_shown: bool) -> int:
     """An open, unrated case of the persona with the model shown (or hidden)."""
     for item in store.my_assignments(REVIEWER):
-        if not item.rated and store.open_case(REVIEWER, item.case_id).model_shown is model_shown:
+        if not item.done and store.open_case(REVIEWER, item.case_id).model_shown is model_shown:
             return item.case_id
     raise AssertionError(f"no open case with model_shown={model_shown}")
 
@@ -154,13 +175,15 @@ def test_reviewer_sees_progress_and_the_first_open_case(app_env: PanelEnv, store
     rated = sum(1 for a in mine if a.rated)
     assert metrics(at) == {"Assigned": str(len(mine)), "Rated": str(rated),
                            "Still to rate": str(len(mine) - rated)}
-    first = next(a for a in mine if not a.rated)
+    first = next(a for a in mine if not a.done)
     assert shown_case(at) == first.case_id
     view = store.open_case(REVIEWER, first.case_id)
-    features = next(d.value for d in at.dataframe if "attribute" in d.value.columns)
     expected = {**view.snapshot.get("sensitive", {}), **view.snapshot["features"]}
-    assert dict(zip(features["attribute"], features["value"], strict=True)) == {
-        k: str(v) for k, v in expected.items()}
+    assert feature_grid(at) == {k: str(v) for k, v in expected.items()}
+    # Readable names with units from the system's card, never raw snake_case.
+    grid = next(b for b in html_bodies(at) if 'class="fp-features"' in b)
+    assert ">Credit amount (DM)<" in grid and ">Duration (months)<" in grid
+    assert ">credit_amount<" not in grid
 
 
 def test_model_hidden_case_shows_no_decision_score_or_explanation(app_env: PanelEnv,
@@ -200,7 +223,7 @@ def test_submitting_a_rating_moves_to_the_next_case(app_env: PanelEnv, store: St
     assert not at.error, [e.value for e in at.error]
     assert int(metrics(at)["Rated"]) == before + 1
     assert any(f"Rating of case {case_id} saved" in s.value for s in at.success)
-    next_open = next(a.case_id for a in store.my_assignments(REVIEWER) if not a.rated)
+    next_open = next(a.case_id for a in store.my_assignments(REVIEWER) if not a.done)
     assert shown_case(at) == next_open != case_id
     rating = store.open_case(REVIEWER, case_id).my_rating
     assert rating is not None
@@ -261,7 +284,7 @@ def test_submit_without_a_decision_is_refused(app_env: PanelEnv, store: Store) -
 
 def assert_nothing_of(at: AppTest, store: Store, case_id: int) -> None:
     assert any(f"Case {case_id} is not assigned to you" in e.value for e in at.error)
-    assert not [s for s in at.subheader if s.value == f"Case {case_id}"]
+    assert not [s for s in at.subheader if s.value.startswith(f"Case {case_id} ")]
     assert not [d for d in at.dataframe if "attribute" in d.value.columns]
     assert not at.get("plotly_chart")
     assert not [r for r in at.radio if r.key and r.key.startswith("my_reviews.form.")]
@@ -289,7 +312,7 @@ def test_tampered_session_case_shows_nothing(app_env: PanelEnv, store: Store) ->
     assert_nothing_of(at, store, other)
     at.button(key="my_reviews.next").click().run()
     assert shown_case(at) == next(a.case_id for a in store.my_assignments(REVIEWER)
-                                  if not a.rated)
+                                  if not a.done)
 
 
 def test_bad_case_parameter(app_env: PanelEnv) -> None:
@@ -334,6 +357,98 @@ def test_background_needs_consent_and_can_be_withdrawn(app_env: PanelEnv, store:
     assert store.backgrounds_for_assignment(LEAD)[me] == {"age_band": "30-44"}
     at.button(key="my_reviews.background.withdraw").click().run()
     assert me not in store.backgrounds_for_assignment(LEAD)
+
+
+def test_instructions_show_above_the_case_and_follow_the_lead(app_env: PanelEnv,
+                                                                store: Store) -> None:
+    at = open_page(MINE)
+    [expander] = [e for e in at.expander if e.label == "Instructions: what you decide"]
+    text = "\n".join(html_bodies(at))
+    default = store.review_instructions("german_credit")
+    assert not default.written and default.question in text
+    assert "Good credit risk (1)</strong>" in text
+    lead = Actor("demo-panel-lead", Role.PANEL_LEAD)
+    store.set_review_instructions(lead, "german_credit",
+                                  question="Would you lend to this applicant?",
+                                  positive_meaning="Lend: likely to repay.",
+                                  negative_meaning="Do not lend: likely to default.")
+    try:
+        at.run()
+        text = "\n".join(html_bodies(at))
+        assert "Would you lend to this applicant?" in text and "likely to default." in text
+        assert any("Written by demo-panel-lead" in c.value for c in at.caption)
+    finally:
+        store.set_review_instructions(lead, "german_credit", question=default.question,
+                                      positive_meaning=default.positive_meaning,
+                                      negative_meaning=default.negative_meaning,
+                                      notes=default.notes)
+
+
+def test_skip_moves_the_case_to_the_end_of_the_queue(app_env: PanelEnv, store: Store) -> None:
+    at = open_page(MINE)
+    case_id = shown_case(at)
+    at.button(key=f"{form_key(at)}.skip").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(f"Case {case_id} skipped" in s.value for s in at.success)
+    mine = [a for a in store.my_assignments(REVIEWER) if not a.done]
+    assert mine[-1].case_id == case_id and mine[-1].skipped_at is not None
+    assert shown_case(at) == mine[0].case_id != case_id
+    assert store.open_case(REVIEWER, case_id).my_rating is None
+    entry = store.log_entries(limit=1)[0]
+    assert (entry.action, entry.entity_id, entry.actor) == ("case_skipped", str(case_id),
+                                                            REVIEWER.username)
+
+
+def test_cannot_tell_is_recorded_with_the_rationale_as_reason(app_env: PanelEnv,
+                                                              store: Store) -> None:
+    at = open_page(MINE)
+    case_id = shown_case(at)
+    before = int(metrics(at)["Still to rate"])
+    key = form_key(at)
+    at.text_area(key=f"{key}.rationale").input("Employment length is missing.")
+    at.button(key=f"{key}.cannot_tell").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(f"Case {case_id} recorded as cannot tell" in s.value for s in at.success)
+    assert int(metrics(at)["Still to rate"]) == before - 1
+    assert any("1 cannot tell" in p.proto.text for p in at.get("progress"))
+    assert store.open_case(REVIEWER, case_id).cannot_tell
+    answers = store.case_review(LEAD, case_id).cannot_tell
+    assert [a["reason"] for a in answers] == ["Employment length is missing."]
+    assert shown_case(at) != case_id
+    # Listed among the answered cases, and not offered for a change.
+    answered = next(d.value for d in at.dataframe if "your decision" in d.value.columns)
+    assert answered.loc[answered["case"] == case_id, "your decision"].item() == "cannot tell"
+    assert case_id not in at.selectbox(key="my_reviews.rated.case").options
+
+
+def test_lead_edits_instructions_on_the_review_queue(app_env: PanelEnv, store: Store) -> None:
+    at = open_page(QUEUE, Role.PANEL_LEAD)
+    assert not at.error, [e.value for e in at.error]
+    [area] = [t for t in at.text_area if t.label == "What is being decided"]
+    prefix = area.key.removesuffix(".question")
+    before = store.review_instructions("german_credit")
+    at.text_area(key=f"{prefix}.positive").input("")
+    at.button(key="review_queue.instructions.save").click().run()
+    assert at.error and "positive_meaning" in at.error[0].value
+    assert store.review_instructions("german_credit") == before
+    at.text_area(key=f"{prefix}.positive").input("Good risk: repays as agreed.")
+    at.button(key="review_queue.instructions.save").click().run()
+    assert not at.error, [e.value for e in at.error]
+    saved = store.review_instructions("german_credit")
+    assert saved.written and saved.positive_meaning == "Good risk: repays as agreed."
+    assert saved.updated_by == LEAD.username
+    assert any("saved" in s.value for s in at.success)
+    # The fields now start from what was stored.
+    [area] = [t for t in at.text_area if t.label == "What the positive label (1) means"]
+    assert area.value == "Good risk: repays as agreed."
+    entry = store.log_entries(limit=1)[0]
+    assert (entry.action, entry.actor) == ("set_review_instructions", LEAD.username)
+
+
+def test_others_read_the_instructions_but_cannot_edit(app_env: PanelEnv) -> None:
+    at = open_page(QUEUE, Role.DATA_SCIENTIST)
+    assert not [t for t in at.text_area if t.label == "What is being decided"]
+    assert any('class="fp-instructions"' in b for b in html_bodies(at))
 
 
 # -- Adjudication and the panel ----------------------------------------------------------
@@ -419,6 +534,12 @@ def test_lead_manages_the_panel(app_env: PanelEnv, store: Store) -> None:
     at.selectbox(key="panel.run_id").set_value(app_env.run_id).run()
     # Availability: off reassigns (the simulated reviewer has no open cases), on again.
     at.toggle(key="panel.available.sim-reviewer-02").set_value(False).run()
+    assert not at.exception, at.exception
+    # Nothing moves until the lead confirms: the page asks first and says what would move.
+    assert any("Make" in w.value and "unavailable?" in w.value for w in at.warning)
+    assert next(r for r in store.list_reviewers(LEAD)
+                if r.username == "sim-reviewer-02").available
+    at.button(key="panel.available.sim-reviewer-02.confirm").click().run()
     assert not at.exception, at.exception
     assert any("is unavailable" in s.value for s in at.success)
     record = next(r for r in store.list_reviewers(LEAD) if r.username == "sim-reviewer-02")

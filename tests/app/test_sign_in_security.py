@@ -8,7 +8,6 @@ copy of the session's prepared demo.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import app_support
@@ -32,23 +31,17 @@ HOSTILE = f"{IMAGE} [click](http://203.0.113.9/a) :material/home: ops@203.0.113.
 
 
 @pytest.fixture
-def real_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """A store holding one local admin, the dashboard pointed at it, no sign-in mode set."""
-    url = f"sqlite:///{tmp_path / 'real.db'}"
-    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path))
-    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", url)
-    monkeypatch.delenv("FAIRPANEL_AUTH", raising=False)
-    with Store(url) as store:
-        store.add_user(Actor.system(), "ada", Role.ADMIN, password=PASSWORD)
-        yield store
-    loaders.close_stores()
+def admin_store(real_store: Store) -> Store:
+    """The fresh store holding one local admin ``ada``."""
+    real_store.add_user(Actor.system(), "ada", Role.ADMIN, password=PASSWORD)
+    return real_store
 
 
 def test_a_process_without_the_pinned_key_is_refused_before_any_write(
-        real_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pinned = real_store.pinned_key()
+        admin_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pinned = admin_store.pinned_key()
     assert pinned is not None  # the first write pinned the key of FAIRPANEL_HOME
-    before = (real_store.log_head(), len(real_store.list_checkpoints()))
+    before = (admin_store.log_head(), len(admin_store.list_checkpoints()))
     monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "another_home"))  # another key
     at = app_support.new_app()
     at.run()
@@ -56,7 +49,7 @@ def test_a_process_without_the_pinned_key_is_refused_before_any_write(
     shown = " ".join(e.value for e in at.error)
     assert "cannot write to the store" in shown and pinned.fingerprint in shown
     assert not [b for b in at.button if str(b.key).startswith("sign_in.")]  # no sign-in form
-    assert (real_store.log_head(), len(real_store.list_checkpoints())) == before
+    assert (admin_store.log_head(), len(admin_store.list_checkpoints())) == before
 
 
 def opened() -> AppTest:
@@ -78,26 +71,26 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at
 
 
-def test_serve_on_a_store_with_a_local_user_offers_no_persona(real_store: Store) -> None:
-    n_log = len(real_store.log_entries())
+def test_serve_on_a_store_with_a_local_user_offers_no_persona(admin_store: Store) -> None:
+    n_log = len(admin_store.log_entries())
     at = opened()  # the default mode: local accounts
     assert persona_buttons(at) == []
     assert not any("DEMO" in w.value for w in at.warning)
     assert at.text_input(key="sign_in.password").label == "Password"
-    assert [u.username for u in real_store.list_users()] == ["ada"]  # nothing written
-    assert len(real_store.log_entries()) == n_log
+    assert [u.username for u in admin_store.list_users()] == ["ada"]  # nothing written
+    assert len(admin_store.log_entries()) == n_log
 
 
 def test_demo_asked_for_on_a_store_with_a_local_user_is_refused(
-        real_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        admin_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAIRPANEL_AUTH", "demo")
-    n_log = len(real_store.log_entries())
+    n_log = len(admin_store.log_entries())
     at = opened()
     assert persona_buttons(at) == []
     assert at.error and "Demo mode is refused on this store" in at.error[0].value
-    assert [u.username for u in real_store.list_users()] == ["ada"]  # no persona written
-    assert len(real_store.log_entries()) == n_log
-    assert real_store.list_audit_runs() == []  # and no demo prepared
+    assert [u.username for u in admin_store.list_users()] == ["ada"]  # no persona written
+    assert len(admin_store.log_entries()) == n_log
+    assert admin_store.list_audit_runs() == []  # and no demo prepared
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "10.1.2.3", None])
@@ -123,25 +116,25 @@ def test_demo_off_loopback_is_refused_by_the_app_itself(
         assert store.list_users() == [] and store.list_audit_runs() == []
 
 
-def test_the_sign_in_form_locks_after_five_wrong_passwords(real_store: Store) -> None:
+def test_the_sign_in_form_locks_after_five_wrong_passwords(admin_store: Store) -> None:
     at = opened()
     for _ in range(5):
         sign_in(at, "ada", "not the password")
         assert at.error and "too many wrong passwords" in at.error[0].value
     sign_in(at, "ada", PASSWORD)  # the right one, during the lock
     assert [t.value for t in at.title] == ["fairpanel"]  # still on the sign-in page
-    reasons = [e.payload.get("reason") for e in real_store.log_entries()
+    reasons = [e.payload.get("reason") for e in admin_store.log_entries()
                if e.action == "sign_in_failed"]
     assert reasons == ["locked"] + ["wrong_password"] * 5  # newest first
-    assert real_store.get_user("ada").locked_until is not None  # type: ignore[union-attr]
-    text = str([(e.actor, e.payload) for e in real_store.log_entries()])
+    assert admin_store.get_user("ada").locked_until is not None  # type: ignore[union-attr]
+    text = str([(e.actor, e.payload) for e in admin_store.log_entries()])
     assert "not the password" not in text and PASSWORD not in text
 
 
-def test_local_sign_in_is_logged(real_store: Store) -> None:
+def test_local_sign_in_is_logged(admin_store: Store) -> None:
     at = sign_in(opened(), "ada", PASSWORD)
     assert [t.value for t in at.title] == ["Dataset & model"]
-    entry = real_store.log_entries(limit=1)[0]
+    entry = admin_store.log_entries(limit=1)[0]
     assert (entry.action, entry.actor, entry.payload["method"]) == ("sign_in", "ada",
                                                                     "password")
 
@@ -160,8 +153,8 @@ def test_demo_persona_sign_ins_are_logged(demo_templates: DemoTemplates,
         "sign_in", persona.username, {"username": persona.username, "method": "demo"})
 
 
-def test_markdown_in_the_data_is_shown_as_text(real_store: Store) -> None:
-    run_id = _queue_with_hostile_values(real_store)
+def test_markdown_in_the_data_is_shown_as_text(admin_store: Store) -> None:
+    run_id = _queue_with_hostile_values(admin_store)
     at = sign_in(opened(), "ada", PASSWORD)
     at.switch_page("app_pages/review_queue.py").run()
     assert not at.exception, at.exception

@@ -142,11 +142,14 @@ def test_body_is_deterministic_and_tracks_stored_numbers(
 
 def test_identity_scope_method_state_provenance(compas: tuple[Store, AuditRunRecord],
                                                 report: Report) -> None:
-    _, run = compas
+    store, run = compas
     identity = dict(section(report, "identity")["blocks"][0]["rows"])
     assert identity["Dataset sha256"] == run.config["dataset_sha256"]
     assert "logged decisions" in identity["Decisions"]
-    assert identity["Intended use"] == "not stated"
+    # The system's own (editable) record states the intended use; the card has none.
+    system = store.system_of(run.dataset_id)
+    assert system is not None and system.intended_use
+    assert identity["Intended use"] == system.intended_use
     assert "adverse" in identity["Positive label"]
     scope = dict(section(report, "scope")["blocks"][0]["rows"])
     assert scope["Rows audited"] == "6172" and scope["Data period"] == "not stated"

@@ -41,9 +41,13 @@ def snapshot(i: int, decision: int = 1) -> dict[str, object]:
             "hidden": {"gold_answer": 1}}
 
 
-def queue_cases(store: Store, n: int) -> tuple[int, list[int]]:
-    """Store an audit run with ``n`` queued cases; return the run id and case ids."""
-    run = store.create_audit_run(SCIENTIST, dataset_id=add_dataset(store), model_id=None,
+def queue_cases(store: Store, n: int, dataset_id: int | None = None) -> tuple[int, list[int]]:
+    """Store an audit run with ``n`` queued cases; return the run id and case ids.
+
+    The run audits ``dataset_id`` (default: a new bare dataset).
+    """
+    dataset_id = add_dataset(store) if dataset_id is None else dataset_id
+    run = store.create_audit_run(SCIENTIST, dataset_id=dataset_id, model_id=None,
                                  config={"kind": "fairness"})
     store.finish_audit_run(SCIENTIST, run.id, results={"rows": n})
     cases = [CaseInput(row_key=str(i), subject_group="sex=F" if i % 2 else "sex=M",
