@@ -2,8 +2,8 @@
 
 This package never imports Streamlit; the dashboard in ``app/`` is a thin layer over it.
 Each concept has a subpackage (``data``, ``models``, ``fairness``, ``explain``,
-``flagging``, ``monitoring``, ``panel``, ``raters``, ``reports``, ``retrain``, ``store``,
-``cli``, ``demo``, ``systems``); the names below are what a notebook user calls,
+``flagging``, ``live``, ``monitoring``, ``panel``, ``raters``, ``reports``, ``retrain``,
+``store``, ``cli``, ``demo``, ``systems``); the names below are what a notebook user calls,
 imported on first use so that ``import audits`` stays fast.
 """
 

@@ -53,6 +53,7 @@ from audits.cli.queue import add_queue_parsers
 from audits.cli.report import add_report_parser, report_argv
 from audits.cli.retrain import add_retrain_parsers
 from audits.cli.systems import add_systems_parsers
+from audits.cli.tokens import add_tokens_parser
 from audits.data.catalog import CATALOG, DATASET_NAMES
 from audits.roles import Actor, PermissionDenied, Role
 
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_retrain_parsers(sub)
     _users_parser(sub)
+    add_tokens_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)
     return parser

@@ -49,6 +49,8 @@ from audits.roles import Role
 __all__ = ["FULL_REASON_ROLES", "OUTCOME_FREE", "counterfactual_flags", "disparity_flags",
            "outcome_free_reasons", "reasons_for"]
 
+MSG_REFERENCE = "reference must be a pandas DataFrame of the system's rows; got {kind}"
+
 #: What a reviewer or an adjudicator reads for each reason: the kind of case, never its
 #: decision, outcome, label, score or known answer.
 OUTCOME_FREE: Mapping[str, str] = {
@@ -223,13 +225,15 @@ def counterfactual_flags(
     proxies: Mapping[str, Sequence[str]] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     positive_is_favourable: bool = True,
+    reference: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Flag decisions that flip when only the row's group (and its proxies) changes.
 
     For each sensitive feature and each group other than the row's own, the row is
     re-scored with the sensitive feature set to that group (when it is a model input)
     and each proxy set to that group's typical value (median if numeric, else the most
-    frequent value, over ``frame``). A sensitive feature that is not an input and has no
+    frequent value, over ``reference``, by default ``frame``). A sensitive feature that
+    is not an input and has no
     proxies changes nothing. The score is the largest ``|change of y_score|`` among the
     counterfactuals that flip the decision, so a wide swing outranks a nudge across the
     threshold; the explanation names that counterfactual.
@@ -247,6 +251,11 @@ def counterfactual_flags(
     threshold : float, default 0.5
     positive_is_favourable : bool, default True
         Words decisions "approved"/"declined"; otherwise "positive"/"negative".
+    reference : pandas.DataFrame or None, default None
+        Where the groups and their proxies' typical values come from (holds the same
+        columns as ``frame``). None uses ``frame`` itself: right for a batch, while one
+        live decision needs the system's data (alone, a row knows only its own group).
+        A row of ``frame`` is flagged as it would be in a batch of ``reference``.
 
     Returns
     -------
@@ -255,8 +264,9 @@ def counterfactual_flags(
     Raises
     ------
     ValueError
-        No sensitive feature, a missing column, or a proxy that is not a model feature,
-        is the sensitive feature itself, or belongs to no sensitive feature.
+        No sensitive feature, a missing column (in ``frame`` or ``reference``), or a
+        proxy that is not a model feature, is the sensitive feature itself, or belongs
+        to no sensitive feature.
 
     Examples
     --------
@@ -275,6 +285,10 @@ def counterfactual_flags(
     if not sensitive:
         raise ValueError(MSG_NO_SENSITIVE)
     check_columns_exist(frame, [*features, *sensitive], "feature")
+    if reference is not None:
+        if not isinstance(reference, pd.DataFrame):
+            raise TypeError(MSG_REFERENCE.format(kind=type(reference).__name__))
+        check_columns_exist(reference, [*features, *sensitive], "reference column")
     stand_ins = _check_proxies(proxies, features, sensitive)
     original = predict_decisions(pipeline, frame, features=features, threshold=threshold)
     before = original["y_pred"].to_numpy()
@@ -284,7 +298,7 @@ def counterfactual_flags(
     for column in sensitive:
         own = frame[column].astype("string")
         for other, altered, what in _counterfactuals(frame, column, column in features,
-                                                     stand_ins.get(column, ())):
+                                                     stand_ins.get(column, ()), reference):
             after = predict_decisions(pipeline, altered, features=features, threshold=threshold)
             score_after = after["y_score"].to_numpy()
             delta = np.abs(score_after - score_before)
@@ -398,18 +412,21 @@ def _check_proxies(proxies: Mapping[str, Sequence[str]] | None, features: tuple[
 
 
 def _counterfactuals(frame: pd.DataFrame, column: str, is_input: bool,
-                     proxies: tuple[str, ...]) -> Iterable[tuple[str, pd.DataFrame, str]]:
-    """Yield (other group, frame moved to it, words for what changed)."""
+                     proxies: tuple[str, ...], reference: pd.DataFrame | None = None
+                     ) -> Iterable[tuple[str, pd.DataFrame, str]]:
+    """Yield (other group, frame moved to it, words for what changed); the groups and
+    the proxies' typical values come from ``reference`` (default ``frame``)."""
     if not is_input and not proxies:
         return
-    labels = frame[column].astype("string")
+    source = frame if reference is None else reference
+    labels = source[column].astype("string")
     for other in sorted(str(g) for g in labels.dropna().unique()):
         altered = frame.copy()
         members = (labels == other).fillna(False).to_numpy(bool)
         if is_input:
-            altered[column] = _original_value(frame[column], other)
+            altered[column] = _original_value(source[column], other)
         for proxy in proxies:
-            altered[proxy] = _typical(frame.loc[members, proxy])
+            altered[proxy] = _typical(source.loc[members, proxy])
         moved = ", ".join(proxies)
         if is_input:
             what = f"{column} were {other}" + (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from audits.store.api_tokens import TokenOps
 from audits.store.checkpoints import CheckpointOps
 from audits.store.imports import ImportOps
 from audits.store.panel import PanelOps
@@ -18,7 +19,7 @@ __all__ = ["Store"]
 
 
 class Store(UserOps, ProvenanceOps, SystemOps, QueueOps, PanelOps, ReviewOps, ImportOps,
-            ReportOps, ModelVersionOps, LogReadOps, CheckpointOps):
+            ReportOps, ModelVersionOps, LogReadOps, CheckpointOps, TokenOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

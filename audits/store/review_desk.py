@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 from audits.roles import Actor, require_role
 from audits.store.base import StoreBase
 from audits.store.log import append_entry
+from audits.store.systems import MSG_UNKNOWN_SYSTEM, system_row
 from audits.store.tables import AuditRun, Case, Dataset, ReviewInstructionRow, System, utcnow
 from audits.store.validation import check_actor, check_text
 
-__all__ = ["CaseContext", "InstructionOps", "ReviewInstructions", "case_context",
-           "default_instructions"]
+__all__ = ["MSG_UNKNOWN_SYSTEM", "CaseContext", "InstructionOps", "ReviewInstructions",
+           "case_context", "default_instructions"]
 
-MSG_UNKNOWN_SYSTEM = "no system named {name!r}; known systems: {known}"
 #: The longest question, label meaning or note a panel lead may write.
 MAX_QUESTION, MAX_MEANING, MAX_NOTES = 1000, 1000, 4000
 
@@ -128,7 +128,7 @@ class InstructionOps(StoreBase):
             No system has this name (the message lists the known ones).
         """
         with self._read() as session:
-            row = _system(session, system)
+            row = system_row(session, system)
             dataset = session.scalar(select(Dataset).where(Dataset.system_id == row.id)
                                      .order_by(Dataset.id.desc()))
             return _instructions(session, row, dataset, None)
@@ -158,7 +158,7 @@ class InstructionOps(StoreBase):
                                                  MAX_MEANING),
                   "notes": check_text(notes, "notes", MAX_NOTES, empty=True)}
         with self._write() as (session, head):
-            target = _system(session, system)
+            target = system_row(session, system)
             row = session.scalar(select(ReviewInstructionRow).where(
                 ReviewInstructionRow.system_id == target.id))
             replaced = row is not None
@@ -175,14 +175,6 @@ class InstructionOps(StoreBase):
                          entity="system", entity_id=target.id,
                          payload={"system": target.name, "replaced": replaced, **values})
             return _record(row, target.name)
-
-
-def _system(session: Session, name: str) -> System:
-    row = session.scalar(select(System).where(System.name == name))
-    if row is None:
-        known = ", ".join(session.scalars(select(System.name).order_by(System.name))) or "none"
-        raise LookupError(MSG_UNKNOWN_SYSTEM.format(name=name, known=known))
-    return row
 
 
 def _instructions(session: Session, system: System | None, dataset: Dataset | None,

@@ -309,7 +309,7 @@ class SystemOps(StoreBase):
         if not changes:
             raise ValueError(MSG_NOTHING_TO_EDIT)
         with self._write() as (session, head):
-            row = _system(session, check_system_name(name))
+            row = system_row(session, check_system_name(name))
             logged = {field: {"old": getattr(row, field), "new": text}
                       for field, text in changes.items() if getattr(row, field) != text}
             for field, text in changes.items():
@@ -334,7 +334,7 @@ class SystemOps(StoreBase):
             No system has this name (the message lists the known ones).
         """
         with self._read() as session:
-            row = _system(session, name)
+            row = system_row(session, name)
             return [dataset_record(d) for d in _versions(session, row.id)]
 
     def latest_version(self, name: str) -> DatasetRecord:
@@ -411,7 +411,7 @@ class SystemOps(StoreBase):
         name = check_system_name(name)
         why = check_text(reason, "reason", 2000)
         with self._write() as (session, head):
-            row = _system(session, name)
+            row = system_row(session, name)
             live = [d for d in _versions(session, row.id)
                     if d.sensitive_json is not None and d.sensitive_purged_at is None]
             if not live:
@@ -431,7 +431,14 @@ class SystemOps(StoreBase):
             return [dataset_record(d) for d in live]
 
 
-def _system(session: Session, name: str) -> System:
+def system_row(session: Session, name: str) -> System:
+    """Return the system named ``name`` in ``session``.
+
+    Raises
+    ------
+    LookupError
+        No system has this name (the message lists the known ones).
+    """
     row = session.scalar(select(System).where(System.name == name))
     if row is None:
         known = list(session.scalars(select(System.name).order_by(System.name)))
