@@ -21,6 +21,7 @@ from audits.store.log import CheckpointPolicy
 from audits.store.tables import (
     Adjudication,
     Alert,
+    ApiToken,
     AssignmentRow,
     AuditLog,
     AuditRun,
@@ -28,6 +29,8 @@ from audits.store.tables import (
     Case,
     Dataset,
     FlagPolicyRow,
+    LiveBudget,
+    LiveDecision,
     Model,
     Rating,
     RatingVersion,
@@ -118,7 +121,8 @@ def row_counts(store: Store) -> dict[str, int]:
               "audit_log": AuditLog, "flag_policies": FlagPolicyRow, "batches": Batch,
               "cases": Case, "alerts": Alert, "reviewers": ReviewerRow,
               "assignments": AssignmentRow, "ratings": Rating, "rating_history": RatingVersion,
-              "adjudications": Adjudication, "reports": ReportRow}
+              "adjudications": Adjudication, "reports": ReportRow, "api_tokens": ApiToken,
+              "live_decisions": LiveDecision, "live_budgets": LiveBudget}
     with store.engine.connect() as conn:
         counts = {name: conn.scalar(select(func.count()).select_from(t)) or 0
                   for name, t in tables.items()}

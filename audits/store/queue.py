@@ -38,7 +38,7 @@ from audits.store.validation import (
     check_text,
 )
 
-__all__ = ["QueueOps"]
+__all__ = ["QueueOps", "add_cases", "check_cases", "completed_run"]
 
 MSG_UNKNOWN_RUN = "no audit run with id {id}"
 MSG_RUN_NOT_COMPLETED = "audit run {id} is {status}; only a completed run can have a queue"
@@ -76,15 +76,15 @@ class QueueOps(StoreBase):
         require_role(check_actor(actor), "run an audit")
         run_id = check_id(audit_run_id, "audit_run_id")
         policy_json = check_json_object(policy, "policy")
-        checked = _check_cases(cases)
+        checked = check_cases(cases)
         with self._write() as (session, head):
-            _completed_run(session, run_id)
+            completed_run(session, run_id)
             if session.scalar(select(FlagPolicyRow.id).where(
                     FlagPolicyRow.audit_run_id == run_id)) is not None:
                 raise ValueError(MSG_POLICY_EXISTS.format(id=run_id))
             session.add(FlagPolicyRow(audit_run_id=run_id, policy_json=policy_json,
                                       created_by=actor.username, created_at=utcnow()))
-            rows = _add_cases(session, actor, run_id, None, checked)
+            rows = add_cases(session, actor, run_id, None, checked)
             append_entry(session, head, actor=actor.username, action="record_queue",
                          entity="audit_run", entity_id=run_id,
                          payload={"policy": policy_json, "cases": _digests(rows)})
@@ -117,10 +117,10 @@ class QueueOps(StoreBase):
                   for p in (period_start, period_end)]
         data_json = check_json_object(data, "data")
         results_json = check_json_object(results, "results")
-        checked = _check_cases(cases)
+        checked = check_cases(cases)
         alert_rows = [_alert_row(a) for a in alerts]
         with self._write() as (session, head):
-            _completed_run(session, run_id)
+            completed_run(session, run_id)
             existing = session.scalar(select(Batch).where(Batch.audit_run_id == run_id,
                                                           Batch.sha256 == sha))
             if existing is not None:
@@ -136,7 +136,7 @@ class QueueOps(StoreBase):
                           created_at=utcnow())
             session.add(batch)
             session.flush()
-            rows = _add_cases(session, actor, run_id, batch.id, checked)
+            rows = add_cases(session, actor, run_id, batch.id, checked)
             for alert in alert_rows:
                 alert.audit_run_id, alert.batch_id = run_id, batch.id
                 session.add(alert)
@@ -193,7 +193,8 @@ class QueueOps(StoreBase):
         return None if row is None else dict(row.policy_json)
 
 
-def _completed_run(session: Session, run_id: int) -> AuditRun:
+def completed_run(session: Session, run_id: int) -> AuditRun:
+    """Return the completed audit run ``run_id`` (LookupError, ValueError otherwise)."""
     run = session.get(AuditRun, run_id)
     if run is None:
         raise LookupError(MSG_UNKNOWN_RUN.format(id=run_id))
@@ -202,7 +203,8 @@ def _completed_run(session: Session, run_id: int) -> AuditRun:
     return run
 
 
-def _check_cases(cases: Sequence[CaseInput]) -> list[tuple[CaseInput, dict[str, Any], str]]:
+def check_cases(cases: Sequence[CaseInput]) -> list[tuple[CaseInput, dict[str, Any], str]]:
+    """Validate cases to queue; return each with its snapshot and the snapshot's hash."""
     checked, seen = [], set()
     for case in cases:
         if not isinstance(case, CaseInput):
@@ -224,8 +226,9 @@ def _check_cases(cases: Sequence[CaseInput]) -> list[tuple[CaseInput, dict[str, 
     return checked
 
 
-def _add_cases(session: Session, actor: Actor, run_id: int, batch_id: int | None,
-               checked: list[tuple[CaseInput, dict[str, Any], str]]) -> list[Case]:
+def add_cases(session: Session, actor: Actor, run_id: int, batch_id: int | None,
+              checked: list[tuple[CaseInput, dict[str, Any], str]]) -> list[Case]:
+    """Queue checked cases in run ``run_id`` (refused if a row key is already queued)."""
     keys = [c.row_key for c, _, _ in checked]
     taken = sorted(session.scalars(select(Case.row_key).where(
         Case.audit_run_id == run_id, Case.row_key.in_(keys)))) if keys else []

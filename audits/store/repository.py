@@ -5,6 +5,7 @@ from __future__ import annotations
 from audits.store.api_tokens import TokenOps
 from audits.store.checkpoints import CheckpointOps
 from audits.store.imports import ImportOps
+from audits.store.live import LiveOps
 from audits.store.panel import PanelOps
 from audits.store.privacy import LogReadOps
 from audits.store.provenance import ProvenanceOps
@@ -19,7 +20,8 @@ __all__ = ["Store"]
 
 
 class Store(UserOps, ProvenanceOps, SystemOps, QueueOps, PanelOps, ReviewOps, ImportOps,
-            ReportOps, ModelVersionOps, LogReadOps, CheckpointOps, TokenOps):
+            ReportOps, ModelVersionOps, LogReadOps, CheckpointOps, TokenOps,
+            LiveOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

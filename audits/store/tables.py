@@ -629,3 +629,52 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LiveDecision(Base):
+    """A decision a system's service sent to the decision API: what the model decided,
+    whether it was held for a person and why, and its final decision once made."""
+
+    __tablename__ = "live_decisions"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('auto', 'held')", name="outcome"),
+        CheckConstraint("status IN ('pending', 'decided')", name="status"),
+        UniqueConstraint("system_id", "idempotency_key"),
+        Index("ix_live_decisions_system_status", "system_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id"))
+    audit_run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    features_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sensitive_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), nullable=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_decision: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(8))
+    reasons_json: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    unreviewed: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True,
+                                                nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    final_decision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_how: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decided_role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LiveBudget(Base):
+    """A system's review budget as a token bucket: tokens left as of ``updated_at``."""
+
+    __tablename__ = "live_budgets"
+
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id"), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

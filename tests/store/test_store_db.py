@@ -32,7 +32,8 @@ TABLES = {"users", "datasets", "models", "audit_runs", "audit_log", "log_head", 
           "flag_policies", "batches", "cases", "alerts", "reviewers", "reviewer_backgrounds",
           "panel_settings", "assignments", "ratings", "rating_history", "adjudications",
           "exclusions", "reports", "signing_keys", "log_checkpoints", "report_snapshots",
-          "systems", "review_instructions", "review_skips", "cannot_tell", "api_tokens"}
+          "systems", "review_instructions", "review_skips", "cannot_tell", "api_tokens",
+          "live_decisions", "live_budgets"}
 
 
 def test_data_dir_uses_fairpanel_home_and_creates_it(

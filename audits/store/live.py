@@ -1,0 +1,290 @@
+"""Live decisions in the store: recorded once per idempotency key, held ones queued as
+cases in the same transaction, and a system's review budget kept beside them.
+
+:meth:`LiveOps.record_live_decisions` writes a call's decisions in one transaction with
+one log entry (``record_live_decisions``, with each decision's id, outcome and request
+hash): a batch of a thousand decisions is one append to the hash chain, not a thousand.
+A decision whose idempotency key the system already holds is answered from the store
+(``replayed``), provided the request is the same; a different request under a used key
+is refused. A decision the policy would hold takes one token from the system's review
+budget: the store keeps the bucket's row and asks the caller's ``take_budget`` (the
+arithmetic lives in :mod:`audits.live.budget`; the store imports no analysis) under the
+log's write lock, so two requests never spend the same token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audits.roles import Actor, require_role
+from audits.store.base import StoreBase
+from audits.store.log import append_entry
+from audits.store.queue import add_cases, check_cases, completed_run
+from audits.store.records import CaseInput
+from audits.store.systems import system_row
+from audits.store.tables import Dataset, LiveBudget, LiveDecision, System, utcnow
+from audits.store.validation import (
+    check_actor,
+    check_id,
+    check_json_object,
+    check_sha256,
+    check_text,
+)
+
+__all__ = ["MSG_KEY_REUSED", "MSG_RUN_OF_ANOTHER_SYSTEM", "MSG_TOO_MANY", "MSG_UNKNOWN_DECISION",
+           "MAX_BATCH", "BudgetTaker", "LiveDecisionInput", "LiveDecisionRecord", "LiveOps"]
+
+#: The most decisions one call may record (the API's batch limit).
+MAX_BATCH = 1000
+MSG_TOO_MANY = "at most {max} decisions per call; got {n}"
+MSG_KEY_REUSED = ("idempotency key {key!r} was already used for another request to system "
+                  "{system!r}; use a new key for a new decision")
+MSG_DUPLICATE_KEY = "idempotency key {key!r} appears twice in one call"
+MSG_RUN_OF_ANOTHER_SYSTEM = "audit run {id} does not audit a version of system {system!r}"
+MSG_UNKNOWN_DECISION = "no live decision with id {id}"
+MSG_BAD_DECISION = "decision {key!r}: {problem}"
+
+#: ``(tokens, updated_at, now) -> (taken, tokens, updated_at)``; None tokens: a new bucket.
+BudgetTaker = Callable[[float | None, datetime | None, datetime],
+                       tuple[bool, float, datetime]]
+
+
+@dataclass(frozen=True)
+class LiveDecisionInput:
+    """One decision to record, as the live policy judged it.
+
+    ``would_hold`` says the policy wants a person to see it; whether it is held depends
+    on the budget (and ``when_spent``). ``case`` is the case to queue if it is held.
+    """
+
+    external_id: str
+    idempotency_key: str
+    request_sha256: str
+    threshold: float
+    score: float | None
+    model_decision: int
+    would_hold: bool
+    reasons: list[dict[str, Any]]
+    features: dict[str, Any]
+    sensitive: dict[str, Any]
+    case: CaseInput | None = None
+    model_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveDecisionRecord:
+    """A stored live decision; ``replayed`` is True when a resent request found it."""
+
+    id: int
+    system: str
+    audit_run_id: int
+    external_id: str
+    idempotency_key: str
+    request_sha256: str
+    model_id: int | None
+    threshold: float
+    score: float | None
+    model_decision: int
+    outcome: str
+    reasons: list[dict[str, Any]]
+    unreviewed: str | None
+    case_id: int | None
+    status: str
+    final_decision: int | None
+    decided_how: str | None
+    decided_role: str | None
+    decided_at: datetime | None
+    created_at: datetime
+    replayed: bool = field(default=False, compare=False)
+
+
+def _record(row: LiveDecision, system: str, *, replayed: bool = False) -> LiveDecisionRecord:
+    return LiveDecisionRecord(
+        id=row.id, system=system, audit_run_id=row.audit_run_id,
+        external_id=row.external_id, idempotency_key=row.idempotency_key,
+        request_sha256=row.request_sha256, model_id=row.model_id, threshold=row.threshold,
+        score=row.score, model_decision=row.model_decision, outcome=row.outcome,
+        reasons=list(row.reasons_json), unreviewed=row.unreviewed, case_id=row.case_id,
+        status=row.status, final_decision=row.final_decision, decided_how=row.decided_how,
+        decided_role=row.decided_role, decided_at=row.decided_at, created_at=row.created_at,
+        replayed=replayed)
+
+
+def _check(item: object) -> LiveDecisionInput:
+    if not isinstance(item, LiveDecisionInput):
+        raise ValueError(f"decisions must be LiveDecisionInput values; got "
+                         f"{type(item).__name__}")
+    key = check_text(item.idempotency_key, "idempotency_key", 128)
+    check_text(item.external_id, "id", 128)
+    check_sha256(item.request_sha256, "request_sha256")
+    if item.model_decision not in (0, 1) or isinstance(item.model_decision, bool):
+        raise ValueError(MSG_BAD_DECISION.format(key=key, problem="model_decision must be "
+                                                 f"0 or 1, not {item.model_decision!r}"))
+    if item.would_hold and item.case is None:
+        raise ValueError(MSG_BAD_DECISION.format(key=key, problem="a decision to hold needs "
+                                                 "its case"))
+    check_json_object(item.features, "features")
+    check_json_object(item.sensitive, "sensitive")
+    return item
+
+
+class LiveOps(StoreBase):
+    """The live-decision methods of :class:`~audits.store.Store`."""
+
+    def record_live_decisions(
+        self, actor: Actor, system: str, audit_run_id: int,
+        decisions: Sequence[LiveDecisionInput], *, take_budget: BudgetTaker,
+        when_spent: str = "auto", now: datetime | None = None,
+    ) -> list[LiveDecisionRecord]:
+        """Record a call's decisions (requires "run an audit"); answer each in order.
+
+        Parameters
+        ----------
+        actor : Actor
+            The service's token (a system actor) or a data scientist.
+        system : str
+        audit_run_id : int
+            The completed audit of a version of ``system`` whose queue held cases join.
+        decisions : sequence of LiveDecisionInput
+            At most :data:`MAX_BATCH`; idempotency keys unique within the call.
+        take_budget : callable
+            Takes one token of the review budget for a decision the policy would hold.
+        when_spent : {"auto", "hold"}, default "auto"
+            With the budget spent: decide automatically (``unreviewed = "budget"``), or
+            hold anyway.
+        now : datetime or None
+            The time of the call (None: the clock); tests pass their own.
+
+        Returns
+        -------
+        list of LiveDecisionRecord
+            In the order given; ``replayed`` for a key the system already held.
+
+        Raises
+        ------
+        ValueError
+            Too many decisions, a key twice in the call, a used key with another
+            request (:data:`MSG_KEY_REUSED`), a malformed decision or case.
+        LookupError
+            No such system or audit run.
+        """
+        require_role(check_actor(actor), "run an audit")
+        run_id = check_id(audit_run_id, "audit_run_id")
+        if len(decisions) > MAX_BATCH:
+            raise ValueError(MSG_TOO_MANY.format(max=MAX_BATCH, n=len(decisions)))
+        checked = [_check(d) for d in decisions]
+        keys = [d.idempotency_key.strip() for d in checked]
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise ValueError(MSG_DUPLICATE_KEY.format(key=key))
+            seen.add(key)
+        when = now or utcnow()
+        with self._write() as (session, head):
+            target = system_row(session, system)
+            run = completed_run(session, run_id)
+            if session.scalar(select(Dataset.system_id).where(
+                    Dataset.id == run.dataset_id)) != target.id:
+                raise ValueError(MSG_RUN_OF_ANOTHER_SYSTEM.format(id=run_id,
+                                                                  system=target.name))
+            existing = {row.idempotency_key: row for row in session.scalars(
+                select(LiveDecision).where(LiveDecision.system_id == target.id,
+                                           LiveDecision.idempotency_key.in_(keys)))}
+            out: list[LiveDecisionRecord | None] = []
+            new_rows: list[tuple[int, LiveDecision, LiveDecisionInput]] = []
+            budget = session.get(LiveBudget, target.id)
+            tokens = None if budget is None else budget.tokens
+            updated = None if budget is None else budget.updated_at
+            for i, (item, key) in enumerate(zip(checked, keys, strict=True)):
+                old = existing.get(key)
+                if old is not None:
+                    if old.request_sha256 != item.request_sha256.lower():
+                        raise ValueError(MSG_KEY_REUSED.format(key=key, system=target.name))
+                    out.append(_record(old, target.name, replayed=True))
+                    continue
+                held, unreviewed = False, None
+                if item.would_hold:
+                    taken, tokens, updated = take_budget(tokens, updated, when)
+                    held = taken or when_spent == "hold"
+                    unreviewed = None if held else "budget"
+                row = LiveDecision(
+                    system_id=target.id, audit_run_id=run_id,
+                    external_id=item.external_id.strip(), idempotency_key=key,
+                    request_sha256=item.request_sha256.lower(),
+                    features_json=dict(item.features), sensitive_json=dict(item.sensitive),
+                    model_id=item.model_id, threshold=float(item.threshold),
+                    score=None if item.score is None else float(item.score),
+                    model_decision=int(item.model_decision),
+                    outcome="held" if held else "auto", reasons_json=list(item.reasons),
+                    unreviewed=unreviewed, status="pending" if held else "decided",
+                    final_decision=None if held else int(item.model_decision),
+                    decided_how=None if held else "model",
+                    decided_role=None if held else "model",
+                    decided_at=None if held else when,
+                    created_by=actor.username, created_at=when)
+                new_rows.append((i, row, item))
+                out.append(None)
+            if tokens is not None and updated is not None:
+                if budget is None:
+                    session.add(LiveBudget(system_id=target.id, tokens=tokens,
+                                           updated_at=updated))
+                else:
+                    budget.tokens, budget.updated_at = tokens, updated
+            cases = [(item.case, row) for _, row, item in new_rows
+                     if row.outcome == "held" and item.case is not None]
+            if cases:
+                made = add_cases(session, actor, run_id, None,
+                                  check_cases([c for c, _ in cases]))
+                for case, (_, row) in zip(made, cases, strict=True):
+                    row.case_id = case.id
+            session.add_all([row for _, row, _ in new_rows])
+            session.flush()
+            for i, row, _ in new_rows:
+                out[i] = _record(row, target.name)
+            if new_rows:
+                append_entry(session, head, actor=actor.username,
+                             action="record_live_decisions", entity="system",
+                             entity_id=target.id,
+                             payload={"system": target.name, "audit_run_id": run_id,
+                                      "decisions": [{"id": row.id, "outcome": row.outcome,
+                                                     "request_sha256": row.request_sha256,
+                                                     "case_id": row.case_id,
+                                                     "unreviewed": row.unreviewed}
+                                                    for _, row, _ in new_rows]})
+            return [r for r in out if r is not None]
+
+    def live_decision(self, decision_id: int) -> LiveDecisionRecord:
+        """Return one live decision.
+
+        Raises
+        ------
+        LookupError
+            No live decision has this id.
+        """
+        decision_id = check_id(decision_id, "decision_id")
+        with self._read() as session:
+            row = session.get(LiveDecision, decision_id)
+            if row is None:
+                raise LookupError(MSG_UNKNOWN_DECISION.format(id=decision_id))
+            return _record(row, _system_name(session, row.system_id))
+
+    def live_decisions(self, system: str, *, status: str | None = None
+                       ) -> list[LiveDecisionRecord]:
+        """Return a system's live decisions, oldest first (only ``status`` if given)."""
+        with self._read() as session:
+            target = system_row(session, system)
+            query = select(LiveDecision).where(LiveDecision.system_id == target.id)
+            if status is not None:
+                query = query.where(LiveDecision.status == status)
+            return [_record(r, target.name)
+                    for r in session.scalars(query.order_by(LiveDecision.id))]
+
+
+def _system_name(session: Session, system_id: int) -> str:
+    return str(session.scalar(select(System.name).where(System.id == system_id)))
