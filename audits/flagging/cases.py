@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from audits.flagging.flags import (
 from audits.flagging.policy import FlagPolicy, Selection, select_cases
 from audits.store import CaseInput
 
-__all__ = ["FlagContext", "FlaggedCases", "flag_and_snapshot", "likely_proxies",
+__all__ = ["FlagContext", "FlaggedCases", "case_of", "flag_and_snapshot", "likely_proxies",
            "subject_groups"]
 
 Progress = Callable[[float, str], None]
@@ -266,6 +266,40 @@ def _case(frame: pd.DataFrame, chosen: Any, context: FlagContext, flags: pd.Data
     return CaseInput(row_key=f"{key_prefix}{row}", subject_group=str(chosen.group),
                      primary_reason=str(chosen.primary_reason), reasons=reasons,
                      priority=float(chosen.priority), rank=int(chosen.rank), snapshot=snapshot)
+
+
+def case_of(frame: pd.DataFrame, row: Any, context: FlagContext,
+            reasons: Sequence[Mapping[str, Any]], *, explanation: Explanation | None,
+            key_prefix: str = "", rank: int = 1) -> CaseInput:
+    """Snapshot one flagged decision as a case, outside a budgeted batch selection.
+
+    For a decision held on its own (a live decision): ``reasons`` are its flags
+    (``{"reason", "score", "explanation"}``, strongest first; the first is its primary
+    reason and its score the case's priority), ``explanation`` holds its SHAP values
+    (or None for logged decisions). The snapshot is the one a batch case gets.
+    """
+    if not reasons:
+        raise ValueError(f"row {row!r} has no reason to be a case")
+    flags = pd.DataFrame({"row": pd.Series([row] * len(reasons), dtype=object),
+                          "reason": [str(r["reason"]) for r in reasons],
+                          "score": [float(r["score"]) for r in reasons],
+                          "explanation": [str(r["explanation"]) for r in reasons]})
+    group = subject_groups(frame.loc[[row]], context.sensitive_features).iloc[0]
+    chosen = _Chosen(row=row, group=str(group), primary_reason=str(flags["reason"].iloc[0]),
+                     reasons=list(flags["reason"]), priority=float(flags["score"].iloc[0]),
+                     rank=rank)
+    return _case(frame, chosen, context, flags, explanation, key_prefix)
+
+
+class _Chosen(NamedTuple):
+    """One selected row, as :func:`select_cases` lists it."""
+
+    row: Any
+    group: str
+    primary_reason: str
+    reasons: list[str]
+    priority: float
+    rank: int
 
 
 def _explanation(explanation: Explanation | None, frame: pd.DataFrame, row: Any,

@@ -4,7 +4,9 @@ The online counterpart of :mod:`audits.flagging`. Owns which incoming decisions 
 person should see and why (:mod:`~audits.live.policy`: the batch reasons, with the
 system's data as the reference for counterfactuals, and a per-decision random control)
 and the review budget as a rate with each held decision's service level
-(:mod:`~audits.live.budget`).
+(:mod:`~audits.live.budget`), and deciding a call's decisions over the store: scored by
+the deployed model, judged, the held ones explained and queued as cases
+(:mod:`~audits.live.stored`).
 """
 
 from __future__ import annotations
@@ -23,16 +25,32 @@ if TYPE_CHECKING:
         evaluate_live,
         random_control_drawn,
     )
+    from audits.live.stored import (
+        DecisionProblem,
+        DecisionRequest,
+        LiveSystem,
+        RequestRejected,
+        decide,
+        live_system,
+        request_problems,
+    )
 
 __all__ = [
     "Bucket",
+    "DecisionProblem",
+    "DecisionRequest",
     "FALLBACKS",
     "LIVE_COLUMNS",
     "LivePolicy",
+    "LiveSystem",
+    "RequestRejected",
     "SLA_STAGES",
     "WHEN_SPENT",
+    "decide",
     "evaluate_live",
+    "live_system",
     "random_control_drawn",
+    "request_problems",
     "sla_stage",
     "take",
 ]

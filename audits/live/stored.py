@@ -1,0 +1,319 @@
+"""Deciding live decisions over the store: score, judge, hold, queue, record.
+
+:func:`live_system` gathers once what a system's live decisions need (its latest
+completed fairness audit that has a review queue, the model in use now, the flag
+context and the audit's own decisions as the reference for counterfactuals); a
+service keeps it and rebuilds it when the deployed model changes. :func:`decide` takes
+a call's decisions: it checks each field against the system's schema (every problem
+named with its decision and field, nothing stored when any is wrong), scores them with
+the deployed model (or takes the logged decision and score), judges them with
+:func:`audits.live.policy.evaluate_live`, explains the held ones with SHAP (one row
+each), snapshots them as cases and records everything through
+:meth:`audits.store.Store.record_live_decisions` in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audits.explain.shap_values import explain_model
+from audits.fairness.stored import AUDIT_KIND, registered_model
+from audits.flagging.cases import FlagContext, case_of
+from audits.flagging.stored import flag_context
+from audits.live.budget import Bucket, take
+from audits.live.policy import LivePolicy, evaluate_live
+from audits.models.training import predict_decisions
+from audits.roles import Actor, require_role
+from audits.store import AuditRunRecord, ModelRecord, Store
+from audits.store.live import LiveDecisionInput, LiveDecisionRecord
+
+__all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
+           "RequestRejected", "decide", "live_system", "request_problems"]
+
+MSG_NO_LIVE_AUDIT = (
+    "system {system!r} has no completed fairness audit with a review queue; run an audit "
+    "and build its queue first (the live policy flags decisions against it)"
+)
+MSG_REJECTED = "{n} problem(s) in the request, nothing stored: {first}"
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One decision a service sends.
+
+    ``features`` are the model's inputs; ``sensitive`` the sensitive features (used to
+    judge and group, never to score unless the model takes them). Without a deployed
+    model, ``prediction`` (0/1) and optionally ``score`` are the decision logged by the
+    caller's own system.
+    """
+
+    id: str
+    idempotency_key: str
+    features: Mapping[str, Any]
+    sensitive: Mapping[str, Any] = field(default_factory=dict)
+    prediction: int | None = None
+    score: float | None = None
+
+    def sha256(self) -> str:
+        """The request's content hash (what an idempotency key is bound to)."""
+        body = {"id": self.id, "features": dict(self.features),
+                "sensitive": dict(self.sensitive), "prediction": self.prediction,
+                "score": self.score}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DecisionProblem:
+    """A bad field of one decision: ``index`` in the call, ``field`` as a path."""
+
+    index: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"decisions[{self.index}].{self.field}: {self.message}"
+
+
+class RequestRejected(ValueError):
+    """A call with bad fields; ``problems`` names each one."""
+
+    def __init__(self, problems: Sequence[DecisionProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(MSG_REJECTED.format(n=len(self.problems), first=self.problems[0]))
+
+
+@dataclass(frozen=True)
+class LiveSystem:
+    """What a system's live decisions are judged against (built by :func:`live_system`)."""
+
+    system: str
+    run: AuditRunRecord
+    model: ModelRecord | None
+    context: FlagContext
+    reference: pd.DataFrame
+
+    @property
+    def model_version(self) -> str | None:
+        """The deployed model's id and hash prefix, e.g. ``"#3 9f2c1a7e"``."""
+        return None if self.model is None else f"#{self.model.id} {self.model.sha256[:8]}"
+
+
+def live_system(store: Store, system: str) -> LiveSystem:
+    """Gather what ``system``'s live decisions are judged against.
+
+    The newest completed fairness audit of any version of the system that has a review
+    queue; the model in use now (the deployed version of the audited model's family);
+    its flag context; and the audit's decisions as the counterfactuals' reference.
+
+    Raises
+    ------
+    LookupError
+        No such system.
+    ValueError
+        No audit with a queue yet (:data:`MSG_NO_LIVE_AUDIT`).
+    """
+    versions = {v.id for v in store.system_versions(system)}
+    queued = set(store.queued_audit_runs())
+    runs = [r for r in store.list_audit_runs()
+            if r.dataset_id in versions and r.status == "completed" and r.id in queued
+            and (r.config or {}).get("kind") == AUDIT_KIND]
+    if not runs:
+        raise ValueError(MSG_NO_LIVE_AUDIT.format(system=system))
+    run = max(runs, key=lambda r: r.id)
+    frame, context = flag_context(store, run)
+    model = None
+    if run.model_id is not None:
+        model = store.deployed_version(run.model_id)
+        if model.id != run.model_id:
+            provenance = {**context.provenance, "model_sha256": model.sha256,
+                          "model_id": model.id}
+            context = replace(context, pipeline=registered_model(model), provenance=provenance)
+    return LiveSystem(system=system, run=run, model=model, context=context, reference=frame)
+
+
+def request_problems(live: LiveSystem, requests: Sequence[DecisionRequest]
+                     ) -> list[DecisionProblem]:
+    """Every bad field of a call, against the system's schema.
+
+    A feature or sensitive feature the system does not know, one it needs that is
+    missing, a value whose type differs from the audit's data (a number where the data
+    has numbers), a logged decision that is not 0 or 1 (or missing without a model), a
+    score that is not a finite number. Idempotency keys and ids must be non-empty text of
+    at most 128 characters.
+
+    Examples
+    --------
+    >>> p = DecisionProblem(0, "features.income", "missing")
+    >>> str(p)
+    'decisions[0].features.income: missing'
+    """
+    context, reference = live.context, live.reference
+    features = [f for f in context.features if f not in context.sensitive_features]
+    sensitive = list(context.sensitive_features)
+    inputs_sensitive = [s for s in sensitive if s in context.features]
+    problems: list[DecisionProblem] = []
+    for i, request in enumerate(requests):
+        def bad(where: str, message: str, i: int = i) -> None:
+            problems.append(DecisionProblem(i, where, message))
+        for name, value in (("id", request.id), ("idempotency_key", request.idempotency_key)):
+            if not isinstance(value, str) or not value.strip() or len(value) > 128:
+                bad(name, "must be text of 1 to 128 characters")
+        for part, given, wanted in (("features", request.features, features),
+                                    ("sensitive", request.sensitive, sensitive)):
+            if not isinstance(given, Mapping):
+                bad(part, "must be an object")
+                continue
+            for name in given:
+                if name not in wanted and not (part == "features" and name in inputs_sensitive):
+                    bad(f"{part}.{name}", f"is not a {part[:-1] if part == 'features' else part}"
+                        f" field of system {live.system!r}; expected: {', '.join(wanted)}")
+            for name in wanted:
+                if name not in given and not (part == "sensitive" and name in request.features):
+                    bad(f"{part}.{name}", "is required")
+                elif name in given:
+                    message = _type_problem(given[name], reference[name]
+                                            if name in reference.columns else None)
+                    if message:
+                        bad(f"{part}.{name}", message)
+        if context.pipeline is None:
+            if request.prediction not in (0, 1) or isinstance(request.prediction, bool):
+                bad("prediction", "is required as 0 or 1 (the system has no deployed model)")
+        elif request.prediction is not None:
+            bad("prediction", "must be omitted: the deployed model decides")
+        if request.score is not None and (isinstance(request.score, bool) or not isinstance(
+                request.score, int | float) or not math.isfinite(request.score)):
+            bad("score", "must be a finite number")
+    keys = [r.idempotency_key for r in requests]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            problems.append(DecisionProblem(i, "idempotency_key",
+                                            f"repeats decisions[{keys.index(key)}]'s key"))
+    return problems
+
+
+def _type_problem(value: Any, column: pd.Series | None) -> str | None:
+    if value is None:
+        return None  # the model's imputation handles a missing value, as in training
+    numeric = (column is not None and pd.api.types.is_numeric_dtype(column)
+               and not pd.api.types.is_bool_dtype(column))
+    if numeric:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number; got {type(value).__name__}"
+        if not math.isfinite(value):
+            return "must be a finite number"
+    elif isinstance(value, dict | list):
+        return f"must be a single value; got {type(value).__name__}"
+    return None
+
+
+def decide(store: Store, actor: Actor, live: LiveSystem,
+           requests: Sequence[DecisionRequest], *, policy: LivePolicy,
+           now: datetime | None = None) -> list[LiveDecisionRecord]:
+    """Score, judge and record a call's decisions; answer each in order.
+
+    Raises
+    ------
+    RequestRejected
+        Bad fields (each named; nothing stored).
+    ValueError
+        A used idempotency key with another request, too many decisions.
+    """
+    require_role(actor, "run an audit")
+    problems = request_problems(live, requests)
+    if problems:
+        raise RequestRejected(problems)
+    if not requests:
+        return []
+    context = live.context
+    keys = [f"live:{r.idempotency_key}" for r in requests]
+    frame = pd.DataFrame([{**dict(r.sensitive), **dict(r.features)} for r in requests],
+                         index=pd.Index(keys, dtype=object))
+    for column in live.reference.columns:
+        if column in frame.columns and pd.api.types.is_numeric_dtype(live.reference[column]):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    y_score, y_pred = context.y_score or "y_score", context.y_pred
+    if context.pipeline is not None:
+        scored = predict_decisions(context.pipeline, frame, features=list(context.features),
+                                   threshold=context.threshold)
+        frame[y_score] = scored["y_score"].to_numpy()
+        frame[y_pred] = scored["y_pred"].to_numpy()
+    else:
+        frame[y_pred] = [int(r.prediction or 0) for r in requests]
+        frame[y_score] = [np.nan if r.score is None else float(r.score) for r in requests]
+    scores = frame[y_score]
+    has_scores = bool(scores.notna().all())
+    judged = evaluate_live(
+        frame, scores.fillna(context.threshold) if not has_scores else scores,
+        threshold=context.threshold,
+        policy=replace(policy, counterfactual=policy.counterfactual
+                       and context.pipeline is not None,
+                       low_confidence_margin=policy.low_confidence_margin if has_scores
+                       else None,
+                       attribution_min_share=policy.attribution_min_share
+                       if context.pipeline is not None else None),
+        pipeline=context.pipeline, features=context.features,
+        sensitive_features=context.sensitive_features, proxies=context.proxies,
+        reference=live.reference, positive_is_favourable=context.positive_is_favourable,
+        **_attribution(context, frame, policy))
+    judged["model_decision"] = frame[y_pred].astype(int)
+    held = [key for key in frame.index if judged.at[key, "held"]]
+    explanation = (explain_model(context.pipeline, frame.loc[held],
+                                 features=list(context.features),
+                                 background=context.background,
+                                 random_state=policy.random_state)
+                   if held and context.pipeline is not None else None)
+    items = []
+    for key, request in zip(frame.index, requests, strict=True):
+        reasons = list(judged.at[key, "reasons"])
+        case = (case_of(frame, key, context, reasons, explanation=explanation)
+                if reasons else None)
+        items.append(LiveDecisionInput(
+            external_id=request.id, idempotency_key=request.idempotency_key,
+            request_sha256=request.sha256(), threshold=float(context.threshold),
+            score=None if pd.isna(frame.at[key, y_score]) else float(frame.at[key, y_score]),
+            model_decision=int(frame.at[key, y_pred]), would_hold=bool(reasons),
+            reasons=reasons, features=_json(request.features),
+            sensitive=_json(request.sensitive), case=case,
+            model_id=None if live.model is None else live.model.id))
+
+    def take_budget(tokens: float | None, updated: datetime | None, at: datetime
+                    ) -> tuple[bool, float, datetime]:
+        bucket = (Bucket.full(policy.capacity, at) if tokens is None or updated is None
+                  else Bucket(tokens, updated))
+        ok, after = take(bucket, at, rate_per_day=policy.reviews_per_day,
+                         capacity=policy.capacity)
+        return ok, after.tokens, after.updated_at
+
+    return store.record_live_decisions(actor, live.system, live.run.id, items,
+                                       take_budget=take_budget, when_spent=policy.when_spent,
+                                       now=now)
+
+
+def _attribution(context: FlagContext, frame: pd.DataFrame,
+                 policy: LivePolicy) -> dict[str, Any]:
+    """SHAP of every decision of the call, when the attribution reason is on."""
+    if policy.attribution_min_share is None or context.pipeline is None:
+        return {}
+    watched = [f for f in context.features if f in context.sensitive_features]
+    watched += [p for ps in context.proxies.values() for p in ps if p not in watched]
+    if not watched:
+        return {}
+    explanation = explain_model(context.pipeline, frame, features=list(context.features),
+                                background=context.background,
+                                random_state=policy.random_state)
+    return {"contributions": explanation.contributions, "watched": watched}
+
+
+def _json(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in values.items()}
