@@ -28,7 +28,7 @@ from audits.store.log import append_entry
 from audits.store.queue import add_cases, check_cases, completed_run
 from audits.store.records import CaseInput
 from audits.store.systems import system_row
-from audits.store.tables import Dataset, LiveBudget, LiveDecision, System, utcnow
+from audits.store.tables import Case, Dataset, LiveBudget, LiveDecision, System, utcnow
 from audits.store.validation import (
     check_actor,
     check_id,
@@ -38,7 +38,8 @@ from audits.store.validation import (
 )
 
 __all__ = ["MSG_KEY_REUSED", "MSG_RUN_OF_ANOTHER_SYSTEM", "MSG_TOO_MANY", "MSG_UNKNOWN_DECISION",
-           "MAX_BATCH", "BudgetTaker", "LiveDecisionInput", "LiveDecisionRecord", "LiveOps"]
+           "MAX_BATCH", "BudgetTaker", "LiveDecisionInput", "LiveDecisionRecord", "LiveOps",
+           "settle_live"]
 
 #: The most decisions one call may record (the API's batch limit).
 MAX_BATCH = 1000
@@ -102,6 +103,13 @@ class LiveDecisionRecord:
     decided_at: datetime | None
     created_at: datetime
     replayed: bool = field(default=False, compare=False)
+
+    @property
+    def changed(self) -> bool | None:
+        """Whether a person changed the model's decision (None until decided)."""
+        if self.final_decision is None:
+            return None
+        return self.final_decision != self.model_decision
 
 
 def _record(row: LiveDecision, system: str, *, replayed: bool = False) -> LiveDecisionRecord:
@@ -284,6 +292,22 @@ class LiveOps(StoreBase):
                 query = query.where(LiveDecision.status == status)
             return [_record(r, target.name)
                     for r in session.scalars(query.order_by(LiveDecision.id))]
+
+
+def settle_live(session: Session, case: Case, *, how: str, role: str) -> None:
+    """Give the live decision queued as ``case`` its final decision, as ``case`` closes.
+
+    Called in the transaction that closes the case (reviewers agreeing, or an
+    adjudication), so a held decision is decided exactly when its case is; ``changed``
+    is read off ``final_decision != model_decision``.
+    """
+    if case.final_label is None:
+        return
+    for row in session.scalars(select(LiveDecision).where(LiveDecision.case_id == case.id,
+                                                          LiveDecision.status == "pending")):
+        row.status, row.final_decision = "decided", int(case.final_label)
+        row.decided_how, row.decided_role = how, role
+        row.decided_at = case.closed_at or utcnow()
 
 
 def _system_name(session: Session, system_id: int) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from audits.roles import Actor, PermissionDenied, Role, require_role
 from audits.store.approvals import check_approver
+from audits.store.live import settle_live
 from audits.store.log import append_entry
 from audits.store.review_desk import InstructionOps, ReviewInstructions, case_context
 from audits.store.tables import (
@@ -398,6 +399,7 @@ class ReviewOps(InstructionOps):
             session.add(Adjudication(case_id=case.id, label=value, reason=reason,
                                      adjudicator=actor.username, created_at=now))
             case.status, case.final_label, case.closed_at = "closed", value, now
+            settle_live(session, case, how="adjudication", role=actor.role.value)
             session.flush()
             append_entry(session, head, actor=actor.username, action="adjudicate",
                          entity="case", entity_id=case.id,
@@ -625,6 +627,7 @@ def _settle(session: Session, case: Case, threshold: float) -> None:
         return
     case.status, case.closed_at = "closed", utcnow()
     case.final_label = Counter(labels).most_common(1)[0][0]
+    settle_live(session, case, how="reviewers", role=Role.REVIEWER.value)
 
 
 def _case_review(session: Session, case: Case) -> CaseReview:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from db_support import ADMIN, REVIEWER, SCIENTIST, SHA_A, SHA_B, row_counts
-from panel_support import snapshot
+from panel_support import LEAD, add_reviewers, assign, reviewer_actor, snapshot
 
 from audits.live.budget import Bucket, take
 from audits.roles import PermissionDenied
@@ -192,3 +192,32 @@ def test_bad_calls_are_named_and_write_nothing(credit: tuple[Store, int]) -> Non
     with pytest.raises(LookupError, match="no live decision with id 99"):
         store.live_decision(99)
     assert ADMIN.role.value == "admin"
+
+
+def test_a_held_decision_is_decided_when_its_case_closes(credit: tuple[Store, int]) -> None:
+    store, run = credit
+    ids = add_reviewers(store, 2)
+    out = store.record_live_decisions(SCIENTIST, "credit", run,
+                                      [decision(1, hold=True, score=0.55),
+                                       decision(2, hold=True, score=0.9)],
+                                      take_budget=taker(200, 200), now=T0)
+    agreed, split = out
+    assert agreed.changed is None and agreed.status == "pending"
+    assign(store, run, [(d.case_id, r) for d in out for r in ids.values()])
+    for i, label in ((0, 0), (1, 0)):  # both reviewers overturn the model's approval
+        store.submit_rating(reviewer_actor(i), agreed.case_id, label=label, confidence=4,
+                            rationale="income does not cover the debt", seconds_spent=20,
+                            idempotency_key=f"agreed-rating-{i:08d}")
+    done = store.live_decision(agreed.id)
+    assert (done.status, done.final_decision, done.changed) == ("decided", 0, True)
+    assert (done.decided_how, done.decided_role) == ("reviewers", "reviewer")
+    assert done.decided_at is not None
+    for i, label in ((0, 1), (1, 0)):  # a split panel: the case goes to the lead
+        store.submit_rating(reviewer_actor(i), split.case_id, label=label, confidence=3,
+                            rationale="unsure", seconds_spent=20, idempotency_key=f"split-rating-{i:08d}")
+    assert store.live_decision(split.id).status == "pending"
+    store.add_user(ADMIN, LEAD.username, LEAD.role)
+    store.adjudicate(LEAD, split.case_id, label=1, reason="stable income")
+    settled = store.live_decision(split.id)
+    assert (settled.status, settled.final_decision, settled.changed) == ("decided", 1, False)
+    assert (settled.decided_how, settled.decided_role) == ("adjudication", "panel_lead")
