@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from audits.cli.api import add_api_parser
 from audits.cli.audit import add_audit_parser
 from audits.cli.common import (
     EXIT_BROKEN_PIPE,
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     add_retrain_parsers(sub)
     _users_parser(sub)
     add_tokens_parser(sub)
+    add_api_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)
     return parser

@@ -187,11 +187,12 @@ class TokenOps(StoreBase):
                                       "prefix": row.prefix})
             return _record(row, str(name))
 
-    def check_token(self, token: object, system: str, scope: str) -> ApiTokenRecord:
+    def check_token(self, token: object, system: str | None, scope: str) -> ApiTokenRecord:
         """Return the active token ``token`` if it opens ``system`` for ``scope``.
 
         A ``decide`` token also reads (whoever may send a decision may ask what became of
-        it); a ``read`` token never decides.
+        it); a ``read`` token never decides. ``system`` None accepts the token's own
+        system (a caller that reads by decision id checks the decision's system itself).
 
         Raises
         ------
@@ -212,6 +213,6 @@ class TokenOps(StoreBase):
         row, name = found
         allowed = row.scope == scope or (row.scope == "decide" and scope == "read")
         if (not hmac.compare_digest(row.token_sha256, digest) or row.revoked_at is not None
-                or name != system or not allowed):
+                or (system is not None and name != system) or not allowed):
             raise TokenRefused(MSG_TOKEN_REFUSED)
         return _record(row, name)

@@ -12,9 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SCRIPT = ROOT / "app" / "streamlit_app.py"
@@ -35,8 +33,6 @@ CHROMIUM_ARGS = [
 #: an empty store, prepares the whole demo (about 25 s on an idle machine).
 HANG_TIMEOUT_S = 300.0
 HANG_TIMEOUT_MS = HANG_TIMEOUT_S * 1000
-#: The pause between two probes of the server's health endpoint while it starts.
-POLL_S = 0.25
 #: Every Plotly chart on the page has been laid out and drawn.
 CHARTS_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .every(chart => chart._fullLayout !== undefined && chart.querySelector('.main-svg'))"""
@@ -167,19 +163,5 @@ def _free_port() -> int:
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     """Return once ``/_stcore/health`` answers ``ok``; fail if the server exits first."""
-    deadline = time.monotonic() + HANG_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health",
-                                        timeout=HANG_TIMEOUT_S) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass  # not listening yet
-        try:  # the pause before the next probe, on the process itself: an exit shows at once
-            proc.wait(timeout=POLL_S)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-    pytest.fail(f"streamlit did not answer /_stcore/health in {HANG_TIMEOUT_S:.0f} s:\n"
-                f"{log.read_text()}")
+    wait_until_answers(f"{url}/_stcore/health", proc, name="streamlit", log=log,
+                       ok=lambda status, body: body.strip() == "ok")

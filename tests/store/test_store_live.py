@@ -214,7 +214,8 @@ def test_a_held_decision_is_decided_when_its_case_closes(credit: tuple[Store, in
     assert done.decided_at is not None
     for i, label in ((0, 1), (1, 0)):  # a split panel: the case goes to the lead
         store.submit_rating(reviewer_actor(i), split.case_id, label=label, confidence=3,
-                            rationale="unsure", seconds_spent=20, idempotency_key=f"split-rating-{i:08d}")
+                            rationale="unsure", seconds_spent=20,
+                            idempotency_key=f"split-rating-{i:08d}")
     assert store.live_decision(split.id).status == "pending"
     store.add_user(ADMIN, LEAD.username, LEAD.role)
     store.adjudicate(LEAD, split.case_id, label=1, reason="stable income")

@@ -1,0 +1,47 @@
+"""Waiting for a server a test started (imported by basename): on what it answers, never
+a fixed pause, and failing at once with its output if it exits first.
+
+The one bound, :data:`HANG_TIMEOUT_S`, only stops a hang: a slow machine is waited for.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+__all__ = ["HANG_TIMEOUT_S", "POLL_S", "wait_until_answers"]
+
+HANG_TIMEOUT_S = 300.0
+#: The pause between two probes, taken as a wait on the server process itself.
+POLL_S = 0.25
+
+
+def wait_until_answers(url: str, proc: subprocess.Popen[bytes] | subprocess.Popen[str], *,
+                       ok: Callable[[int, str], bool] = lambda status, body: status == 200,
+                       name: str = "the server", log: Path | None = None) -> None:
+    """Return once ``url`` answers and ``ok(status, body)`` holds.
+
+    Fails the test if the process exits first (with its log, when given) or nothing
+    answers within :data:`HANG_TIMEOUT_S`.
+    """
+    deadline = time.monotonic() + HANG_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=HANG_TIMEOUT_S) as response:
+                if ok(response.status, response.read().decode(errors="replace")):
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass  # not listening yet
+        try:  # the pause before the next probe, on the process itself: an exit shows at once
+            proc.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            continue
+        shown = log.read_text() if log is not None and log.exists() else ""
+        pytest.fail(f"{name} exited with {proc.returncode} before answering {url}:\n{shown}")
+    pytest.fail(f"{name} did not answer {url} in {HANG_TIMEOUT_S:.0f} s")
