@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 
 from app.formatting import count, metric_label
+from audits.fairness.findings import NOT_JUDGED as ENGINE_NOT_JUDGED
+from audits.fairness.findings import ranked_disparities
 
 __all__ = [
+    "DISPARITY_COLUMNS",
     "FAIRNESS_METRICS",
     "NOT_JUDGED",
     "REFERENCE_COLOUR",
@@ -32,6 +35,7 @@ __all__ = [
     "interval_text",
     "nearest_threshold",
     "none_if_nan",
+    "shown_numbers",
     "small_groups",
     "summary_table",
     "threshold_range",
@@ -40,6 +44,7 @@ __all__ = [
     "verdict_badges",
     "verdict_counts",
     "verdict_style",
+    "worst_disparities",
 ]
 
 # -- fairness audit runs ----------------------------------------------------------------
@@ -62,6 +67,9 @@ VERDICT_COLOURS: dict[str, str] = {"fail": "#d73027", "insufficient_evidence": "
                                    "pass": "#1a9850"}
 REFERENCE_COLOUR = "#3b6ea5"
 NOT_JUDGED = "not judged"
+#: The columns of :func:`disparity_table` and :func:`worst_disparities`, verdict first.
+DISPARITY_COLUMNS = ["verdict", "metric", "group", "reference", "ratio", "difference",
+                     "adjusted p", "MDD"]
 _BADGES = {"fail": ("red", "cancel"), "insufficient_evidence": ("gray", "help"),
            "pass": ("green", "check_circle")}
 _VERDICT_BACKGROUNDS = {"fail": "#f8d0cc", "insufficient evidence": "#e6e6e6",
@@ -287,11 +295,15 @@ def disparity_table(
     metrics: Sequence[str] | None = None,
     slices: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Return the disparities for display, filtered; empty or None filters keep everything.
+    """Return the disparities for display, most severe first; empty or None filters keep all.
 
-    Columns ``metric`` (label), ``group``, ``reference``, ``difference`` and ``ratio``
-    (``"value [low, high]"``), ``p-value``, ``adjusted p`` (numbers) and ``verdict``
-    (label). ``verdicts`` holds keys of :data:`VERDICT_LABELS`.
+    The order is :func:`audits.fairness.findings.ranked_disparities` (fail, insufficient
+    evidence, pass, then disparities no rule judged; larger disparities first). Columns
+    ``verdict`` (label) first, so it stays in view on a narrow screen, then ``metric``
+    (label), ``group``, ``reference``, ``ratio`` (``"value [low, high]"``, the
+    per-comparison interval), ``difference`` (``"value"``: its interval is in
+    :func:`disparity_records`), ``adjusted p`` and ``MDD`` (the minimum detectable
+    difference at 80% power; numbers). ``verdicts`` holds keys of :data:`VERDICT_LABELS`.
 
     Examples
     --------
@@ -299,24 +311,75 @@ def disparity_table(
     ...     {"metric": "selection_rate", "attributes": {"s": "b"}, "reference": {"s": "a"},
     ...      "difference": {"value": -0.1, "ci_low": -0.2, "ci_high": 0.0},
     ...      "ratio": {"value": 0.8, "ci_low": 0.6, "ci_high": 1.0},
-    ...      "p_value": 0.04, "p_adjusted": 0.08, "verdict": "insufficient_evidence"}]}
+    ...      "p_value": 0.04, "p_adjusted": 0.08, "verdict": "insufficient_evidence",
+    ...      "min_detectable_difference": 0.12}]}
     >>> disparity_table(results, verdicts=["fail"]).shape[0]
     0
-    >>> disparity_table(results).iloc[0][["ratio", "verdict"]].tolist()
-    ['0.800 [0.600, 1.000]', 'insufficient evidence']
+    >>> row = disparity_table(results).iloc[0]
+    >>> row["verdict"], row["ratio"], float(row["MDD"])
+    ('insufficient evidence', '0.800 [0.600, 1.000]', 0.12)
     """
-    frame = disparity_records(results)
+    frame = ranked_disparities(results)
+    frame["verdict"] = frame["verdict"].replace(ENGINE_NOT_JUDGED, NOT_JUDGED)
     for column, keep in (("verdict", verdicts), ("metric", metrics), ("slice", slices)):
         if keep:
             frame = frame[frame[column].isin(list(keep))]
     return pd.DataFrame({
+        "verdict": [VERDICT_LABELS.get(v, v) for v in frame["verdict"]],
         "metric": [metric_label(m) for m in frame["metric"]],
         "group": frame["group"], "reference": frame["reference"],
-        "difference": [_interval(r, "difference") for r in frame.itertuples(index=False)],
         "ratio": [_interval(r, "ratio") for r in frame.itertuples(index=False)],
-        "p-value": frame["p_value"], "adjusted p": frame["p_adjusted"],
-        "verdict": [VERDICT_LABELS.get(v, v) for v in frame["verdict"]],
-    }).reset_index(drop=True)
+        "difference": [interval_text({"value": none_if_nan(v), "ci_low": None,
+                                      "ci_high": None}) for v in frame["difference"]],
+        "adjusted p": frame["p_adjusted"], "MDD": frame["min_detectable_difference"],
+    }, columns=DISPARITY_COLUMNS).reset_index(drop=True)
+
+
+def worst_disparities(results: Mapping[str, Any], *, n: int = 8,
+                      verdicts: Sequence[str] | None = None) -> pd.DataFrame:
+    """Return the ``n`` most severe judged disparities, with the interval the verdict read.
+
+    Like :func:`disparity_table`, without the disparities no rule judged, and with
+    ``interval`` instead of the per-comparison ones: the simultaneous ratio interval
+    (``"value [low, high]"``) over the whole audit, which decides pass and fail.
+    ``verdicts`` keeps only those verdicts (keys of :data:`VERDICT_LABELS`).
+
+    Examples
+    --------
+    >>> results = {"config": {"sensitive_features": ["s"]}, "disparities": [
+    ...     {"metric": "selection_rate", "attributes": {"s": "b"}, "reference": {"s": "a"},
+    ...      "ratio": {"value": 0.5}, "ratio_adjusted": {"ci_low": 0.3, "ci_high": 0.7},
+    ...      "p_adjusted": 0.001, "verdict": "fail"}]}
+    >>> worst_disparities(results).iloc[0][["verdict", "group", "ratio"]].tolist()
+    ['fail', 's=b', '0.500 [0.300, 0.700]']
+    """
+    frame = ranked_disparities(results)
+    frame = frame[frame["verdict"].isin(list(verdicts or VERDICT_LABELS))].head(n)
+    return pd.DataFrame({
+        "verdict": [VERDICT_LABELS[v] for v in frame["verdict"]],
+        "metric": [metric_label(m) for m in frame["metric"]],
+        "group": frame["group"], "reference": frame["reference"],
+        "ratio": [_simultaneous(r) for r in frame.itertuples(index=False)],
+        "difference": [interval_text({"value": none_if_nan(v), "ci_low": None,
+                                      "ci_high": None}) for v in frame["difference"]],
+        "adjusted p": frame["p_adjusted"], "MDD": frame["min_detectable_difference"],
+    }, columns=DISPARITY_COLUMNS).reset_index(drop=True)
+
+
+def shown_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a disparity table with ``adjusted p`` and ``MDD`` as text, ``"—"`` if undefined.
+
+    Examples
+    --------
+    >>> shown_numbers(pd.DataFrame({"adjusted p": [1.2e-7, float("nan")],
+    ...                             "MDD": [0.0412, float("nan")]})).to_dict("list")
+    {'adjusted p': ['1.2e-07', '—'], 'MDD': ['0.041', '—']}
+    """
+    out = table.copy()
+    for column, spec in (("adjusted p", "{:.2g}"), ("MDD", "{:.3f}")):
+        if column in out.columns:
+            out[column] = ["—" if pd.isna(v) else spec.format(v) for v in out[column]]
+    return out
 
 
 def summary_table(
@@ -506,6 +569,17 @@ def _disparity_index(
             label = " & ".join(_ordered(d["attributes"], features))
             references[(d["metric"], label)] = _key(d["reference"])
     return verdicts, references
+
+
+def _simultaneous(row: Any) -> str:
+    """The ratio with its simultaneous interval; a bound missing beside the other is
+    infinite (stored as null: e.g. a calibration error over a reference whose error's
+    interval reaches 0)."""
+    low, high = none_if_nan(row.ratio_adjusted_low), none_if_nan(row.ratio_adjusted_high)
+    value = none_if_nan(row.ratio)
+    if value is not None and (low is None) != (high is None):
+        return (f"{value:.3f} [{low:.3f}, ∞]" if high is None else f"{value:.3f} [0, {high:.3f}]")
+    return interval_text({"value": value, "ci_low": low, "ci_high": high})
 
 
 def _interval(row: Any, name: str) -> str:

@@ -14,6 +14,7 @@ from audits.roles import Role
 __all__ = ["PAGES", "SIGN_IN", "PageSpec", "pages_for"]
 
 _ALL = frozenset(Role)
+_NOT_REVIEWERS = frozenset(Role) - {Role.REVIEWER}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ PAGES: tuple[PageSpec, ...] = (
     # A reviewer's home page: their own queue (only reviewers rate; see audits.roles).
     PageSpec("app_pages/my_reviews.py", "My reviews", ":material/rate_review:", "my-reviews",
              frozenset({Role.REVIEWER})),
+    # Everyone else's home page: the answer to their first question (failing verdicts
+    # and reports, the panel's progress, the worst disparities), no charts, so it is fast.
+    PageSpec("app_pages/home.py", "Findings", ":material/flag:", "findings", _NOT_REVIEWERS),
     PageSpec("app_pages/overview.py", "Dataset & model", ":material/dataset:", "overview",
              _ALL),
     # Panel leads and compliance officers read stored fairness runs; running one is for

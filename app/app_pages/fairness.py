@@ -1,10 +1,16 @@
 """Fairness audit: per-group metrics with intervals, disparities and verdicts of a stored run.
 
-Data scientists and admins choose the decisions, the sensitive features, the reference
-group and the rule, and run an audit with :func:`audits.fairness.stored.run_fairness_audit`, which
-returns the stored run when the same inputs were audited before. Panel leads and
-compliance officers read the stored fairness runs. Every number shown is read from the
-run's stored ``results``; :mod:`app.charts` only reshapes it into tables and figures.
+Findings first: the verdicts and the disparities, most severe first
+(:func:`audits.fairness.findings.ranked_disparities`), then per-group metrics, charts,
+per-group calibration (where the decisions carry a score;
+:func:`audits.fairness.calibration.run_reliability`), thresholds and provenance; the form
+to run an audit comes last. Data scientists and admins choose the decisions, the
+sensitive features, the reference group and the rule, and run an audit with
+:func:`audits.fairness.stored.run_fairness_audit`, which returns the stored run when the
+same inputs were audited before. Panel leads and compliance officers read the stored
+fairness runs. Every number shown is read from the run's stored ``results`` (the
+calibration table from its rebuilt decisions); :mod:`app.charts` and
+:mod:`app.fairness_figures` only reshape them into tables and figures.
 """
 
 from __future__ import annotations
@@ -15,7 +21,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import auth, charts, fairness_tables, loaders, run_picker, state
+from app import (
+    auth,
+    charts,
+    fairness_figures,
+    fairness_tables,
+    findings,
+    loaders,
+    run_picker,
+    state,
+)
 from app.formatting import metric_label, plain, plain_table, short_hash, when
 from app.run_picker import Pair
 from app.state import SignedInUser
@@ -35,6 +50,7 @@ MSG_READ_ONLY = (
     "Read-only: only data scientists (and admins) can run fairness audits. "
     "Below are the audits already stored."
 )
+MSG_NO_CALIBRATION = "No reliability plot for this run: {error}"
 MSG_NO_RUNS = "No fairness audit has been stored yet; a data scientist runs one on this page."
 MSG_NO_DATA = (
     "Nothing to audit yet: register a dataset and a model first (or run `fairpanel demo`)."
@@ -49,7 +65,7 @@ MSG_STORED = "Audit stored as run #{id}."
 
 
 def render() -> None:
-    """Draw the page."""
+    """Draw the page: the findings of a stored run first, the form to run one below."""
     user = auth.require_page(PAGE)
     store = loaders.get_store()
     st.title("Fairness audit")
@@ -57,25 +73,33 @@ def render() -> None:
                "and verdicts judged with the intervals. Audits are computed once per data, "
                "model and settings, and stored.")
     runs = store.list_audit_runs()
+    notice, results, form = st.container(), st.container(), st.container()
     if user.role in PERMISSIONS["run an audit"]:
-        if _run_section(store, user, runs):
-            runs = store.list_audit_runs()
+        # The form runs first (a new run is then the one shown) but is drawn below the
+        # findings: what the stored audits found is what a reader comes for.
+        with form:
+            if _run_section(store, user, runs, notice):
+                runs = store.list_audit_runs()
     else:
-        st.info(MSG_READ_ONLY, icon=":material/visibility:")
-    st.header("Results", divider="gray")
-    run = run_picker.choose_run(store, runs, kind=AUDIT_KIND, key=KEY_RUN,
-                                label="Stored fairness run", run_label=_run_label)
-    if run is None:
-        st.info(MSG_NO_RUNS)
-        return
-    _results(store, run)
+        notice.info(MSG_READ_ONLY, icon=":material/visibility:")
+    with results:
+        st.header("Results", divider="gray")
+        run = run_picker.choose_run(store, runs, kind=AUDIT_KIND, key=KEY_RUN,
+                                    label="Stored fairness run", run_label=_run_label)
+        if run is None:
+            st.info(MSG_NO_RUNS)
+            return
+        _results(store, user, run)
 
 
 # -- running an audit -------------------------------------------------------------------
 
 
-def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -> bool:
-    """Draw the data choice and the settings form; return True when an audit ran."""
+def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord],
+                 notice: Any) -> bool:
+    """Draw the data choice and the settings form; return True when an audit ran.
+
+    What became of the run is said in ``notice`` (a container above the results)."""
     st.header("Run an audit", divider="gray")
     pairs = run_picker.data_pairs(store, logged=True)
     if not pairs:
@@ -104,10 +128,12 @@ def _run_section(store: Store, user: SignedInUser, runs: list[AuditRunRecord]) -
                                  **options)
     except (PermissionDenied, ValueError) as error:
         bar.empty()
-        st.error(MSG_FAILED.format(error=plain(error)))
+        notice.error(MSG_FAILED.format(error=plain(error)))
         return True  # a failed run may have been stored
+    bar.empty()
     reused = run.id in known
-    (st.info if reused else st.success)((MSG_REUSED if reused else MSG_STORED).format(id=run.id))
+    (notice.info if reused else notice.success)(
+        (MSG_REUSED if reused else MSG_STORED).format(id=run.id))
     state.preselect(KEY_RUN, run.id)
     return True
 
@@ -186,17 +212,18 @@ def _run_label(run: AuditRunRecord, datasets: dict[int, str]) -> str:
             f"{config.get('n_boot')} replicates · {when(run.created_at)}")
 
 
-def _results(store: Store, run: AuditRunRecord) -> None:
+def _results(store: Store, user: SignedInUser, run: AuditRunRecord) -> None:
     results = run.results or {}
     _headline(run, results)
     metrics, slices = _view_controls(run, results)
+    _disparities(run, results, slices)
     st.subheader("Per-group metrics")
     st.caption(f"Value [{_level(results)} interval] per group; empty attribute cells mean "
                "the group is not split by that feature.")
     st.dataframe(fairness_tables.group_table(results, metrics, slices=slices), hide_index=True,
                  width="stretch", key="fairness.groups")
     _charts(results, metrics, slices)
-    _disparities(run, results, slices)
+    _calibration(user, run, results, slices)
     with st.expander("Summaries per slice (impact ratio, parity differences and ratios)",
                      icon=":material/functions:"):
         st.dataframe(fairness_tables.summary_table(results, slices=slices), hide_index=True,
@@ -215,11 +242,10 @@ def _headline(run: AuditRunRecord, results: dict[str, Any]) -> None:
                 + fairness_tables.verdict_badges(verdicts))
     st.caption(f"Run #{run.id} by {plain(run.created_by)}, {when(run.created_at)} · "
                f"{plain(run.config.get('decisions', '-'))} · config sha256 "
-               f"`{short_hash(run.config.get('config_sha256'))}`. A disparity compares a "
-               "group's metric with its slice's reference group. Verdicts read simultaneous "
-               "intervals over every comparison the audit judges (so a fair system fails "
-               "anywhere at most 5% of the time): pass when the whole interval lies within "
-               "the rule, fail when it lies wholly outside, else insufficient evidence.")
+               f"`{short_hash(run.config.get('config_sha256'))}`. Pass when the whole "
+               "simultaneous interval of a disparity to the slice's reference group lies "
+               "within the rule, fail when it lies wholly outside (a fair system fails "
+               "anywhere at most 5% of the time), else insufficient evidence.")
     small = fairness_tables.small_groups(results)
     if small:
         listed = ", ".join(f"{plain(name)} (n={n})" for name, n in small)
@@ -261,7 +287,7 @@ def _charts(results: dict[str, Any], metrics: list[str], slices: list[str]) -> N
 
 
 def _disparities(run: AuditRunRecord, results: dict[str, Any], slices: list[str]) -> None:
-    st.subheader("Disparities")
+    st.subheader("Disparities, most severe first")
     left, right = st.columns(2)
     verdicts = left.pills("Verdict", list(fairness_tables.VERDICT_LABELS), selection_mode="multi",
                           format_func=fairness_tables.VERDICT_LABELS.__getitem__,
@@ -272,20 +298,50 @@ def _disparities(run: AuditRunRecord, results: dict[str, Any], slices: list[str]
                                 key=f"fairness.disparities.metrics.{run.id}")
     table = fairness_tables.disparity_table(results, verdicts=verdicts, metrics=metrics,
                                             slices=slices)
-    styled = table.style.map(fairness_tables.verdict_style, subset=["verdict"]).format(
-        {"p-value": "{:.3g}", "adjusted p": "{:.3g}"}, na_rep="—")
-    st.dataframe(styled, hide_index=True, width="stretch", key="fairness.disparities",
-                 column_config={"verdict": st.column_config.TextColumn(width="medium"),
-                                "group": st.column_config.TextColumn(width="medium"),
-                                "reference": st.column_config.TextColumn(width="medium")})
+    findings.show_disparities(table, key="fairness.disparities",
+                              interval=f"{_level(results)} interval per comparison")
     total = len(results.get("disparities") or [])
-    st.caption(f"{len(table)} of {total} disparities (slices shown, filters above). "
-               f"Difference and ratio: group minus / over reference, with "
-               f"{_level(results)} intervals per comparison (the verdict reads the wider "
-               "simultaneous ones, in the JSON as ratio_adjusted_ci_* / "
-               "difference_adjusted_ci_*); adjusted p: Benjamini-Hochberg over the audit.")
+    st.caption(f"{len(table)} of {total} disparities (slices shown, filters above): fails "
+               "first, then by how far from parity the interval assures the ratio is, then "
+               "by the estimate; disparities no rule judges (e.g. prevalence) last. Ratio: "
+               f"group over reference with its {_level(results)} interval per comparison (the "
+               "verdict reads the wider simultaneous one, in the JSON as ratio_adjusted_ci_*); "
+               "difference: group minus reference (intervals in the JSON); adjusted p: "
+               "Benjamini-Hochberg over the audit; MDD: minimum detectable difference at 80% "
+               "power.")
 
 
+@st.fragment
+def _calibration(user: SignedInUser, run: AuditRunRecord, results: dict[str, Any],
+                 slices: list[str]) -> None:
+    """Per-group reliability with intervals; only for decisions with a score (a fragment:
+    choosing another slice redraws this section only)."""
+    if not results.get("threshold_curves") or not slices:
+        return  # no score: nothing to calibrate (the threshold section says why)
+    st.subheader("Calibration by group")
+    try:
+        table = findings.reliability(user.actor, run)
+    except (PermissionDenied, ValueError) as error:
+        st.info(MSG_NO_CALIBRATION.format(error=plain(error)), icon=":material/info:")
+        return
+    left, right = st.columns([1, 3], gap="large")
+    chosen = left.selectbox("Slice", slices, key=f"fairness.calibration.slice.{run.id}")
+    left.caption(f"Scores in 10 equal-width bins: each point is a bin's mean score against "
+                 f"the share of its decisions whose outcome was positive, with a "
+                 f"{_level(results)} Wilson interval; larger points hold more decisions "
+                 "(counts in the hover text and the table below). On the dotted diagonal "
+                 "a score means what it says for that group.")
+    right.plotly_chart(fairness_figures.reliability_figure(table, chosen),
+                       key="fairness.calibration.chart")
+    with st.expander("Counts per bin", icon=":material/table:"):
+        shown = table[table["slice"] == chosen].drop(columns=["slice"])
+        st.dataframe(shown, hide_index=True, width="stretch", key="fairness.calibration.table",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                    for c in ("bin_low", "bin_high", "mean_score",
+                                              "observed_rate", "ci_low", "ci_high")})
+
+
+@st.fragment
 def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
                 model: ModelRecord | None) -> None:
     curves = fairness_tables.threshold_records(results)
@@ -324,8 +380,8 @@ def _thresholds(run: AuditRunRecord, results: dict[str, Any], slices: list[str],
                             key="fairness.threshold.metric")
     left.caption("One line per group of the slices shown; the dashed line is the chosen "
                  "threshold.")
-    right.plotly_chart(charts.threshold_figure(curves, metric, slices=slices,
-                                               threshold=chosen),
+    right.plotly_chart(fairness_figures.threshold_figure(curves, metric, tuple(slices),
+                                                         chosen),
                        key="fairness.threshold.chart")
 
 

@@ -8,9 +8,11 @@ metric registry (:mod:`~audits.fairness.metrics`), bootstrap and Wilson interval
 (:mod:`~audits.fairness.disparities`), significance and power
 (:mod:`~audits.fairness.significance`), verdicts judged as one family with simultaneous
 intervals and the CI gate (:mod:`~audits.fairness.family`, :mod:`~audits.fairness.verdicts`,
-:mod:`~audits.fairness.gate`), score metrics and
-thresholds; the audit itself (:func:`audit_fairness`, its tables, configuration and
-result) and audit runs over the store (:mod:`~audits.fairness.stored`).
+:mod:`~audits.fairness.gate`), score metrics, per-group reliability tables
+(:mod:`~audits.fairness.calibration`) and thresholds; the audit itself
+(:func:`audit_fairness`, its tables, configuration and result), audit runs over the
+store (:mod:`~audits.fairness.stored`) and their findings, most severe first
+(:mod:`~audits.fairness.findings`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from audits._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from audits.fairness.audit import DEFAULT_RULES, audit_counts, audit_fairness
+    from audits.fairness.calibration import reliability_table, run_reliability
     from audits.fairness.config import AuditConfig
     from audits.fairness.counts import GroupCounts, count_groups, group_counts
     from audits.fairness.counts_duckdb import count_groups_duckdb
+    from audits.fairness.findings import ranked_disparities
     from audits.fairness.gate import gate_table, violates, violations
     from audits.fairness.intervals import wilson_interval
     from audits.fairness.metrics import METRIC_NAMES
@@ -69,12 +73,15 @@ __all__ = [
     "holm",
     "min_detectable_difference",
     "parse_rule",
+    "ranked_disparities",
     "ratio_rule",
     "registered_data",
     "registered_model",
     "reliability_curve",
+    "reliability_table",
     "roc_auc",
     "run_fairness_audit",
+    "run_reliability",
     "threshold_curves",
     "threshold_effects",
     "two_proportion_test",

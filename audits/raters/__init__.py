@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from audits.raters.consensus import DawidSkene, consensus_labels, majority_vote
     from audits.raters.drift import drift_and_fatigue
     from audits.raters.fairness import reviewer_fairness
+    from audits.raters.flagged import FlaggedReviewers, flagged_reviewers
     from audits.raters.human_bias import (
         differential_rater_functioning,
         reviewer_report,
@@ -49,6 +50,7 @@ __all__ = [
     "AgreementSummary",
     "DawidSkene",
     "Estimate",
+    "FlaggedReviewers",
     "PanelAnalysis",
     "agreement_by_group",
     "agreement_by_rater_group",
@@ -60,6 +62,7 @@ __all__ = [
     "consensus_labels",
     "differential_rater_functioning",
     "drift_and_fatigue",
+    "flagged_reviewers",
     "fleiss_kappa",
     "gwet_ac1",
     "in_group_vs_cross_group",

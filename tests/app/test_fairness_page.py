@@ -142,7 +142,8 @@ def check_results(at: AppTest, run: AuditRunRecord) -> None:
     assert set(disparities["verdict"]) <= {"pass", "fail", "insufficient evidence",
                                            "not judged"}
     assert len(disparities) == sum(len(d["attributes"]) == 1 for d in results["disparities"])
-    n_charts = len(fairness_tables.FAIRNESS_METRICS) + ("threshold_curves" in results)
+    # Decisions with a score also get the calibration plot and the threshold chart.
+    n_charts = len(fairness_tables.FAIRNESS_METRICS) + 2 * ("threshold_curves" in results)
     assert len(at.get("plotly_chart")) == n_charts
     codes = [c.value for c in at.code]
     assert run.config["config_sha256"] in codes
@@ -244,7 +245,8 @@ def test_view_controls_change_table_and_charts(app_env: RunEnv) -> None:
     groups = frame(at, {"n", "note"})
     assert "Accuracy" in groups.columns and "Selection rate" not in groups.columns
     assert groups["sex"].tolist() == ["female", "male"]
-    assert len(at.get("plotly_chart")) == 2  # one metric, plus the threshold chart
+    # One metric, plus the calibration plot and the threshold chart.
+    assert len(at.get("plotly_chart")) == 3
 
 
 def test_threshold_slider_reads_the_nearest_tabulated_threshold(app_env: RunEnv) -> None:
@@ -392,10 +394,11 @@ def test_verdict_badges_and_styles() -> None:
 
 def test_disparity_table_filters() -> None:
     table = fairness_tables.disparity_table(RESULTS)
-    assert list(table.columns) == ["metric", "group", "reference", "difference", "ratio",
-                                   "p-value", "adjusted p", "verdict"]
-    assert table["verdict"].tolist() == ["fail", "not judged", "insufficient evidence",
-                                         "pass"]
+    assert list(table.columns) == ["verdict", "metric", "group", "reference", "ratio",
+                                   "difference", "adjusted p", "MDD"]
+    # Most severe first: fail, insufficient evidence, pass; what no rule judged last.
+    assert table["verdict"].tolist() == ["fail", "insufficient evidence", "pass",
+                                         "not judged"]
     assert table.loc[0, "ratio"] == "0.500 [0.900, 1.100]"
     by_verdict = fairness_tables.disparity_table(RESULTS, verdicts=["fail", "pass"])
     assert by_verdict["group"].tolist() == ["sex=f", "age=old"]
@@ -405,6 +408,31 @@ def test_disparity_table_filters() -> None:
         "age=old", "age=young"]
     assert fairness_tables.disparity_table(RESULTS, verdicts=[], metrics=[]).shape[0] == 4
     assert fairness_tables.disparity_records(RESULTS)["difference_low"].tolist() == [-0.1] * 4
+
+
+def test_disparity_table_shows_the_minimum_detectable_difference() -> None:
+    results = {**RESULTS, "disparities": [
+        {**d, "min_detectable_difference": 0.05 * (i + 1)}
+        for i, d in enumerate(RESULTS["disparities"])]}
+    table = fairness_tables.disparity_table(results)
+    assert table["MDD"].tolist() == pytest.approx([0.05, 0.15, 0.2, 0.1])
+    shown = fairness_tables.shown_numbers(table)
+    assert shown["MDD"].tolist() == ["0.050", "0.150", "0.200", "0.100"]
+
+
+def test_severity_sorts_fails_by_size_and_unjudged_last() -> None:
+    results = {**RESULTS, "disparities": [
+        disparity("selection_rate", {"sex": "f"}, {"sex": "m"}, None, ratio=0.1),
+        disparity("selection_rate", {"age": "young"}, {"age": "old"}, "fail", ratio=0.8),
+        disparity("precision", {"sex": "f"}, {"sex": "m"}, "fail", ratio=0.4),
+        disparity("precision", {"age": "old"}, {"age": "young"}, "pass", ratio=2.0)]}
+    table = fairness_tables.disparity_table(results)
+    assert table["verdict"].tolist() == ["fail", "fail", "pass", "not judged"]
+    assert table["ratio"].str[:5].tolist() == ["0.400", "0.800", "2.000", "0.100"]
+    worst = fairness_tables.worst_disparities(results, n=2)
+    assert worst["verdict"].tolist() == ["fail", "fail"]
+    assert fairness_tables.worst_disparities(results, verdicts=["pass"])["group"].tolist() == [
+        "age=old"]
 
 
 def test_summary_table() -> None:
@@ -488,3 +516,43 @@ def test_logged_decisions_are_audited(compas_copy: DemoCopy) -> None:
     slider = at.slider(key=f"fairness.threshold.{run.id}")
     assert (slider.min, slider.max, slider.step) == (1.0, 10.0, 0.1)
     assert any("none: logged decisions" in c.value for c in at.code)
+
+
+# -- findings first, and calibration ---------------------------------------------------
+
+
+def test_findings_come_before_the_run_form(app_env: RunEnv) -> None:
+    at = open_page(Role.DATA_SCIENTIST)
+    at.selectbox(key="fairness.run_id").set_value(app_env.stored.id).run()
+    headers = [h.value for h in at.header]
+    assert headers.index("Results") < headers.index("Run an audit")
+    subheaders = [h.value for h in at.subheader]
+    assert subheaders.index("Disparities, most severe first") < subheaders.index(
+        "Per-group metrics")
+
+
+def test_calibration_plot_of_a_run_with_scores(app_env: RunEnv) -> None:
+    from app import fairness_figures
+    from audits.fairness.calibration import run_reliability
+
+    run = app_env.stored
+    at = open_page(Role.COMPLIANCE_OFFICER)
+    at.selectbox(key="fairness.run_id").set_value(run.id).run()
+    assert "Calibration by group" in [h.value for h in at.subheader]
+    chooser = at.selectbox(key=f"fairness.calibration.slice.{run.id}")
+    assert chooser.options == ["sex", "age_group", "foreign_worker"]
+    chooser.set_value("age_group").run()
+    assert not at.exception, at.exception
+    with Store(app_env.url) as store:
+        expected = run_reliability(store, DATA_SCIENTIST, run)
+    counts = frame(at, {"mean_score", "observed_rate", "ci_low"})
+    part = expected[expected["slice"] == "age_group"].drop(columns=["slice"])
+    pd.testing.assert_frame_equal(counts.reset_index(drop=True), part.reset_index(drop=True))
+    figure = fairness_figures.build_reliability_figure(expected, "age_group")
+    groups = list(dict.fromkeys(part["group"]))
+    assert [t.name for t in figure.data] == ["perfectly calibrated", *groups]
+    first = figure.data[1]
+    rows = part[part["group"] == groups[0]]
+    assert list(first.x) == pytest.approx(rows["mean_score"].tolist())
+    assert list(first.error_y.array) == pytest.approx(
+        (rows["ci_high"] - rows["observed_rate"]).tolist())

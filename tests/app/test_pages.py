@@ -145,6 +145,17 @@ def check_account(at: AppTest, env: DemoEnv) -> None:
     assert identity["Username"] == user["username"]
 
 
+def check_findings(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (each role's sections, fresh after writes): test_findings_page.py.
+    role = Role(at.session_state[state.KEY_USER]["role"])
+    expected = {Role.DATA_SCIENTIST: ["Latest audit: worst disparities"],
+                Role.COMPLIANCE_OFFICER: ["Verdicts that fail", "Reports"],
+                Role.PANEL_LEAD: ["Reviews"],
+                Role.ADMIN: ["Latest audit: worst disparities", "Reviews", "Reports"]}
+    assert [h.value for h in at.header] == expected[role]
+    assert len(at.get("plotly_chart")) == 0
+
+
 def check_fairness(at: AppTest, env: DemoEnv) -> None:
     # Deeper checks (an audit run, stored runs per role): tests/app/test_fairness_page.py.
     role = Role(at.session_state[state.KEY_USER]["role"])
@@ -252,6 +263,7 @@ def check_new_system(at: AppTest, env: DemoEnv) -> None:
 
 
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
+    "app_pages/home.py": check_findings,
     "app_pages/new_system.py": check_new_system,
     "app_pages/my_reviews.py": check_my_reviews,
     "app_pages/adjudication.py": check_adjudication,
@@ -326,7 +338,7 @@ def test_first_run_on_an_empty_store_prepares_the_demo(
 def test_overview_of_logged_decisions(compas_copy: DemoCopy) -> None:
     # compas carries the decisions of a deployed system: no model of ours to show.
     at = sign_in_as(Role.COMPLIANCE_OFFICER)
-    assert titles(at) == ["Dataset & model"]
+    assert titles(at.switch_page("app_pages/overview.py").run()) == ["Dataset & model"]
     assert any("logged decisions" in i.value for i in at.info)
     shown = metrics(at)
     assert shown["Status"] == "completed"
@@ -344,7 +356,7 @@ def test_unknown_demo_dataset_is_reported(app_env: DemoEnv,
 
 def test_first_page_after_sign_in_is_the_overview(app_env: DemoEnv) -> None:
     at = sign_in_as(Role.DATA_SCIENTIST)
-    assert titles(at) == ["Dataset & model"]
+    assert titles(at) == ["Findings"]
     assert at.session_state[state.KEY_USER] == {
         "username": "demo-data-scientist", "role": "data_scientist", "mode": "demo",
         "display_name": PERSONAS[Role.DATA_SCIENTIST].display_name,
@@ -397,7 +409,7 @@ def test_deactivated_user_is_signed_out(app_env: DemoEnv, store: Store) -> None:
     at.session_state[state.KEY_USER] = {"username": "short-lived", "role": "panel_lead",
                                      "mode": "demo", "display_name": "short-lived"}
     at.run()
-    assert titles(at) == ["Dataset & model"]
+    assert titles(at) == ["Findings"]
     store.deactivate_user(Actor.system(), "short-lived")
     at.run()
     assert titles(at) == ["fairpanel"]
@@ -427,7 +439,7 @@ def test_local_sign_in(real_store: Store) -> None:
     at.text_input(key="sign_in.password").input("correct horse battery")
     at.button[0].click().run()
     assert not at.exception
-    assert titles(at) == ["Dataset & model"]
+    assert titles(at) == ["Findings"]
     at.switch_page("app_pages/audit_log.py").run()
     assert "sign_in" in at.dataframe[0].value["action"].tolist()
 
@@ -463,7 +475,7 @@ def test_oidc_registered_user(real_store: Store) -> None:
     at.user = {"is_logged_in": True, "email": "ada@example.org", "name": "Ada"}
     at.run()
     assert not at.exception, at.exception
-    assert titles(at) == ["Dataset & model"]
+    assert titles(at) == ["Findings"]
     assert at.session_state[state.KEY_USER]["mode"] == "oidc"
     at.switch_page("app_pages/users.py").run()
     assert titles(at) == ["Users"]

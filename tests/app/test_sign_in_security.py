@@ -133,7 +133,7 @@ def test_the_sign_in_form_locks_after_five_wrong_passwords(admin_store: Store) -
 
 def test_local_sign_in_is_logged(admin_store: Store) -> None:
     at = sign_in(opened(), "ada", PASSWORD)
-    assert [t.value for t in at.title] == ["Dataset & model"]
+    assert [t.value for t in at.title] == ["Findings"]
     entry = admin_store.log_entries(limit=1)[0]
     assert (entry.action, entry.actor, entry.payload["method"]) == ("sign_in", "ada",
                                                                     "password")

@@ -36,7 +36,7 @@ def test_data_scientist_sees_dataset_provenance(server: Server) -> None:
         expect(persona).to_be_visible()  # after the first visit prepared the demo
         expect(page.get_by_text("DEMO", exact=False).first).to_be_visible()
         persona.click()
-        expect(page.get_by_role("heading", name="Dataset & model")).to_be_visible()
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset & model").click()
         with Store(server.database_url) as store:
             dataset = store.list_datasets()[0]
         expect(page.get_by_role("heading", name="Dataset", exact=True)).to_be_visible()

@@ -38,15 +38,17 @@ def test_data_scientist_runs_a_fairness_audit(prepared_server: Server) -> None:
             run = store.latest_audit_run()
         assert run is not None and run.status == "completed"
         assert run.config["kind"] == "fairness" and run.config["n_boot"] == N_BOOT
-        for heading in ("Per-group metrics", "Metrics by group", "Disparities",
+        for heading in ("Per-group metrics", "Metrics by group",
+                        "Disparities, most severe first", "Calibration by group",
                         "Decision threshold", "Provenance"):
             expect(page.get_by_role("heading", name=heading)).to_be_visible()
         expect(page.get_by_text(run.config["config_sha256"]).first).to_be_visible()
         expect(page.get_by_text("insufficient evidence", exact=False).first).to_be_visible()
         # Streamlit scrolls inside its main block, so a full-page shot needs a tall
         # viewport rather than full_page=True.
-        page.set_viewport_size({"width": 1600, "height": 5200})
-        expect(page.locator(".js-plotly-plot")).to_have_count(5)
+        page.set_viewport_size({"width": 1600, "height": 5800})
+        # Four metrics, the calibration plot and the threshold chart.
+        expect(page.locator(".js-plotly-plot")).to_have_count(6)
         wait_until_drawn(page)
         page.screenshot(path=str(ARTIFACTS / "e2e_fairness.png"))
         page.set_viewport_size({"width": 1600, "height": 1000})

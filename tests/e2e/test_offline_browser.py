@@ -67,7 +67,7 @@ def test_no_request_leaves_the_machine_and_data_stays_text(server: Server) -> No
         page.get_by_role("textbox", name="Username").fill("ada")
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(page.get_by_role("heading", name="Dataset & model")).to_be_visible()
+        expect(page.get_by_role("heading", name="Findings")).to_be_visible()
         wait_until_drawn(page)
         page.get_by_test_id("stSidebar").get_by_role("link", name="Review queue").click()
         expect(page.get_by_role("heading", name="Case detail")).to_be_visible()
