@@ -19,6 +19,7 @@ token's request rate.
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoints'
 # annotations at run time, and the dependencies are local to create_app.
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +45,8 @@ from audits.live.stored import (
     decide,
     live_system,
 )
+from audits.live.stored import live_policy as stored_policy
+from audits.live.webhooks import deliver_due
 from audits.roles import Actor, Role
 from audits.store import Store
 from audits.store.api_tokens import MSG_TOKEN_REFUSED, ApiTokenRecord, TokenRefused
@@ -59,6 +62,9 @@ DEFAULT_RATE, DEFAULT_BURST = 50.0, 100.0
 #: How long a system's live context is trusted before the deployed model is checked again.
 REFRESH_S = 5.0
 STATIC = Path(__file__).parent / "static"
+#: How long a webhook receiver may take to answer before the attempt counts as failed.
+WEBHOOK_TIMEOUT_S = 10.0
+logger = logging.getLogger(__name__)
 MSG_RATE = "over {rate:g} requests per second for this token; retry after {after:.1f} s"
 MSG_UNKNOWN_DECISION = "no decision {id} for this token's system"
 
@@ -144,6 +150,23 @@ def _out(record: LiveDecisionRecord, live: LiveSystem) -> DecisionOut:
                        unreviewed=record.unreviewed, replayed=record.replayed)
 
 
+def _deliver_until(store: Store, stop: threading.Event,
+                   now: Callable[[], datetime]) -> None:
+    """Post due webhooks once a second until ``stop`` is set (the server's worker)."""
+    import httpx
+
+    def post(target: str, body: bytes, headers: dict[str, str]) -> int:
+        return httpx.post(target, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S
+                          ).status_code
+
+    while not stop.is_set():
+        try:
+            deliver_due(store, now(), post)
+        except Exception:  # noqa: BLE001 - a store hiccup must not end the worker
+            logger.exception("webhook delivery round failed; trying again")
+        stop.wait(1.0)
+
+
 def _one_shape(error: RequestValidationError) -> list[dict[str, Any]]:
     """A body is one decision or a batch: report only the errors of the shape it has.
 
@@ -212,7 +235,8 @@ class _Systems:
 def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
                max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
                burst: float = DEFAULT_BURST,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+               clock: Callable[[], datetime] | None = None,
+               deliver_webhooks: bool = True) -> FastAPI:
     """Build the decision API over the store at ``url`` (None: the default store).
 
     Parameters
@@ -226,6 +250,9 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
         Requests per second per token, and how many may come at once (429 beyond).
     clock : callable or None
         The time of each call (tests pass a clock they control).
+    deliver_webhooks : bool, default True
+        Post final decisions to each system's webhook from a background thread
+        (:func:`audits.live.webhooks.deliver_due`, once a second).
     """
     now = clock or (lambda: datetime.now(UTC))
     live_policy = policy or LivePolicy()
@@ -236,9 +263,17 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         store = Store(url)
         state["store"], state["systems"] = store, _Systems(store)
+        stop = threading.Event()
+        worker = threading.Thread(target=_deliver_until, args=(store, stop, now),
+                                  name="fairpanel-webhooks", daemon=True)
+        if deliver_webhooks:
+            worker.start()
         try:
             yield
         finally:
+            stop.set()
+            if worker.is_alive():
+                worker.join()
             store.close()
 
     app = FastAPI(title="fairpanel decision API", version=__version__, docs_url=None,
@@ -298,7 +333,8 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
                                     prediction=d.prediction, score=d.score) for d in items]
         live = state["systems"].get(system)
         try:
-            records = decide(state["store"], actor, live, requests, policy=live_policy,
+            policy_here = stored_policy(state["store"], system, live_policy)
+            records = decide(state["store"], actor, live, requests, policy=policy_here,
                              now=now())
         except RequestRejected:
             raise

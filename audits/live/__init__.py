@@ -6,7 +6,8 @@ system's data as the reference for counterfactuals, and a per-decision random co
 and the review budget as a rate with each held decision's service level
 (:mod:`~audits.live.budget`), and deciding a call's decisions over the store: scored by
 the deployed model, judged, the held ones explained and queued as cases
-(:mod:`~audits.live.stored`).
+(:mod:`~audits.live.stored`), and posting final decisions to the system's webhook,
+signed and retried (:mod:`~audits.live.webhooks`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ if TYPE_CHECKING:
         DecisionRequest,
         LiveSystem,
         RequestRejected,
+        configure_live,
         decide,
+        live_policy,
         live_system,
         request_problems,
     )
+    from audits.live.webhooks import deliver_due, sign, verify
 
 __all__ = [
     "Bucket",
@@ -46,13 +50,18 @@ __all__ = [
     "RequestRejected",
     "SLA_STAGES",
     "WHEN_SPENT",
+    "configure_live",
     "decide",
+    "deliver_due",
     "evaluate_live",
+    "live_policy",
     "live_system",
     "random_control_drawn",
     "request_problems",
+    "sign",
     "sla_stage",
     "take",
+    "verify",
 ]
 
 __getattr__ = lazy_getattr(__name__, __file__)

@@ -35,9 +35,11 @@ from audits.models.training import predict_decisions
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, ModelRecord, Store
 from audits.store.live import LiveDecisionInput, LiveDecisionRecord
+from audits.store.webhooks import LiveSettingsRecord
 
 __all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
-           "RequestRejected", "decide", "live_system", "request_problems"]
+           "RequestRejected", "configure_live", "decide", "live_policy", "live_system",
+           "request_problems"]
 
 MSG_NO_LIVE_AUDIT = (
     "system {system!r} has no completed fairness audit with a review queue; run an audit "
@@ -317,3 +319,23 @@ def _attribution(context: FlagContext, frame: pd.DataFrame,
 def _json(values: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in values.items()}
+
+
+def configure_live(store: Store, actor: Actor, system: str, policy: LivePolicy, *,
+                   webhook_url: str | None = None, notify: str = "held",
+                   new_secret: bool = False) -> LiveSettingsRecord:
+    """Store ``system``'s live policy and webhook (the policy checked as a
+    :class:`LivePolicy` first). A new URL's signing secret is in the record, this once."""
+    if not isinstance(policy, LivePolicy):
+        raise TypeError(f"policy must be a LivePolicy; got {type(policy).__name__}")
+    return store.set_live_settings(actor, system, policy=policy.to_dict(),
+                                   webhook_url=webhook_url, notify=notify,
+                                   new_secret=new_secret)
+
+
+def live_policy(store: Store, system: str, default: LivePolicy | None = None) -> LivePolicy:
+    """``system``'s stored live policy, else ``default`` (else the defaults)."""
+    settings = store.live_settings(system)
+    if settings is None or not settings.policy:
+        return default or LivePolicy()
+    return LivePolicy(**settings.policy)

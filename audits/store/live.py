@@ -36,6 +36,7 @@ from audits.store.validation import (
     check_sha256,
     check_text,
 )
+from audits.store.webhooks import queue_delivery
 
 __all__ = ["MSG_KEY_REUSED", "MSG_RUN_OF_ANOTHER_SYSTEM", "MSG_TOO_MANY", "MSG_UNKNOWN_DECISION",
            "MAX_BATCH", "BudgetTaker", "LiveDecisionInput", "LiveDecisionRecord", "LiveOps",
@@ -255,6 +256,7 @@ class LiveOps(StoreBase):
             session.flush()
             for i, row, _ in new_rows:
                 out[i] = _record(row, target.name)
+                queue_delivery(session, row, target.name, when)
             if new_rows:
                 append_entry(session, head, actor=actor.username,
                              action="record_live_decisions", entity="system",
@@ -308,6 +310,7 @@ def settle_live(session: Session, case: Case, *, how: str, role: str) -> None:
         row.status, row.final_decision = "decided", int(case.final_label)
         row.decided_how, row.decided_role = how, role
         row.decided_at = case.closed_at or utcnow()
+        queue_delivery(session, row, _system_name(session, row.system_id))
 
 
 def _system_name(session: Session, system_id: int) -> str:

@@ -15,13 +15,14 @@ from audits.store.reviews import ReviewOps
 from audits.store.systems import SystemOps
 from audits.store.users import UserOps
 from audits.store.versions import ModelVersionOps
+from audits.store.webhooks import WebhookOps
 
 __all__ = ["Store"]
 
 
 class Store(UserOps, ProvenanceOps, SystemOps, QueueOps, PanelOps, ReviewOps, ImportOps,
             ReportOps, ModelVersionOps, LogReadOps, CheckpointOps, TokenOps,
-            LiveOps):
+            LiveOps, WebhookOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

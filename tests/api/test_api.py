@@ -11,6 +11,7 @@ system: 404. Nothing is stored on any of them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +21,13 @@ from db_support import row_counts
 from demo_support import DemoTemplates
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
+from server_support import HANG_TIMEOUT_S, Receiver
 
 from audits.api.app import create_app
 from audits.demo.default import DEMO_PERSONAS
 from audits.live.policy import LivePolicy
-from audits.live.stored import live_system
+from audits.live.stored import configure_live, live_system
+from audits.live.webhooks import SIGNATURE_HEADER, verify
 from audits.roles import Actor, Role
 from audits.store import AssignmentInput, Store, SystemInput, VersionInput
 
@@ -236,3 +239,36 @@ def test_the_openapi_document_validates_and_the_docs_are_served_offline(env: Env
     assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[1]
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert env.client.get(f"/static/swagger-ui/{asset}").status_code == 200
+
+
+def test_a_reviewers_decision_reaches_the_webhook_signed(env: Env) -> None:
+    receiver = Receiver([])
+    try:
+        settings = configure_live(env.store, ADMIN, "german_credit",
+                                  LivePolicy(random_rate=1.0, random_state=2),
+                                  webhook_url=receiver.url)
+        assert settings.secret is not None
+        answer = env.post(one(env, 0, key="webhook-0")).json()
+        assert answer["outcome"] == "held"  # every decision held at random_rate 1
+        record = env.store.live_decision(answer["decision_id"])
+        reviewer = next(r for r in env.store.list_reviewers(LEAD)
+                        if r.username == REVIEWER.username)
+        env.store.record_assignments(LEAD, record.audit_run_id, [AssignmentInput(
+            case_id=answer["case_id"], reviewer_id=reviewer.id, slot=1, kind="flagged",
+            model_shown=False, sensitive_shown=True)], config={"overlap": 1})
+        env.store.submit_rating(REVIEWER, answer["case_id"], label=answer["model_decision"],
+                                confidence=5, rationale="", seconds_spent=12,
+                                idempotency_key="live-review-webhook-01")
+        assert receiver.got.wait(timeout=HANG_TIMEOUT_S), "no webhook within the hang guard"
+        headers, body = receiver.received[0]
+        assert verify(body, settings.secret, headers[SIGNATURE_HEADER])
+        sent = json.loads(body)
+        assert (sent["decision_id"], sent["final_decision"], sent["changed"],
+                sent["decided_by"]) == (answer["decision_id"], answer["model_decision"],
+                                        False, "reviewer")
+        assert [d["live_decision_id"] for d in env.store.webhook_deliveries("german_credit")
+                ] == [answer["decision_id"]]  # one delivery: the held decision's
+    finally:
+        configure_live(env.store, ADMIN, "german_credit", LivePolicy(random_rate=0.25,
+                                                                     random_state=2))
+        receiver.close()
