@@ -44,6 +44,7 @@ from audits.live.stored import (
     RequestRejected,
     decide,
     live_system,
+    sweep_service_levels,
 )
 from audits.live.stored import live_policy as stored_policy
 from audits.live.webhooks import deliver_due
@@ -152,18 +153,21 @@ def _out(record: LiveDecisionRecord, live: LiveSystem) -> DecisionOut:
 
 def _deliver_until(store: Store, stop: threading.Event,
                    now: Callable[[], datetime]) -> None:
-    """Post due webhooks once a second until ``stop`` is set (the server's worker)."""
+    """Once a second until ``stop`` is set (the server's worker): escalate or decide held
+    decisions past their service level, then post due webhooks."""
     import httpx
 
     def post(target: str, body: bytes, headers: dict[str, str]) -> int:
         return httpx.post(target, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S
                           ).status_code
 
+    service = Actor("system:live-service-levels", Role.DATA_SCIENTIST)
     while not stop.is_set():
         try:
+            sweep_service_levels(store, service, now())
             deliver_due(store, now(), post)
         except Exception:  # noqa: BLE001 - a store hiccup must not end the worker
-            logger.exception("webhook delivery round failed; trying again")
+            logger.exception("service-level or webhook round failed; trying again")
         stop.wait(1.0)
 
 
@@ -251,8 +255,10 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
     clock : callable or None
         The time of each call (tests pass a clock they control).
     deliver_webhooks : bool, default True
-        Post final decisions to each system's webhook from a background thread
-        (:func:`audits.live.webhooks.deliver_due`, once a second).
+        Run the background worker: once a second, held decisions past their service
+        level go to the lead or fall back
+        (:func:`audits.live.stored.sweep_service_levels`) and final decisions are posted
+        to each system's webhook (:func:`audits.live.webhooks.deliver_due`).
     """
     now = clock or (lambda: datetime.now(UTC))
     live_policy = policy or LivePolicy()

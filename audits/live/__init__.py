@@ -31,11 +31,13 @@ if TYPE_CHECKING:
         DecisionRequest,
         LiveSystem,
         RequestRejected,
+        Sweep,
         configure_live,
         decide,
         live_policy,
         live_system,
         request_problems,
+        sweep_service_levels,
     )
     from audits.live.webhooks import deliver_due, sign, verify
 
@@ -49,6 +51,7 @@ __all__ = [
     "LiveSystem",
     "RequestRejected",
     "SLA_STAGES",
+    "Sweep",
     "WHEN_SPENT",
     "configure_live",
     "decide",
@@ -60,6 +63,7 @@ __all__ = [
     "request_problems",
     "sign",
     "sla_stage",
+    "sweep_service_levels",
     "take",
     "verify",
 ]

@@ -29,7 +29,7 @@ from audits.explain.shap_values import explain_model
 from audits.fairness.stored import AUDIT_KIND, registered_model
 from audits.flagging.cases import FlagContext, case_of
 from audits.flagging.stored import flag_context
-from audits.live.budget import Bucket, take
+from audits.live.budget import Bucket, sla_stage, take
 from audits.live.policy import LivePolicy, evaluate_live
 from audits.models.training import predict_decisions
 from audits.roles import Actor, require_role
@@ -38,8 +38,8 @@ from audits.store.live import LiveDecisionInput, LiveDecisionRecord
 from audits.store.webhooks import LiveSettingsRecord
 
 __all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
-           "RequestRejected", "configure_live", "decide", "live_policy", "live_system",
-           "request_problems"]
+           "RequestRejected", "Sweep", "configure_live", "decide", "live_policy",
+           "live_system", "request_problems", "sweep_service_levels"]
 
 MSG_NO_LIVE_AUDIT = (
     "system {system!r} has no completed fairness audit with a review queue; run an audit "
@@ -339,3 +339,39 @@ def live_policy(store: Store, system: str, default: LivePolicy | None = None) ->
     if settings is None or not settings.policy:
         return default or LivePolicy()
     return LivePolicy(**settings.policy)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one service-level sweep did: decisions sent to the lead, and decided by the
+    fallback."""
+
+    escalated: tuple[int, ...]
+    fell_back: tuple[int, ...]
+
+
+def sweep_service_levels(store: Store, actor: Actor, now: datetime, *,
+                         default: LivePolicy | None = None) -> Sweep:
+    """Escalate held decisions past their service level, and decide those past the lead's.
+
+    Each system's own policy (:func:`live_policy`) sets ``sla_hours``, ``lead_hours``
+    and ``fallback`` (``model``: the model's decision takes effect; ``positive`` or
+    ``negative``: that decision). ``now`` is the caller's clock.
+    """
+    escalate: list[int] = []
+    fall_back: dict[int, int] = {}
+    policies: dict[str, LivePolicy] = {}
+    for record in store.pending_live():
+        policy = policies.get(record.system)
+        if policy is None:
+            policy = policies[record.system] = live_policy(store, record.system, default)
+        stage = sla_stage(record.created_at, now, sla_hours=policy.sla_hours,
+                          lead_hours=policy.lead_hours)
+        if stage == "fallback":
+            fall_back[record.id] = (record.model_decision if policy.fallback == "model"
+                                    else int(policy.fallback == "positive"))
+        elif stage == "lead" and record.escalated_at is None:
+            escalate.append(record.id)
+    escalated = store.escalate_live(actor, escalate, now=now) if escalate else []
+    fell = store.fall_back_live(actor, fall_back, now=now) if fall_back else []
+    return Sweep(tuple(escalated), tuple(fell))

@@ -14,7 +14,7 @@ log's write lock, so two requests never spend the same token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,15 @@ from audits.store.log import append_entry
 from audits.store.queue import add_cases, check_cases, completed_run
 from audits.store.records import CaseInput
 from audits.store.systems import system_row
-from audits.store.tables import Case, Dataset, LiveBudget, LiveDecision, System, utcnow
+from audits.store.tables import (
+    AssignmentRow,
+    Case,
+    Dataset,
+    LiveBudget,
+    LiveDecision,
+    System,
+    utcnow,
+)
 from audits.store.validation import (
     check_actor,
     check_id,
@@ -104,6 +112,7 @@ class LiveDecisionRecord:
     decided_at: datetime | None
     created_at: datetime
     replayed: bool = field(default=False, compare=False)
+    escalated_at: datetime | None = None
 
     @property
     def changed(self) -> bool | None:
@@ -122,7 +131,7 @@ def _record(row: LiveDecision, system: str, *, replayed: bool = False) -> LiveDe
         reasons=list(row.reasons_json), unreviewed=row.unreviewed, case_id=row.case_id,
         status=row.status, final_decision=row.final_decision, decided_how=row.decided_how,
         decided_role=row.decided_role, decided_at=row.decided_at, created_at=row.created_at,
-        replayed=replayed)
+        replayed=replayed, escalated_at=row.escalated_at)
 
 
 def _check(item: object) -> LiveDecisionInput:
@@ -269,6 +278,69 @@ class LiveOps(StoreBase):
                                                     for _, row, _ in new_rows]})
             return [r for r in out if r is not None]
 
+    def pending_live(self) -> list[LiveDecisionRecord]:
+        """Every held decision still waiting for a person, oldest first (all systems)."""
+        with self._read() as session:
+            rows = list(session.scalars(select(LiveDecision).where(
+                LiveDecision.status == "pending").order_by(LiveDecision.id)))
+            return [_record(r, _system_name(session, r.system_id)) for r in rows]
+
+    def escalate_live(self, actor: Actor, decision_ids: Sequence[int], *,
+                      now: datetime) -> list[int]:
+        """Send held decisions past their service level to the panel lead.
+
+        Each one's case goes to the lead's adjudication queue (``disputed``; its open
+        assignments are withdrawn, ratings given stay), once. One log entry
+        (``escalate_live_decisions``) for the call. Requires "run an audit" (the
+        service's own sweep). Returns the ids escalated now.
+        """
+        require_role(check_actor(actor), "run an audit")
+        with self._write() as (session, head):
+            rows = [r for r in _pending_rows(session, decision_ids) if r.escalated_at is None]
+            for row in rows:
+                row.escalated_at = now
+                case = session.get(Case, row.case_id) if row.case_id is not None else None
+                if case is not None and case.status != "closed":
+                    for assignment in session.scalars(select(AssignmentRow).where(
+                            AssignmentRow.case_id == case.id,
+                            AssignmentRow.status == "open")):
+                        assignment.status, assignment.updated_at = "withdrawn", now
+                    case.status = "disputed"
+            if rows:
+                append_entry(session, head, actor=actor.username,
+                             action="escalate_live_decisions", entity="live_decision",
+                             entity_id=rows[0].id,
+                             payload={"decisions": [r.id for r in rows],
+                                      "cases": [r.case_id for r in rows]})
+            return [r.id for r in rows]
+
+    def fall_back_live(self, actor: Actor, fallbacks: Mapping[int, int], *,
+                       now: datetime) -> list[int]:
+        """Decide held decisions nobody decided in time: ``{decision id: decision}``.
+
+        Each becomes final with ``decided_how = "fallback"`` and the role ``policy``;
+        its case stays for the lead (a later adjudication no longer changes the
+        decision, which took effect). One log entry (``fall_back_live_decisions``).
+        Returns the ids decided now.
+        """
+        require_role(check_actor(actor), "run an audit")
+        for value in fallbacks.values():
+            if value not in (0, 1) or isinstance(value, bool):
+                raise ValueError(f"a fallback decision must be 0 or 1, not {value!r}")
+        with self._write() as (session, head):
+            rows = _pending_rows(session, list(fallbacks))
+            for row in rows:
+                row.status, row.final_decision = "decided", int(fallbacks[row.id])
+                row.decided_how, row.decided_role, row.decided_at = "fallback", "policy", now
+                queue_delivery(session, row, _system_name(session, row.system_id), now)
+            if rows:
+                append_entry(session, head, actor=actor.username,
+                             action="fall_back_live_decisions", entity="live_decision",
+                             entity_id=rows[0].id,
+                             payload={"decisions": {str(r.id): r.final_decision
+                                                    for r in rows}})
+            return [r.id for r in rows]
+
     def live_decision(self, decision_id: int) -> LiveDecisionRecord:
         """Return one live decision.
 
@@ -294,6 +366,12 @@ class LiveOps(StoreBase):
                 query = query.where(LiveDecision.status == status)
             return [_record(r, target.name)
                     for r in session.scalars(query.order_by(LiveDecision.id))]
+
+
+def _pending_rows(session: Session, ids: Sequence[int]) -> list[LiveDecision]:
+    return list(session.scalars(select(LiveDecision).where(
+        LiveDecision.id.in_(list(ids)), LiveDecision.status == "pending")
+        .order_by(LiveDecision.id)))
 
 
 def settle_live(session: Session, case: Case, *, how: str, role: str) -> None:
