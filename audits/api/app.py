@@ -42,6 +42,7 @@ from audits.live.stored import (
     DecisionRequest,
     LiveSystem,
     RequestRejected,
+    assign_held,
     decide,
     live_system,
     sweep_service_levels,
@@ -153,8 +154,9 @@ def _out(record: LiveDecisionRecord, live: LiveSystem) -> DecisionOut:
 
 def _deliver_until(store: Store, stop: threading.Event,
                    now: Callable[[], datetime]) -> None:
-    """Once a second until ``stop`` is set (the server's worker): escalate or decide held
-    decisions past their service level, then post due webhooks."""
+    """Once a second until ``stop`` is set (the server's worker): give newly held
+    decisions their reviewers, escalate or decide those past their service level, then
+    post due webhooks."""
     import httpx
 
     def post(target: str, body: bytes, headers: dict[str, str]) -> int:
@@ -162,8 +164,10 @@ def _deliver_until(store: Store, stop: threading.Event,
                           ).status_code
 
     service = Actor("system:live-service-levels", Role.DATA_SCIENTIST)
+    panel = Actor("system:live-panel", Role.PANEL_LEAD)
     while not stop.is_set():
         try:
+            assign_held(store, panel)
             sweep_service_levels(store, service, now())
             deliver_due(store, now(), post)
         except Exception:  # noqa: BLE001 - a store hiccup must not end the worker

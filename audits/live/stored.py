@@ -32,13 +32,14 @@ from audits.flagging.stored import flag_context
 from audits.live.budget import Bucket, sla_stage, take
 from audits.live.policy import LivePolicy, evaluate_live
 from audits.models.training import predict_decisions
+from audits.panel.stored import assign_queue
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, ModelRecord, Store
 from audits.store.live import LiveDecisionInput, LiveDecisionRecord
 from audits.store.webhooks import LiveSettingsRecord
 
 __all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
-           "RequestRejected", "Sweep", "configure_live", "decide", "live_policy",
+           "RequestRejected", "Sweep", "assign_held", "configure_live", "decide", "live_policy",
            "live_system", "request_problems", "sweep_service_levels"]
 
 MSG_NO_LIVE_AUDIT = (
@@ -375,3 +376,17 @@ def sweep_service_levels(store: Store, actor: Actor, now: datetime, *,
     escalated = store.escalate_live(actor, escalate, now=now) if escalate else []
     fell = store.fall_back_live(actor, fall_back, now=now) if fall_back else []
     return Sweep(tuple(escalated), tuple(fell))
+
+
+def assign_held(store: Store, actor: Actor) -> dict[int, int]:
+    """Give the cases of newly held decisions their reviewers, with the panel's rules.
+
+    Only those cases are assigned (the rest of each audit's queue is left as it is);
+    the audit's stored panel configuration applies (availability, capacity, diversity,
+    exclusions). Returns audit run id -> assignments made.
+    """
+    made = {}
+    for run_id, case_ids in store.unassigned_live_cases().items():
+        result = assign_queue(store, actor, run_id, only=case_ids)
+        made[run_id] = len(result.table)
+    return made

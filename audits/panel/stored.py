@@ -9,7 +9,7 @@ assignments with their randomized blinding in one transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 
 import pandas as pd
 
@@ -36,14 +36,16 @@ def case_kind(primary_reason: str) -> str:
 
 def assign_queue(store: Store, actor: Actor, audit_run_id: int, *,
                  config: PanelConfig | None = None,
-                 progress: Progress | None = None) -> Assignment:
+                 progress: Progress | None = None,
+                 only: Collection[int] | None = None) -> Assignment:
     """Assign every open case of an audit that lacks reviewers; store the result.
 
     Requires "manage the panel". ``config`` None reuses the audit's stored panel
     configuration (else the defaults); a given one is stored. A reviewer's capacity is
     reduced by their open assignments in other audits; their assignments in this audit
     are passed as ``existing`` (rated ones as ``done``), so a case only gets its
-    missing slots.
+    missing slots. ``only`` limits the assignment to those case ids (e.g. the live
+    decisions just held), leaving the rest of the queue as it is.
     """
     require_role(actor, "manage the panel")
     report = progress or (lambda fraction, message: None)
@@ -61,7 +63,9 @@ def assign_queue(store: Store, actor: Actor, audit_run_id: int, *,
                                                           - open_here.get(r.id, 0))),
                           backgrounds.get(r.id, {}), r.available)
                  for r in store.list_reviewers(actor)]
-    cases = [c for c in store.list_cases(audit_run_id) if c.status != "closed"]
+    wanted = None if only is None else set(only)
+    cases = [c for c in store.list_cases(audit_run_id) if c.status != "closed"
+             and (wanted is None or c.id in wanted)]
     existing = pd.DataFrame({"case_id": live["case_id"].tolist(),
                              "reviewer_id": [str(r) for r in live["reviewer_id"]],
                              "slot": live["slot"].tolist()})

@@ -278,6 +278,21 @@ class LiveOps(StoreBase):
                                                     for _, row, _ in new_rows]})
             return [r for r in out if r is not None]
 
+    def unassigned_live_cases(self) -> dict[int, list[int]]:
+        """Audit run id -> the cases of held decisions still waiting for a reviewer
+        (pending, not escalated, no assignment yet)."""
+        assigned = select(AssignmentRow.case_id)
+        with self._read() as session:
+            rows = session.execute(select(LiveDecision.audit_run_id, LiveDecision.case_id).where(
+                LiveDecision.status == "pending", LiveDecision.escalated_at.is_(None),
+                LiveDecision.case_id.is_not(None), LiveDecision.case_id.not_in(assigned))
+                .order_by(LiveDecision.id))
+            out: dict[int, list[int]] = {}
+            for run_id, case_id in rows:
+                if case_id is not None:
+                    out.setdefault(int(run_id), []).append(int(case_id))
+            return out
+
     def pending_live(self) -> list[LiveDecisionRecord]:
         """Every held decision still waiting for a person, oldest first (all systems)."""
         with self._read() as session:

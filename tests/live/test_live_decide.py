@@ -23,6 +23,7 @@ from audits.live.stored import (
     DecisionRequest,
     LiveSystem,
     RequestRejected,
+    assign_held,
     decide,
     live_system,
 )
@@ -136,3 +137,30 @@ def test_a_system_without_an_audit_queue_is_refused_by_name(
     assert str(refused.value) == MSG_NO_LIVE_AUDIT.format(system="fresh")
     with pytest.raises(LookupError, match="no system named 'nope'"):
         live_system(store, "nope")
+
+
+def test_held_cases_get_reviewers_with_the_panel_rules_and_nothing_else_moves(
+        demo: tuple[Store, LiveSystem]) -> None:
+    store, live = demo
+    panel = Actor("system:live-panel", Role.PANEL_LEAD)
+    lead = Actor("system:cli", Role.ADMIN)
+    before = store.assignment_table(lead, live.run.id)
+    out = decide(store, SCIENTIST, live, requests_from(live, live.reference.sample(
+        20, random_state=21), "c"), policy=LivePolicy(random_rate=1.0, random_state=1))
+    held = {d.case_id for d in out if d.outcome == "held"}
+    assert len(held) == 20
+    held = set(store.unassigned_live_cases()[live.run.id])  # with earlier tests' held cases
+    assert {d.case_id for d in out} <= held
+    made = assign_held(store, panel)
+    after = store.assignment_table(lead, live.run.id)
+    new = [a for a in after if a["assignment_id"] not in {b["assignment_id"] for b in before}]
+    assert {a["case_id"] for a in new} == held  # only the held cases, each of them
+    overlap = int((store.panel_config(live.run.id) or {}).get("overlap", 3))
+    per_case = {c: sum(a["case_id"] == c for a in new) for c in held}
+    assert set(per_case.values()) <= set(range(1, overlap + 1))
+    assert made == {live.run.id: len(new)}
+    available = {r.id for r in store.list_reviewers(lead) if r.available}
+    assert {a["reviewer_id"] for a in new} <= available
+    assert [a for a in after if a["assignment_id"] in {b["assignment_id"] for b in before}] \
+        == before  # the rest of the queue as it was
+    assert assign_held(store, panel) == {}  # nothing left waiting
