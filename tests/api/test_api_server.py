@@ -46,12 +46,13 @@ def test_the_server_decides_over_http_and_stops_on_ctrl_c(
             "sensitive": {s: (row[s].item() if hasattr(row[s], "item") else row[s])
                           for s in context.sensitive_features}}
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "audits.cli", "api", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    log = tmp_path / "api.log"
+    with log.open("w") as out:  # the server's output, shown if it fails to start
+        server = subprocess.Popen([sys.executable, "-m", "audits.cli", "api", "--port",
+                                   str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answers(f"{base}/openapi.json", server, name="fairpanel api")
+        wait_until_answers(f"{base}/openapi.json", server, name="fairpanel api", log=log)
         headers = {"Authorization": f"Bearer {token}"}
         answer = httpx.post(f"{base}/v1/systems/german_credit/decisions", json=body,
                             headers=headers, timeout=HANG_TIMEOUT_S)
@@ -69,4 +70,4 @@ def test_the_server_decides_over_http_and_stops_on_ctrl_c(
         except subprocess.TimeoutExpired:
             server.kill()
             pytest.fail(f"the API did not stop within {HANG_TIMEOUT_S:.0f} s of Ctrl-C")
-    assert code == 0, server.stderr.read() if server.stderr else ""
+    assert code == 0, log.read_text()
