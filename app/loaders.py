@@ -6,12 +6,17 @@
   prepare it twice;
 - the values of a bundled dataset's sensitive features (public data, keyed on the
   dataset's name and content hash), which the fairness page offers as reference groups;
-- the deferral curve of a stored audit (it rebuilds the audited decisions), keyed on the
-  database, the run and the assumed human accuracy, kept for a few minutes so reviews
-  recorded since are taken up;
+- the decisions a stored audit's deferral curve reads (rebuilding them scores every
+  held-out row: about a second), keyed on the database and the run, and the curve drawn
+  from them, keyed on the database, the run and the human accuracy it assumes or
+  measured (the panel's reviewed cases are read on every run, so a new review counts at
+  once; a step of the assumption slider reuses the decisions);
 - the panel analysis of an audit (:func:`audits.raters.stored.analyse_panel`), keyed on
   the database, the run, the grouping, whether the reader sees per-reviewer results
   and the run's review progress (so new ratings are taken up);
+- the panel's trusted consensus labels of an audit (:func:`audits.retrain.stored.panel_labels`,
+  a Dawid-Skene fit), keyed like the panel analysis on the run's review progress and the
+  trust threshold, and on the reader's role;
 - a stored report rendered as HTML, keyed on the database, the report and its version
   (status, body hash, signature: what changes what the file says);
 - the comparison of two stored fairness runs (:func:`audits.reports.compare.compare_runs`),
@@ -28,6 +33,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -36,26 +42,39 @@ from audits.data.datasets import BUNDLED, load_dataset
 from audits.data.encoding import MISSING as MISSING_GROUP
 from audits.demo.default import DEFAULT_DATASET, DEMO_PERSONAS, DemoState
 from audits.demo.panel import ensure_full_demo, full_demo_prepared
-from audits.flagging.deferral import DeferralCurve
-from audits.monitoring.stored import deferral_view
+from audits.flagging.deferral import DeferralCurve, HumanAccuracy, human_accuracy
+from audits.monitoring.stored import (
+    DeferralInputs,
+    deferral_from,
+    deferral_inputs,
+    reviewed_decisions,
+)
 from audits.raters.stored import PanelAnalysis, analyse_panel
 from audits.roles import PERMISSIONS, Actor
 from audits.store import DatasetRecord, ModelRecord, Store
 from audits.store.db import default_database_url
 from audits.systems.card import MISSING_CATEGORY
 
+if TYPE_CHECKING:  # imported where used: only the Retraining page pays for retraining
+    from audits.retrain.stored import PanelLabels
+
 __all__ = [
     "close_stores",
     "database_url",
     "deferral_curve",
+    "deferral_human_accuracy",
     "demo_is_prepared",
     "get_store",
     "panel_analysis",
+    "panel_labels",
     "prepare_demo",
     "report_html",
     "run_comparison",
     "sensitive_values",
 ]
+
+#: The range of human accuracy drawn around an assumption (the engine's default band).
+ASSUMED_RANGE = (0.8, 0.98)
 
 # The stores _store() opened, so close_stores() can release their connections.
 _OPENED: list[Store] = []
@@ -123,13 +142,35 @@ def sensitive_values(dataset: DatasetRecord) -> dict[str, list[str]]:
     return _sensitive_values(dataset.name, dataset.sha256)
 
 
-def deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
-    """Return :func:`audits.monitoring.stored.deferral_view` of a stored audit (cached).
+def deferral_human_accuracy(url: str, audit_run_id: int,
+                            assumed: float | None = None) -> HumanAccuracy:
+    """Return the human accuracy a stored audit's deferral curve uses (not cached).
 
-    ``url`` names the database (a cache key, and the store read). Raises what
-    ``deferral_view`` raises (``ValueError`` for decisions without scores), uncached.
+    Estimated from the panel's reviewed cases with a known answer once there are enough
+    (:func:`audits.flagging.deferral.human_accuracy`), else ``assumed`` (None: the
+    engine's default assumption), with the range :data:`ASSUMED_RANGE` widened to hold
+    it. The reviews are read on every call (one query).
     """
-    return _deferral_curve(url, audit_run_id, round(float(assumed), 4))
+    reviewed = reviewed_decisions(_store(url), audit_run_id)
+    if assumed is None:
+        return human_accuracy(reviewed)
+    value = round(float(assumed), 4)
+    # The band shown around an assumption is the engine's range, widened to hold the
+    # assumed value (an assumption outside it was refused, and the page drew no curve).
+    low, high = ASSUMED_RANGE
+    return human_accuracy(reviewed, assumed=value,
+                          assumed_range=(min(low, value), max(high, value)))
+
+
+def deferral_curve(url: str, audit_run_id: int, human: HumanAccuracy) -> DeferralCurve:
+    """Return the deferral curve of a stored audit for ``human`` (cached).
+
+    The audit's rebuilt decisions (:func:`audits.monitoring.stored.deferral_inputs`) are
+    cached on their own, so another human accuracy only redraws the curve. Raises what
+    ``deferral_inputs`` raises (``ValueError`` for decisions without scores), uncached.
+    """
+    return _deferral_curve(url, audit_run_id, human.value, human.ci_low, human.ci_high,
+                           human.n_reviews, human.source, human.statement)
 
 
 def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
@@ -144,6 +185,18 @@ def panel_analysis(url: str, actor: Actor, audit_run_id: int, *, attribute: str,
     full = actor.role in PERMISSIONS["read every rating"]
     return _panel_analysis(url, audit_run_id, attribute, subject_attribute, full, version,
                            _actor=actor)
+
+
+def panel_labels(url: str, actor: Actor, audit_run_id: int, *, min_confidence: float,
+                 version: tuple[int, ...]) -> PanelLabels:
+    """Return :func:`audits.retrain.stored.panel_labels` of a stored audit (cached).
+
+    Labels per case, never who said what, so the key holds the reader's role (the engine
+    checks it; a refusal is never cached) and ``version``, the run's review progress, so
+    new ratings or adjudications recompute.
+    """
+    return _panel_labels(url, audit_run_id, round(float(min_confidence), 4), actor.role.value,
+                         version, _actor=actor)
 
 
 def report_html(url: str, report_id: int, version: tuple[str, ...]) -> str:
@@ -205,9 +258,19 @@ def _demo_lock(url: str) -> threading.Lock:
     return threading.Lock()
 
 
-@st.cache_data(show_spinner=False, max_entries=32, ttl=300)
-def _deferral_curve(url: str, audit_run_id: int, assumed: float) -> DeferralCurve:
-    return deferral_view(_store(url), audit_run_id, assumed=assumed)
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+def _deferral_inputs(url: str, audit_run_id: int) -> DeferralInputs:
+    # A stored run's decisions do not change; the ttl lets go of the rows after a while
+    # (and takes up sensitive data purged since).
+    return deferral_inputs(_store(url), audit_run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=600)
+def _deferral_curve(url: str, audit_run_id: int, value: float, ci_low: float, ci_high: float,
+                    n_reviews: int, source: str, statement: str) -> DeferralCurve:
+    human = HumanAccuracy(value=value, ci_low=ci_low, ci_high=ci_high, n_reviews=n_reviews,
+                          source=source, statement=statement)
+    return deferral_from(_deferral_inputs(url, audit_run_id), human)
 
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=600)
@@ -215,6 +278,14 @@ def _panel_analysis(url: str, audit_run_id: int, attribute: str, subject_attribu
                     full: bool, version: tuple[int, ...], *, _actor: Actor) -> PanelAnalysis:
     return analyse_panel(_store(url), _actor, audit_run_id, attribute=attribute,
                          subject_attribute=subject_attribute)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=600)
+def _panel_labels(url: str, audit_run_id: int, min_confidence: float, role: str,
+                  version: tuple[int, ...], *, _actor: Actor) -> PanelLabels:
+    from audits.retrain.stored import panel_labels
+
+    return panel_labels(_store(url), _actor, audit_run_id, min_confidence=min_confidence)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

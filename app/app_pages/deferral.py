@@ -3,7 +3,13 @@
 The curve is :func:`audits.monitoring.stored.deferral_view` of a stored audit (cached by
 :func:`app.loaders.deferral_curve`); the page only draws it. Human accuracy is
 estimated from reviewed cases once there are enough, and assumed before: the curve's
-own statement of which, and with what range, is part of every chart.
+own statement of which, and with what range, is part of every chart. The assumption
+slider is live only while it is used; once the panel's reviews measure the accuracy it
+is shown disabled at the measured value, and says so.
+
+The slider and both charts are one fragment, and the disparity choice with its chart a
+fragment nested in it: a slider step reruns only the charts (the audit's rebuilt
+decisions stay cached), a disparity choice only its chart.
 """
 
 from __future__ import annotations
@@ -13,12 +19,21 @@ import streamlit as st
 from app import auth, loaders, queue_charts, run_picker, state
 from app.formatting import metric_label
 from audits.fairness.stored import AUDIT_KIND
+from audits.flagging.deferral import DeferralCurve, HumanAccuracy
 from audits.store import AuditRunRecord, Store
 
 PAGE = "app_pages/deferral.py"
 KEY_RUN = "deferral.run_id"
 MSG_NO_RUNS = "No completed fairness audit is stored yet."
 DEFAULT_TAU = 0.8
+SLIDER_LABEL = "Assumed human accuracy"
+ASSUMED_HELP = ("The accuracy of a person deciding a deferred case, assumed until the panel "
+                "has reviewed enough cases with a known answer to measure it.")
+MEASURED_HELP = ("Disabled: the panel's reviews of cases with a known answer measure human "
+                 "accuracy, so no assumption is used.")
+MSG_MEASURED = ("No assumption needed: the panel has reviewed {n} cases with a known answer, "
+                "so the curves use the measured accuracy {value:.2f} and its 95% interval "
+                "[{low:.2f}, {high:.2f}].")
 EXPLANATION = (
     "Reading the curves: at x% deferred, the x% of decisions whose score lies closest to "
     "the threshold (the least confident) go to a person, who decides them right with the "
@@ -39,22 +54,31 @@ def render() -> None:
     if run is None:
         st.info(MSG_NO_RUNS)
         return
-    assumed = st.slider("Assumed human accuracy", min_value=0.5, max_value=1.0, value=0.9,
-                        step=0.01, key="deferral.assumed",
-                        help="Used only while fewer reviewed cases exist than are needed "
-                             "to estimate it.")
+    _curves(run)
+
+
+@st.fragment
+def _curves(run: AuditRunRecord) -> None:
+    """The human accuracy, its slider and both charts (reruns alone on a widget change)."""
+    url = loaders.database_url()
+    human = _human_accuracy(url, run.id)
     try:
-        curve = loaders.deferral_curve(loaders.database_url(), run.id, assumed)
+        curve = loaders.deferral_curve(url, run.id, human)
     except ValueError as error:
         st.info(str(error).capitalize() + ".")
         return
-    human = curve.human
     (st.info if human.source == "assumed" else st.success)(human.statement,
                                                           icon=":material/person:")
     st.caption(EXPLANATION + f" Decision threshold {curve.threshold:g}.")
     st.plotly_chart(queue_charts.deferral_accuracy_figure(
         curve.table, human_value=human.value, human_low=human.ci_low,
         human_high=human.ci_high, statement=human.statement), key="deferral.accuracy")
+    _ratio(run, curve, human)
+
+
+@st.fragment
+def _ratio(run: AuditRunRecord, curve: DeferralCurve, human: HumanAccuracy) -> None:
+    """The disparity choice and its chart, nested: choosing a metric redraws only this."""
     metrics = [q for q in dict.fromkeys(curve.table["quantity"]) if q != "accuracy"]
     if not metrics:
         return
@@ -68,6 +92,25 @@ def render() -> None:
                   f"1/tau = {1 / tau:.3g}.")
     st.plotly_chart(queue_charts.deferral_ratio_figure(
         curve.table, metric, tau=tau, statement=human.statement), key="deferral.ratio")
+
+
+def _human_accuracy(url: str, audit_run_id: int) -> HumanAccuracy:
+    """Draw the slider and return the human accuracy the curve uses.
+
+    Measured from the panel's reviews: the slider is disabled at the measured value (it
+    would change nothing). Otherwise the slider's value is the assumption.
+    """
+    measured = loaders.deferral_human_accuracy(url, audit_run_id)
+    if measured.source == "estimated":
+        st.slider(SLIDER_LABEL, min_value=0.5, max_value=1.0,
+                  value=min(max(round(measured.value, 2), 0.5), 1.0), step=0.01,
+                  disabled=True, key="deferral.measured", help=MEASURED_HELP)
+        st.caption(MSG_MEASURED.format(n=measured.n_reviews, value=measured.value,
+                                       low=measured.ci_low, high=measured.ci_high))
+        return measured
+    assumed = st.slider(SLIDER_LABEL, min_value=0.5, max_value=1.0, value=0.9, step=0.01,
+                        key="deferral.assumed", help=ASSUMED_HELP)
+    return loaders.deferral_human_accuracy(url, audit_run_id, assumed)
 
 
 def _choose_run(store: Store) -> AuditRunRecord | None:

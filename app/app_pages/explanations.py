@@ -184,7 +184,9 @@ def _importances(results: dict[str, Any]) -> None:
                          width="stretch", key=f"explanations.groups.{feature}")
 
 
+@st.fragment
 def _gap(results: dict[str, Any]) -> None:
+    """The gap between two groups; choosing the groups reruns only this part."""
     st.subheader("What drives the gap between two groups")
     features = explain_tables.sensitive_features(results)
     a, b, c = st.columns(3)
@@ -245,7 +247,9 @@ def _proxies(results: dict[str, Any]) -> None:
                                  key=f"explanations.{key}.{feature}")
 
 
+@st.fragment
 def _cases(results: dict[str, Any]) -> None:
+    """The case explorer; choosing a case reruns only this part."""
     cases = results.get("cases") or []
     st.subheader("Case explorer")
     if not cases:

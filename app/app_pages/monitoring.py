@@ -13,7 +13,7 @@ import streamlit as st
 from app import auth, loaders, queue_charts, queue_tables, run_picker, state
 from app.formatting import metric_label, plain
 from audits.monitoring.stored import MonitoringView, monitoring_view
-from audits.store import AlertRecord, AuditRunRecord, Store
+from audits.store import AlertRecord, AuditRunRecord, BatchRecord, Store
 
 PAGE = "app_pages/monitoring.py"
 KEY_RUN = "monitoring.run_id"
@@ -34,11 +34,12 @@ def render() -> None:
                "row, and is resolved only once as many windows in a row show its interval "
                "inside the allowed region. A small batch with a wide interval resolves "
                "nothing: the alert stays open, with insufficient evidence.")
-    run = _choose_run(store)
-    if run is None:
+    chosen = _choose_run(store)
+    if chosen is None:
         st.info(MSG_NO_BATCHES)
         return
-    view = monitoring_view(store, run.id)
+    run, batches = chosen
+    view = monitoring_view(store, run.id, batches=batches)
     labels = {b.id: b.label for b in view.batches}
     _open(view)
     _alerts(view.alerts, labels)
@@ -50,19 +51,21 @@ def render() -> None:
         st.caption("Batches labelled 'simulated' are generated demo data, not real decisions.")
 
 
-def _choose_run(store: Store) -> AuditRunRecord | None:
-    runs = [r for r in (store.get_audit_run(i) for i in reversed(store.queued_audit_runs()))
-            if r is not None and store.list_batches(r.id)]
+def _choose_run(store: Store) -> tuple[AuditRunRecord, list[BatchRecord]] | None:
+    """The chosen audit and its batches (each run's batches are read once)."""
+    batches = {i: store.list_batches(i) for i in reversed(store.queued_audit_runs())}
+    runs = [r for r in (store.get_audit_run(i) for i, b in batches.items() if b)
+            if r is not None]
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
     names = run_picker.dataset_labels(store)
-    n_batches = {r.id: len(store.list_batches(r.id)) for r in runs}
+    n_batches = {r.id: len(batches[r.id]) for r in runs}
     state.keep_choice(KEY_RUN, list(by_id), runs[0].id)
     chosen = st.selectbox("Monitored audit", list(by_id), key=KEY_RUN,
                           format_func=lambda i: f"#{i} · "
                           f"{names.get(by_id[i].dataset_id, '?')} · {n_batches[i]} batches")
-    return by_id[chosen]
+    return by_id[chosen], batches[chosen]
 
 
 def _open(view: MonitoringView) -> None:
@@ -98,7 +101,9 @@ def _alerts(alerts: list[AlertRecord], labels: dict[int, str]) -> None:
             st.success(text, icon=":material/check_circle:")
 
 
+@st.fragment
 def _chart(run: AuditRunRecord, view: MonitoringView) -> None:
+    """The disparity chart and its filters: a filter change reruns only this part."""
     history, window, alerts = view.history, view.window_history, view.alerts
     st.subheader("Disparity over time")
     a, b = st.columns([1, 1], vertical_alignment="bottom")

@@ -17,7 +17,7 @@ from app import auth, loaders, retrain_tables, run_picker, state
 from app.formatting import plain
 from app.state import SignedInUser
 from audits.reports.compare import what_changed
-from audits.retrain.stored import DEFAULT_SOURCES, panel_labels, retrain_from_panel
+from audits.retrain.stored import DEFAULT_SOURCES, retrain_from_panel
 from audits.roles import PERMISSIONS, PermissionDenied
 from audits.store import AuditRunRecord, ModelRecord, Store
 
@@ -91,14 +91,20 @@ def _choose_run(store: Store) -> AuditRunRecord | None:
     return by_id[chosen]
 
 
+@st.fragment
 def _retrain_section(store: Store, user: SignedInUser, run: AuditRunRecord) -> None:
+    """The trust slider, the label count and the retrain form: moving the slider reruns
+    only this part (the panel's labels are cached per review progress)."""
     st.header("Retrain on the panel's labels", divider="gray")
     left, right = st.columns(2)
     confidence = left.slider("Trust a Dawid-Skene label from posterior", 0.5, 0.99, 0.9, 0.01,
                              key="retraining.min_confidence",
                              help="Adjudicated labels are always used; other cases only "
                                   "when the Dawid-Skene posterior reaches this.")
-    labels = panel_labels(store, user.actor, run.id, min_confidence=confidence)
+    labels = loaders.panel_labels(loaders.database_url(), user.actor, run.id,
+                                  min_confidence=confidence,
+                                  version=tuple(store.panel_progress(user.actor,
+                                                                     run.id).values()))
     right.metric("Cases with a trusted panel label", f"{len(labels.table):,}",
                  help=f"{labels.rated:,} rated cases; {labels.untrusted:,} without a trusted "
                       f"label; {labels.from_batches:,} from ingested batches (their rows are "

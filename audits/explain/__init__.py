@@ -5,8 +5,9 @@ Owns SHAP explanations in the original feature space with an additivity check
 drives a gap between two groups (:mod:`~audits.explain.groups`), one decision's waterfall
 and plain-language reason (:mod:`~audits.explain.cases`), whether decisions flip when only
 group membership changes (:mod:`~audits.explain.counterfactual`), which features stand in
-for a sensitive one (:mod:`~audits.explain.proxies`), and explanation runs computed once
-and stored (:mod:`~audits.explain.stored`).
+for a sensitive one (:mod:`~audits.explain.proxies`), each row's SHAP values computed
+once per run (:mod:`~audits.explain.rows`), and explanation runs computed once and
+stored (:mod:`~audits.explain.stored`).
 """
 
 from __future__ import annotations

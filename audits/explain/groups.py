@@ -33,7 +33,8 @@ import pandas as pd
 from scipy import stats
 
 from audits.data.schema import check_columns_exist
-from audits.explain.shap_values import Explanation, explain_model
+from audits.explain.rows import MSG_BACKGROUND, RowExplainer
+from audits.explain.shap_values import Explanation
 
 __all__ = ["GapDecomposition", "GroupExplanation", "explain_groups", "gap_decomposition",
            "mean_abs_interval", "required_rows"]
@@ -121,6 +122,7 @@ def explain_groups(
     n_background: int = 100,
     random_state: int = 0,
     progress: Progress | None = None,
+    rows: RowExplainer | None = None,
 ) -> GroupExplanation:
     """Explain a stratified sample of each group and summarise SHAP per group.
 
@@ -155,6 +157,10 @@ def explain_groups(
     random_state : int, default 0
         Seed of the sample, the background and the bootstrap.
     progress : callable ``(fraction, message) -> None`` or None, default None
+    rows : RowExplainer or None, default None
+        Shared by the calls of one run (one per sensitive feature) so a row sampled for
+        two features is explained once; built on ``frame.reset_index(drop=True)`` with
+        this call's background (``ValueError`` otherwise). None: a private one.
 
     Returns
     -------
@@ -182,18 +188,21 @@ def explain_groups(
     rng = np.random.default_rng(random_state)
     members = _shuffled_members(frame[sensitive_feature], rng)
     background = frame.sample(n=min(n_background, len(frame)), random_state=random_state)
+    if rows is None:
+        rows = RowExplainer(pipeline, frame, features=features, background=background,
+                            random_state=random_state)
+    elif rows.frame.shape != frame.shape or not rows.uses(background):
+        raise ValueError(MSG_BACKGROUND)
     pilot_n = {g: min(min_rows_per_group, len(rows)) for g, rows in members.items()}
     notify(0.05, f"explaining a pilot of {sum(pilot_n.values())} rows")
-    pilot = _explain_rows(pipeline, frame, members, dict.fromkeys(members, 0), pilot_n,
-                          features, background, random_state)
+    pilot = _explain_rows(rows, members, dict.fromkeys(members, 0), pilot_n)
     final_n = _sample_sizes(pilot, frame[sensitive_feature], members, pilot_n,
                             target_half_width, confidence, max_rows_per_group)
     extra = sum(final_n[g] - pilot_n[g] for g in members)
     notify(0.4, f"explaining {extra} more rows to reach the target interval width")
     explanation = pilot
     if extra > 0:
-        more = _explain_rows(pipeline, frame, members, pilot_n, final_n, features,
-                             background, random_state)
+        more = _explain_rows(rows, members, pilot_n, final_n)
         explanation = _concat(pilot, more)
     notify(0.9, "bootstrapping intervals")
     importances, groups = _summaries(explanation, frame[sensitive_feature], members,
@@ -278,13 +287,10 @@ def _shuffled_members(
 
 
 def _explain_rows(
-    pipeline: Any, frame: pd.DataFrame, members: dict[str, npt.NDArray[np.intp]],
-    start: dict[str, int], stop: dict[str, int], features: Sequence[str],
-    background: pd.DataFrame, random_state: int,
+    rows: RowExplainer, members: dict[str, npt.NDArray[np.intp]],
+    start: dict[str, int], stop: dict[str, int],
 ) -> Explanation:
-    rows = np.concatenate([members[g][start[g]:stop[g]] for g in members])
-    return explain_model(pipeline, frame.iloc[rows], features=features,
-                         background=background, random_state=random_state)
+    return rows.explain(np.concatenate([members[g][start[g]:stop[g]] for g in members]))
 
 
 def _sample_sizes(

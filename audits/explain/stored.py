@@ -21,6 +21,7 @@ from audits.explain.cases import explain_case
 from audits.explain.counterfactual import CounterfactualResult, counterfactual_flips
 from audits.explain.groups import GroupExplanation, explain_groups, gap_decomposition
 from audits.explain.proxies import ProxyReport, find_proxies
+from audits.explain.rows import RowExplainer
 from audits.explain.shap_values import Explanation, explain_model
 from audits.fairness.stored import (
     Progress,
@@ -145,12 +146,19 @@ def _compute(frame: pd.DataFrame, model: ModelRecord, dataset: DatasetRecord,
                                         "n_background", "random_state")}
     step = 0.75 / max(len(chosen), 1)
     grouped: list[GroupExplanation] = []
+    # One row explainer for every sensitive feature: a row sampled for two features is
+    # explained once (explain_groups samples the same background from the same frame).
+    positions = frame.reset_index(drop=True)
+    rows = RowExplainer(pipeline, positions, features=features, random_state=settings[
+        "random_state"], background=positions.sample(n=min(settings["n_background"],
+                                                            len(positions)),
+                                                     random_state=settings["random_state"]))
     for i, column in enumerate(chosen):
         start = 0.05 + i * step
         report(start, f"SHAP per group of {column}")
         grouped.append(explain_groups(
             pipeline, frame, features=features, sensitive_feature=column,
-            progress=_scaled(report, start, step, column), **settings))
+            progress=_scaled(report, start, step, column), rows=rows, **settings))
     report(0.82, "Likely proxies")
     proxies = find_proxies(frame, features=features, sensitive_features=chosen,
                            attributions=grouped)

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from audits.fairness.stored import columnar, decisions_for
-from audits.flagging.deferral import DeferralCurve, deferral_curve, human_accuracy
+from audits.flagging.deferral import (
+    DeferralCurve,
+    HumanAccuracy,
+    deferral_curve,
+    human_accuracy,
+)
 from audits.flagging.stored import decision_scale
 from audits.monitoring.history import (
     ALERT_METRICS,
@@ -32,7 +37,8 @@ from audits.monitoring.ingest import WINDOW, alerting_of
 from audits.roles import Actor
 from audits.store import AlertRecord, BatchRecord, Store
 
-__all__ = ["MonitoringView", "deferral_view", "monitoring_view", "reviewed_decisions"]
+__all__ = ["DeferralInputs", "MonitoringView", "deferral_from", "deferral_inputs", "deferral_view",
+           "monitoring_view", "reviewed_decisions"]
 
 MSG_NO_RUN = "no audit run with id {id}"
 MSG_NO_SCORES = (
@@ -84,8 +90,12 @@ class MonitoringView:
                            for row in self.status.to_dict("records")]}
 
 
-def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
+def monitoring_view(store: Store, audit_run_id: int, *,
+                    batches: Sequence[BatchRecord] | None = None) -> MonitoringView:
     """Return an audit's monitoring history: its baseline and every ingested batch.
+
+    ``batches`` are the run's batches as :meth:`Store.list_batches` returns them, when the
+    caller has just read them (None: read here).
 
     Raises
     ------
@@ -95,7 +105,7 @@ def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
     run = store.get_audit_run(audit_run_id)
     if run is None:
         raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
-    batches = store.list_batches(audit_run_id)
+    batches = list(batches) if batches is not None else store.list_batches(audit_run_id)
     baseline = run.results if run.results and "disparities" in run.results else None
     window = _history(batches, "window", baseline)
     alerting: dict[str, Any] = alerting_of(batches[-1]) if batches else {
@@ -107,6 +117,25 @@ def monitoring_view(store: Store, audit_run_id: int) -> MonitoringView:
         status=alert_status(window[window["metric"].isin(ALERT_METRICS)],
                             hold=int(alerting["hold"]))
         if batches else pd.DataFrame(columns=list(STATUS_COLUMNS)))
+
+
+@dataclass(frozen=True, eq=False)
+class DeferralInputs:
+    """An audit's decisions as the deferral curve reads them (the costly part to rebuild).
+
+    ``frame`` holds the decisions (``y_true``, ``y_score``, ``y_pred`` and the
+    ``sensitive_features`` columns); ``threshold`` is the decision threshold on the score.
+    A stored run's decisions never change, so a caller may keep these and draw the curve
+    again for another human accuracy (:func:`deferral_from`) without rebuilding them.
+    """
+
+    audit_run_id: int
+    frame: pd.DataFrame
+    y_true: str
+    y_score: str
+    y_pred: str
+    sensitive_features: tuple[str, ...]
+    threshold: float
 
 
 def deferral_view(store: Store, audit_run_id: int, *, actor: Actor | None = None,
@@ -121,6 +150,7 @@ def deferral_view(store: Store, audit_run_id: int, *, actor: Actor | None = None
     adjudicated answer; None reads them from the audit's stored ratings with
     :func:`reviewed_decisions`) when there are at least 30; otherwise it is ``assumed``,
     which the curve's :class:`~audits.flagging.deferral.HumanAccuracy` states for the chart.
+    The same as :func:`deferral_inputs` then :func:`deferral_from`.
 
     Raises
     ------
@@ -128,6 +158,18 @@ def deferral_view(store: Store, audit_run_id: int, *, actor: Actor | None = None
         No audit run with this id.
     ValueError
         The audit's decisions have no scores (:data:`MSG_NO_SCORES`).
+    """
+    inputs = deferral_inputs(store, audit_run_id, actor=actor)
+    human = human_accuracy(reviewed if reviewed is not None
+                           else reviewed_decisions(store, audit_run_id), assumed=assumed)
+    return deferral_from(inputs, human, shares=shares, metrics=metrics)
+
+
+def deferral_inputs(store: Store, audit_run_id: int, *,
+                    actor: Actor | None = None) -> DeferralInputs:
+    """Rebuild a stored audit's decisions for the deferral curve (scores included).
+
+    Raises what :func:`deferral_view` raises.
     """
     run = store.get_audit_run(audit_run_id)
     if run is None:
@@ -141,12 +183,24 @@ def deferral_view(store: Store, audit_run_id: int, *, actor: Actor | None = None
         raise ValueError(MSG_NO_SCORES.format(id=audit_run_id))
     chosen = list(run.config.get("sensitive_features") or decisions.sensitive_features)
     threshold, _ = decision_scale(decisions.frame, decisions.y_score, decisions.y_pred, model)
-    return deferral_curve(decisions.frame, y_true=decisions.y_true, y_score=decisions.y_score,
-                          y_pred=decisions.y_pred,
-                          sensitive_features=chosen, threshold=threshold,
-                          human=human_accuracy(reviewed if reviewed is not None
-                                               else reviewed_decisions(store, audit_run_id),
-                                               assumed=assumed), shares=shares,
+    # Only the columns the curve reads: a caller keeping the inputs keeps a small frame.
+    columns = list(dict.fromkeys([decisions.y_true, decisions.y_score, decisions.y_pred,
+                                  *chosen]))
+    return DeferralInputs(audit_run_id=audit_run_id, frame=decisions.frame.loc[:, columns],
+                          y_true=str(decisions.y_true), y_score=str(decisions.y_score),
+                          y_pred=str(decisions.y_pred), sensitive_features=tuple(chosen),
+                          threshold=float(threshold))
+
+
+def deferral_from(inputs: DeferralInputs, human: HumanAccuracy, *,
+                  shares: Sequence[float] | None = None,
+                  metrics: Sequence[str] = ("selection_rate", "true_positive_rate",
+                                            "false_positive_rate")) -> DeferralCurve:
+    """Return the deferral curve of rebuilt decisions for a given human accuracy."""
+    return deferral_curve(inputs.frame, y_true=inputs.y_true, y_score=inputs.y_score,
+                          y_pred=inputs.y_pred,
+                          sensitive_features=list(inputs.sensitive_features),
+                          threshold=inputs.threshold, human=human, shares=shares,
                           metrics=metrics)
 
 

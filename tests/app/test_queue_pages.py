@@ -230,6 +230,7 @@ def test_deferral_page_states_the_assumption_on_the_charts(app_env: QueueEnv,
     at.slider(key="deferral.assumed").set_value(0.75).run()
     assert not at.exception, at.exception
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    assert len(titles) == 2  # both charts drawn (an assumption out of range once drew none)
     assert all("Human accuracy assumed 0.75" in t for t in titles)
 
 
