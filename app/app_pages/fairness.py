@@ -222,7 +222,7 @@ def _results(store: Store, user: SignedInUser, run: AuditRunRecord) -> None:
                "the group is not split by that feature.")
     st.dataframe(fairness_tables.group_table(results, metrics, slices=slices), hide_index=True,
                  width="stretch", key="fairness.groups")
-    _charts(results, metrics, slices)
+    _charts(run, results, metrics, slices)
     _calibration(user, run, results, slices)
     with st.expander("Summaries per slice (impact ratio, parity differences and ratios)",
                      icon=":material/functions:"):
@@ -270,20 +270,26 @@ def _view_controls(run: AuditRunRecord, results: dict[str, Any]) -> tuple[list[s
     return metrics, shown
 
 
-def _charts(results: dict[str, Any], metrics: list[str], slices: list[str]) -> None:
+def _charts(run: AuditRunRecord, results: dict[str, Any], metrics: list[str],
+            slices: list[str]) -> None:
     if not metrics or not slices:
         return
     st.subheader("Metrics by group")
     st.caption("Dots are point estimates with their intervals, coloured by verdict; the blue "
                "diamond and dotted line mark the reference group.")
+    run_key = (loaders.database_url(), run.id, str(run.config.get("config_sha256", "")),
+               run.created_at.isoformat())
     columns = st.columns(2, gap="large")
     for i, metric in enumerate(metrics):
         with columns[i % 2]:
             counts = fairness_tables.verdict_counts(results, metrics=[metric], slices=slices)
             st.markdown(f"**{metric_label(metric)}** " + fairness_tables.verdict_badges(counts))
-            st.plotly_chart(charts.fairness_metric_figure(results, metric, slices=slices,
-                                                          title=False),
-                            key=f"fairness.chart.{metric}")
+            figure = (fairness_figures.metric_figure(run_key, metric, tuple(slices),
+                                                     _results=results)
+                      if run.status == "completed" else
+                      charts.fairness_metric_figure(results, metric, slices=slices,
+                                                    title=False))
+            st.plotly_chart(figure, key=f"fairness.chart.{metric}")
 
 
 def _disparities(run: AuditRunRecord, results: dict[str, Any], slices: list[str]) -> None:
