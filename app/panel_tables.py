@@ -274,3 +274,27 @@ def drf_findings(drf: pd.DataFrame) -> list[str]:
 
 def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def cannot_tell_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """The "cannot tell" rates for reading: the group, answers, cannot tell, rate [interval].
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"subject_group": ["a"], "n_answered": [4], "n_cannot_tell": [1],
+    ...                   "cannot_tell_rate": [0.25], "ci_low": [0.05], "ci_high": [0.7]})
+    >>> cannot_tell_table(t).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'subject group': 'a', 'answers': 4, 'cannot tell': 1,
+      'rate [95% interval]': '25.0% [5.0%, 70.0%]'}]
+    """
+    first = next(c for c in rates.columns if c not in (
+        "n_answered", "n_cannot_tell", "cannot_tell_rate", "ci_low", "ci_high"))
+    label = {"reviewer_id": "reviewer"}.get(first, first.replace("_", " "))
+    return pd.DataFrame({
+        label: rates[first].astype(str),
+        "answers": rates["n_answered"].astype(int),
+        "cannot tell": rates["n_cannot_tell"].astype(int),
+        "rate [95% interval]": [f"{r:.1%} [{lo:.1%}, {hi:.1%}]" for r, lo, hi in zip(
+            rates["cannot_tell_rate"], rates["ci_low"], rates["ci_high"], strict=True)],
+    })
+

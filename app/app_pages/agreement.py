@@ -12,7 +12,9 @@ import streamlit as st
 
 from app import auth, loaders, panel_charts, panel_picker, panel_tables
 from app.formatting import plain
-from audits.raters.stored import PanelAnalysis
+from audits.raters.stored import PanelAnalysis, cannot_tell_summary
+from audits.roles import Actor
+from audits.store import Store
 
 PAGE = "app_pages/agreement.py"
 AREA = "agreement"
@@ -51,6 +53,7 @@ def render() -> None:
     _in_vs_cross(analysis)
     if analysis.pairwise is not None:
         _pairwise(analysis)
+    _cannot_tell(store, user.actor, choice)
 
 
 def _tiles(analysis: PanelAnalysis) -> None:
@@ -135,6 +138,33 @@ def _pairwise(analysis: PanelAnalysis) -> None:
                "reviewer whose whole row is pale or red. Shown to panel leads and admins only.")
     kappa, common = panel_tables.kappa_matrix(pairwise)
     st.plotly_chart(panel_charts.kappa_heatmap_figure(kappa, common), key=f"{AREA}.pairwise")
+
+
+
+def _cannot_tell(store: Store, actor: Actor, choice: panel_picker.PanelChoice) -> None:
+    """How often reviewers answered "cannot tell": a case the panel could not decide from
+    what it shows is its own outcome, not a missing rating."""
+    summary = cannot_tell_summary(store, actor, choice.run.id,
+                                  subject_attribute=choice.subject_attribute)
+    st.subheader("Cannot tell")
+    if not summary.n_answered:
+        st.caption("No answers yet.")
+        return
+    st.caption(f"{summary.n_cannot_tell:,} of {summary.n_answered:,} answers were \"cannot "
+               f"tell\" ({summary.rate:.1%}): the reviewer said the case does not show "
+               "enough to decide. They are left out of agreement and consensus, and "
+               "counted here with 95% Wilson intervals. A group of cases with a high rate "
+               "may be missing what a person needs to see.")
+    if summary.n_cannot_tell == 0:
+        return
+    left, right = st.columns(2)
+    left.markdown("**By subject group**")
+    left.dataframe(panel_tables.cannot_tell_table(summary.by_subject), hide_index=True,
+                   width="stretch", key="agreement.cannot_tell.subject")
+    if summary.by_reviewer is not None:
+        right.markdown("**By reviewer** (panel leads and admins)")
+        right.dataframe(panel_tables.cannot_tell_table(summary.by_reviewer), hide_index=True,
+                        width="stretch", key="agreement.cannot_tell.reviewer")
 
 
 render()

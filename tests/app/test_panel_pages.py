@@ -27,7 +27,7 @@ from app import panel_charts, panel_picker, panel_tables
 from app.navigation import pages_for
 from audits.demo.panel import SEVERE_REVIEWER
 from audits.raters.automation import AutomationEffect
-from audits.raters.stored import analyse_panel
+from audits.raters.stored import analyse_panel, cannot_tell_summary
 from audits.roles import Actor, Role
 from audits.store import Store
 
@@ -384,3 +384,32 @@ def test_automation_rows_and_figure() -> None:
     assert list(hidden.x) == [0.73, 0.79, 0.7] and list(shown.x) == [0.85, 0.95, 0.8]
     # The effect drawn is shown minus hidden, as the engine reported it.
     assert list(fig.data[3].x) == pytest.approx([0.12, 0.16, 0.1])
+
+
+# -- "cannot tell" as its own outcome (last: it answers a case in the shared store) -------
+
+
+def test_cannot_tell_answers_are_counted_per_group_and_per_reviewer_for_the_lead(
+        app_env: PanelEnv, store: Store) -> None:
+    reviewer = Actor(app_support.PERSONAS[Role.REVIEWER].username, Role.REVIEWER)
+    mine = [a for a in store.my_assignments(reviewer, audit_run_id=app_env.rated_run)
+            if a.status == "open"]
+    assert mine, "the demo reviewer has open cases"
+    store.cannot_tell(reviewer, mine[0].case_id, reason="the income is not shown",
+                      seconds_spent=20)
+    summary = cannot_tell_summary(store, LEAD, app_env.rated_run)
+    assert summary.n_cannot_tell == 1
+    at = open_page(AGREEMENT)
+    assert "Cannot tell" in [h.value for h in at.subheader]
+    assert any(f"1 of {summary.n_answered:,} answers" in c.value for c in at.caption)
+    by_subject = next(d.value for d in at.dataframe if "subject group" in d.value.columns)
+    assert by_subject["cannot tell"].sum() == 1
+    by_reviewer = next(d.value for d in at.dataframe if "reviewer" in d.value.columns
+                       and "cannot tell" in d.value.columns)
+    row = by_reviewer[by_reviewer["cannot tell"] == 1]
+    assert row["reviewer"].tolist() == [app_support.PERSONAS[Role.REVIEWER].display_name]
+    # A compliance officer sees the groups, never a reviewer.
+    at = open_page(AGREEMENT, Role.COMPLIANCE_OFFICER)
+    assert "Cannot tell" in [h.value for h in at.subheader]
+    assert not [d for d in at.dataframe if "reviewer" in d.value.columns
+                and "cannot tell" in d.value.columns]
