@@ -47,6 +47,7 @@ from audits.cli.common import (
 )
 from audits.cli.explain import add_explain_parser
 from audits.cli.interchange import add_interchange_parsers
+from audits.cli.live import add_live_parser
 from audits.cli.log import add_log_commands, add_verify_options, cmd_log_verify
 from audits.cli.panel import add_panel_parsers
 from audits.cli.panel_store import add_panel_store_parsers
@@ -169,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     _users_parser(sub)
     add_tokens_parser(sub)
     add_api_parser(sub)
+    add_live_parser(sub)
     _datasets_parser(sub)
     _log_parser(sub)
     return parser
