@@ -79,6 +79,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/monitoring.py", "Monitoring", ":material/monitoring:", "monitoring",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # Live decisions (the decision API's stream): read by the same roles as monitoring.
+    PageSpec("app_pages/live.py", "Live decisions", ":material/bolt:", "live",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
     # Adjudication reads every rating (panel leads and admins); the panel page shows
     # compliance officers only aggregates (composition with small groups suppressed).
     PageSpec("app_pages/adjudication.py", "Adjudication", ":material/gavel:", "adjudication",

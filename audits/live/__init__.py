@@ -18,6 +18,7 @@ from audits._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from audits.live.budget import SLA_STAGES, Bucket, sla_stage, take
+    from audits.live.monitor import LiveOverview, live_overview
     from audits.live.policy import (
         FALLBACKS,
         LIVE_COLUMNS,
@@ -48,6 +49,7 @@ __all__ = [
     "DecisionRequest",
     "FALLBACKS",
     "LIVE_COLUMNS",
+    "LiveOverview",
     "LivePolicy",
     "LiveSystem",
     "RequestRejected",
@@ -59,6 +61,7 @@ __all__ = [
     "decide",
     "deliver_due",
     "evaluate_live",
+    "live_overview",
     "live_policy",
     "live_system",
     "random_control_drawn",

@@ -113,6 +113,7 @@ class LiveDecisionRecord:
     created_at: datetime
     replayed: bool = field(default=False, compare=False)
     escalated_at: datetime | None = None
+    sensitive: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def changed(self) -> bool | None:
@@ -131,7 +132,7 @@ def _record(row: LiveDecision, system: str, *, replayed: bool = False) -> LiveDe
         reasons=list(row.reasons_json), unreviewed=row.unreviewed, case_id=row.case_id,
         status=row.status, final_decision=row.final_decision, decided_how=row.decided_how,
         decided_role=row.decided_role, decided_at=row.decided_at, created_at=row.created_at,
-        replayed=replayed, escalated_at=row.escalated_at)
+        replayed=replayed, escalated_at=row.escalated_at, sensitive=dict(row.sensitive_json))
 
 
 def _check(item: object) -> LiveDecisionInput:

@@ -156,6 +156,11 @@ def check_findings(at: AppTest, env: DemoEnv) -> None:
     assert len(at.get("plotly_chart")) == 0
 
 
+def check_live(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (a live stream, by role): tests/app/test_live_page.py.
+    assert at.info and "No system has sent live decisions yet" in at.info[0].value
+
+
 def check_fairness(at: AppTest, env: DemoEnv) -> None:
     # Deeper checks (an audit run, stored runs per role): tests/app/test_fairness_page.py.
     role = Role(at.session_state[state.KEY_USER]["role"])
@@ -264,6 +269,7 @@ def check_new_system(at: AppTest, env: DemoEnv) -> None:
 
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/home.py": check_findings,
+    "app_pages/live.py": check_live,
     "app_pages/new_system.py": check_new_system,
     "app_pages/my_reviews.py": check_my_reviews,
     "app_pages/adjudication.py": check_adjudication,
