@@ -44,6 +44,8 @@ KEYS: tuple[review_desk.Shortcut, ...] = (
     ("c", "cannot tell", ("button", CANNOT_TELL)), ("s", "skip", ("button", SKIP)))
 MSG_NOT_PANEL = ("You are not on the reviewer panel yet, so no cases are assigned to you. "
                  "A panel lead adds reviewers to the panel.")
+#: How often an empty queue looks for a new case (seconds).
+WATCH_S = 5
 MSG_NO_CASES = ("No cases are assigned to you yet. A panel lead assigns cases from the "
                 "Reviewer panel page.")
 MSG_ALL_DONE = ("You have rated every case assigned to you. Thank you! You can still change "
@@ -118,6 +120,15 @@ def _progress(assignments: list[MyAssignment]) -> None:
             st.metric(label, f"{value:,}", border=True)
 
 
+@st.fragment(run_every=WATCH_S)
+def _watch_for_new_cases(store: Store, actor: Actor) -> None:
+    """With nothing to review, look for a new case every few seconds and show it when
+    one arrives (a live decision held for a person, or the lead assigning the queue),
+    without the reviewer reloading the page."""
+    if any(not a.done for a in store.my_assignments(actor)):
+        st.rerun()
+
+
 def _current_case(store: Store, actor: Actor,
                   assignments: list[MyAssignment]) -> CaseView | None:
     asked = state.review_case()
@@ -125,6 +136,7 @@ def _current_case(store: Store, actor: Actor,
         first = next((a for a in assignments if not a.done), None)
         if first is None:
             st.success(MSG_ALL_DONE if assignments else MSG_NO_CASES)
+            _watch_for_new_cases(store, actor)
             return None
         case_id = first.case_id
         # Pinned until a submission is stored, so a rerun (a second click while the

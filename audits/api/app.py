@@ -22,7 +22,7 @@ token's request rate.
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +64,8 @@ DEFAULT_RATE, DEFAULT_BURST = 50.0, 100.0
 #: How long a system's live context is trusted before the deployed model is checked again.
 REFRESH_S = 5.0
 STATIC = Path(__file__).parent / "static"
+#: What the background worker does once a second, in this order.
+WORKER_TASKS = ("assign", "service_levels", "webhooks")
 #: How long a webhook receiver may take to answer before the attempt counts as failed.
 WEBHOOK_TIMEOUT_S = 10.0
 logger = logging.getLogger(__name__)
@@ -152,8 +154,8 @@ def _out(record: LiveDecisionRecord, live: LiveSystem) -> DecisionOut:
                        unreviewed=record.unreviewed, replayed=record.replayed)
 
 
-def _deliver_until(store: Store, stop: threading.Event,
-                   now: Callable[[], datetime]) -> None:
+def _deliver_until(store: Store, stop: threading.Event, now: Callable[[], datetime],
+                   tasks: Collection[str] = WORKER_TASKS) -> None:
     """Once a second until ``stop`` is set (the server's worker): give newly held
     decisions their reviewers, escalate or decide those past their service level, then
     post due webhooks."""
@@ -167,9 +169,12 @@ def _deliver_until(store: Store, stop: threading.Event,
     panel = Actor("system:live-panel", Role.PANEL_LEAD)
     while not stop.is_set():
         try:
-            assign_held(store, panel)
-            sweep_service_levels(store, service, now())
-            deliver_due(store, now(), post)
+            if "assign" in tasks:
+                assign_held(store, panel)
+            if "service_levels" in tasks:
+                sweep_service_levels(store, service, now())
+            if "webhooks" in tasks:
+                deliver_due(store, now(), post)
         except Exception:  # noqa: BLE001 - a store hiccup must not end the worker
             logger.exception("service-level or webhook round failed; trying again")
         stop.wait(1.0)
@@ -244,7 +249,7 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
                max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
                burst: float = DEFAULT_BURST,
                clock: Callable[[], datetime] | None = None,
-               deliver_webhooks: bool = True) -> FastAPI:
+               worker: Collection[str] = WORKER_TASKS) -> FastAPI:
     """Build the decision API over the store at ``url`` (None: the default store).
 
     Parameters
@@ -258,14 +263,21 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
         Requests per second per token, and how many may come at once (429 beyond).
     clock : callable or None
         The time of each call (tests pass a clock they control).
-    deliver_webhooks : bool, default True
-        Run the background worker: once a second, held decisions past their service
-        level go to the lead or fall back
-        (:func:`audits.live.stored.sweep_service_levels`) and final decisions are posted
-        to each system's webhook (:func:`audits.live.webhooks.deliver_due`).
+    worker : collection of str, default all of :data:`WORKER_TASKS`
+        What the background worker does once a second: ``assign`` (newly held decisions
+        get their reviewers, :func:`audits.live.stored.assign_held`),
+        ``service_levels`` (held decisions past their service level go to the lead or
+        fall back, :func:`audits.live.stored.sweep_service_levels`) and ``webhooks``
+        (final decisions posted, :func:`audits.live.webhooks.deliver_due`). Empty: no
+        worker (tests that drive each step themselves).
     """
     now = clock or (lambda: datetime.now(UTC))
     live_policy = policy or LivePolicy()
+    tasks = frozenset(worker)
+    unknown = tasks - set(WORKER_TASKS)
+    if unknown:
+        raise ValueError(f"unknown worker task(s) {sorted(unknown)}; tasks: "
+                         f"{', '.join(WORKER_TASKS)}")
     limiter = _Limiter(rate, burst)
     state: dict[str, Any] = {}
 
@@ -274,16 +286,16 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
         store = Store(url)
         state["store"], state["systems"] = store, _Systems(store)
         stop = threading.Event()
-        worker = threading.Thread(target=_deliver_until, args=(store, stop, now),
+        thread = threading.Thread(target=_deliver_until, args=(store, stop, now, tasks),
                                   name="fairpanel-webhooks", daemon=True)
-        if deliver_webhooks:
-            worker.start()
+        if tasks:
+            thread.start()
         try:
             yield
         finally:
             stop.set()
-            if worker.is_alive():
-                worker.join()
+            if thread.is_alive():
+                thread.join()
             store.close()
 
     app = FastAPI(title="fairpanel decision API", version=__version__, docs_url=None,

@@ -74,9 +74,11 @@ def env(demo_templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory
                                     if f not in context.sensitive_features},
                        "sensitive": {s: _plain(r[s]) for s in context.sensitive_features}}
                       for _, r in rows.iterrows()]
+            # No background worker here: each test drives the steps it checks, and a
+            # worker assigning cases between two counts would make them race.
             app = create_app(url=copy.url, policy=LivePolicy(random_rate=0.25,
                                                              random_state=2),
-                             rate=1000, burst=1000)
+                             rate=1000, burst=1000, worker=())
             with TestClient(app) as client:
                 yield Env(store, client, tokens, sample)
 
@@ -215,7 +217,7 @@ def test_size_and_rate_limits(env: Env, demo_templates: DemoTemplates,
                               tmp_path_factory: pytest.TempPathFactory) -> None:
     url = env.store.url
     app = create_app(url=url, max_body=2000, rate=1, burst=2,
-                     clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+                     clock=lambda: datetime(2026, 12, 1, tzinfo=UTC), worker=())
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {env.tokens['decide']}"}
         big = client.post("/v1/systems/german_credit/decisions", headers=headers,
@@ -248,27 +250,44 @@ def test_a_reviewers_decision_reaches_the_webhook_signed(env: Env) -> None:
                                   LivePolicy(random_rate=1.0, random_state=2),
                                   webhook_url=receiver.url)
         assert settings.secret is not None
-        answer = env.post(one(env, 0, key="webhook-0")).json()
-        assert answer["outcome"] == "held"  # every decision held at random_rate 1
-        record = env.store.live_decision(answer["decision_id"])
-        reviewer = next(r for r in env.store.list_reviewers(LEAD)
-                        if r.username == REVIEWER.username)
-        env.store.record_assignments(LEAD, record.audit_run_id, [AssignmentInput(
-            case_id=answer["case_id"], reviewer_id=reviewer.id, slot=1, kind="flagged",
-            model_shown=False, sensitive_shown=True)], config={"overlap": 1})
-        env.store.submit_rating(REVIEWER, answer["case_id"], label=answer["model_decision"],
-                                confidence=5, rationale="", seconds_spent=12,
-                                idempotency_key="live-review-webhook-01")
-        assert receiver.got.wait(timeout=HANG_TIMEOUT_S), "no webhook within the hang guard"
-        headers, body = receiver.received[0]
-        assert verify(body, settings.secret, headers[SIGNATURE_HEADER])
-        sent = json.loads(body)
-        assert (sent["decision_id"], sent["final_decision"], sent["changed"],
-                sent["decided_by"]) == (answer["decision_id"], answer["model_decision"],
-                                        False, "reviewer")
-        assert [d["live_decision_id"] for d in env.store.webhook_deliveries("german_credit")
-                ] == [answer["decision_id"]]  # one delivery: the held decision's
+        # The server's worker, posting webhooks only (the test assigns the case itself).
+        app = create_app(url=env.store.url, rate=1000, burst=1000, worker=("webhooks",))
+        with TestClient(app) as client:
+            _webhook_round_trip(env, client, receiver, settings.secret)
     finally:
         configure_live(env.store, ADMIN, "german_credit", LivePolicy(random_rate=0.25,
                                                                      random_state=2))
         receiver.close()
+
+
+def _webhook_round_trip(env: Env, client: TestClient, receiver: Receiver,
+                        secret: str) -> None:
+    """Send a decision (held), let a reviewer decide it, and check the signed post."""
+    answer = client.post("/v1/systems/german_credit/decisions",
+                         json=one(env, 0, key="webhook-0"),
+                         headers={"Authorization": f"Bearer {env.tokens['decide']}"}
+                         ).json()
+    assert answer["outcome"] == "held"  # every decision held at random_rate 1
+    record = env.store.live_decision(answer["decision_id"])
+    reviewer = next(r for r in env.store.list_reviewers(LEAD)
+                    if r.username == REVIEWER.username)
+    env.store.record_assignments(LEAD, record.audit_run_id, [AssignmentInput(
+        case_id=answer["case_id"], reviewer_id=reviewer.id, slot=1, kind="flagged",
+        model_shown=False, sensitive_shown=True)], config={"overlap": 1})
+    env.store.submit_rating(REVIEWER, answer["case_id"], label=answer["model_decision"],
+                            confidence=5, rationale="", seconds_spent=12,
+                            idempotency_key="live-review-webhook-01")
+    assert receiver.got.wait(timeout=HANG_TIMEOUT_S), "no webhook within the hang guard"
+    headers, body = receiver.received[0]
+    assert verify(body, secret, headers[SIGNATURE_HEADER])
+    sent = json.loads(body)
+    assert (sent["decision_id"], sent["final_decision"], sent["changed"],
+            sent["decided_by"]) == (answer["decision_id"], answer["model_decision"],
+                                    False, "reviewer")
+    assert [d["live_decision_id"] for d in env.store.webhook_deliveries("german_credit")
+            ] == [answer["decision_id"]]  # one delivery: the held decision's
+
+
+def test_an_unknown_worker_task_is_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown worker task\(s\) \['mail'\]; tasks: assign"):
+        create_app(url="sqlite://", worker=("mail",))
