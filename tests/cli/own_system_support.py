@@ -29,7 +29,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from audits.cli import command as cli
 
-__all__ = ["OwnSystem", "add_user", "fairpanel", "fairpanel_json", "write_system"]
+__all__ = ["OwnSystem", "add_user", "fairpanel", "fairpanel_json", "fairpanel_refused",
+           "write_system"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ def fairpanel(capsys: pytest.CaptureFixture[str], *argv: str,
         code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def fairpanel_refused(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """Run a command expected to fail; return (exit code, stderr), also when argparse
+    refuses the arguments itself (it exits from the parser)."""
+    try:
+        code, _, err = fairpanel(capsys, *argv)
+    except SystemExit as refused:
+        return int(str(refused.code)), capsys.readouterr().err
+    return code, err
 
 
 def fairpanel_json(capsys: pytest.CaptureFixture[str], *argv: str,

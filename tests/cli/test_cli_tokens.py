@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from own_system_support import add_user, fairpanel, fairpanel_json
+from own_system_support import add_user, fairpanel, fairpanel_json, fairpanel_refused
 
 from audits.roles import Actor, Role
 from audits.store import Store, SystemInput, VersionInput
@@ -104,10 +104,7 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(
         message: str) -> None:
     with Store(store_url) as store:
         before = store.log_head()
-    try:
-        code, _, err = fairpanel(capsys, *argv)
-    except SystemExit as refused:  # argparse's own refusals exit from the parser
-        code, err = int(str(refused.code)), capsys.readouterr().err
+    code, err = fairpanel_refused(capsys, *argv)
     assert code == 2 and message in err, err
     with Store(store_url) as store:
         assert store.log_head() == before
