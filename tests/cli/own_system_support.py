@@ -30,7 +30,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from audits.cli import command as cli
 
 __all__ = ["OwnSystem", "add_user", "fairpanel", "fairpanel_json", "fairpanel_refused",
-           "write_system"]
+           "store_with_a_system", "write_system"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,23 @@ def fairpanel(capsys: pytest.CaptureFixture[str], *argv: str,
         code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def store_with_a_system(database_url: str, home: Path, monkeypatch: pytest.MonkeyPatch,
+                        name: str = "credit") -> str:
+    """Point the command at a fresh store in ``home`` holding one bare system ``name``
+    (a version with no columns: enough for commands about the system itself)."""
+    from audits.roles import Actor, Role
+    from audits.store import Store, SystemInput, VersionInput
+
+    monkeypatch.setenv("FAIRPANEL_HOME", str(home))
+    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", database_url)
+    with Store(database_url) as store:
+        store.register_system_version(
+            Actor("dana", Role.DATA_SCIENTIST), SystemInput(name),
+            VersionInput(source="s.csv", sha256="a" * 64, n_rows=1, roles={}, card="",
+                         card_data={}, data_path="data/" + "a" * 64 + ".parquet"))
+    return database_url
 
 
 def fairpanel_refused(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -9,23 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from own_system_support import fairpanel, fairpanel_json, fairpanel_refused
+from own_system_support import (
+    fairpanel,
+    fairpanel_json,
+    fairpanel_refused,
+    store_with_a_system,
+)
 
-from audits.roles import Actor, Role
-from audits.store import Store, SystemInput, VersionInput
+from audits.store import Store
 
 
 @pytest.fixture
 def store_url(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh store holding one system, ``credit``."""
-    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", database_url)
-    with Store(database_url) as store:
-        store.register_system_version(
-            Actor("dana", Role.DATA_SCIENTIST), SystemInput("credit"),
-            VersionInput(source="s.csv", sha256="a" * 64, n_rows=1, roles={}, card="",
-                         card_data={}, data_path="data/" + "a" * 64 + ".parquet"))
-    return database_url
+    return store_with_a_system(database_url, tmp_path / "home", monkeypatch)
 
 
 def test_set_then_show_keeps_what_was_not_given(store_url: str,

@@ -12,10 +12,16 @@ import json
 from pathlib import Path
 
 import pytest
-from own_system_support import add_user, fairpanel, fairpanel_json, fairpanel_refused
+from own_system_support import (
+    add_user,
+    fairpanel,
+    fairpanel_json,
+    fairpanel_refused,
+    store_with_a_system,
+)
 
-from audits.roles import Actor, Role
-from audits.store import Store, SystemInput, VersionInput
+from audits.roles import Actor
+from audits.store import Store
 from audits.store.api_tokens import TOKEN_PREFIX, TokenRefused
 
 PASSWORD = "correct horse battery"
@@ -24,14 +30,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def store_url(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh store holding one system, ``credit``."""
-    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", database_url)
-    with Store(database_url) as store:
-        store.register_system_version(
-            Actor("dana", Role.DATA_SCIENTIST), SystemInput("credit"),
-            VersionInput(source="s.csv", sha256="a" * 64, n_rows=1, roles={}, card="",
-                         card_data={}, data_path="data/" + "a" * 64 + ".parquet"))
-    return database_url
+    return store_with_a_system(database_url, tmp_path / "home", monkeypatch)
 
 
 def test_create_prints_the_contract_once_and_the_store_keeps_the_hash(
