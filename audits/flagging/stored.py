@@ -10,13 +10,13 @@ returns it (with a different policy it refuses, naming the stored one).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from audits.data.datasets import BUNDLED
-from audits.fairness.stored import AUDIT_KIND, decisions_for
+from audits.fairness.stored import AUDIT_KIND, decisions_for, registered_model
 from audits.flagging.cases import FlagContext, flag_and_snapshot, likely_proxies
 from audits.flagging.policy import FlagPolicy
 from audits.models.files import load_model
@@ -24,8 +24,7 @@ from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, CaseRecord, ModelRecord, Store
 
 __all__ = ["MSG_NOT_FAIRNESS", "MSG_OTHER_POLICY", "Queue", "build_queue", "decision_scale",
-           "flag_context",
-           "stored_policy"]
+           "deployed_context", "flag_context", "stored_policy"]
 
 Progress = Callable[[float, str], None]
 
@@ -178,3 +177,21 @@ def _fairness_run(store: Store, audit_run_id: int) -> AuditRunRecord:
     if kind != AUDIT_KIND or run.status != "completed":
         raise ValueError(MSG_NOT_FAIRNESS.format(id=run.id, kind=kind, status=run.status))
     return run
+
+
+def deployed_context(store: Store, run: AuditRunRecord,
+              context: FlagContext) -> tuple[FlagContext, ModelRecord | None]:
+    """Return ``context`` with the model in use now, and that model (None: logged decisions).
+
+    New decisions are made by the deployed version of the audited model's family: the
+    audited model itself until a person approves a retrained one (batches ingested into
+    monitoring, live decisions).
+    """
+    if run.model_id is None:
+        return context, None
+    deployed = store.deployed_version(run.model_id)
+    if deployed.id == run.model_id:
+        return context, deployed
+    provenance = {**context.provenance, "model_sha256": deployed.sha256,
+                  "model_id": deployed.id}
+    return replace(context, pipeline=registered_model(deployed), provenance=provenance), deployed

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from audits.explain.shap_values import explain_model
-from audits.fairness.stored import AUDIT_KIND, registered_model
+from audits.fairness.stored import AUDIT_KIND
 from audits.flagging.cases import FlagContext, case_of
-from audits.flagging.stored import flag_context
+from audits.flagging.stored import deployed_context, flag_context
 from audits.live.budget import Bucket, sla_stage, take
 from audits.live.policy import LivePolicy, evaluate_live
 from audits.models.training import predict_decisions
@@ -134,13 +134,7 @@ def live_system(store: Store, system: str) -> LiveSystem:
         raise ValueError(MSG_NO_LIVE_AUDIT.format(system=system))
     run = max(runs, key=lambda r: r.id)
     frame, context = flag_context(store, run)
-    model = None
-    if run.model_id is not None:
-        model = store.deployed_version(run.model_id)
-        if model.id != run.model_id:
-            provenance = {**context.provenance, "model_sha256": model.sha256,
-                          "model_id": model.id}
-            context = replace(context, pipeline=registered_model(model), provenance=provenance)
+    context, model = deployed_context(store, run, context)
     return LiveSystem(system=system, run=run, model=model, context=context, reference=frame)
 
 

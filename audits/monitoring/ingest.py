@@ -21,10 +21,10 @@ import pandas as pd
 
 from audits.data.datasets import frame_sha256
 from audits.fairness.audit import audit_fairness
-from audits.fairness.stored import columnar, registered_model
+from audits.fairness.stored import columnar
 from audits.fairness.verdicts import ratio_rule
 from audits.flagging.cases import FlagContext, flag_and_snapshot
-from audits.flagging.stored import flag_context, stored_policy
+from audits.flagging.stored import deployed_context, flag_context, stored_policy
 from audits.models.group_thresholds import apply_thresholds
 from audits.models.training import predict_decisions
 from audits.monitoring.history import (
@@ -116,7 +116,7 @@ def ingest_batch(store: Store, actor: Actor, audit_run_id: int, batch: pd.DataFr
     report(0.02, "Rebuilding the audit's context")
     baseline_frame, context = flag_context(store, run, actor=actor,
                                             random_state=policy.random_state)
-    context, model = _deployed(store, run, context)
+    context, model = deployed_context(store, run, context)
     problems = batch_problems(batch, baseline_frame, context)
     if problems:
         raise ValueError(MSG_BAD_BATCH.format(problems="; ".join(problems)))
@@ -298,20 +298,6 @@ def _rows(problem: str, mask: pd.Series) -> list[str]:
     more = f" and {len(positions) - SHOWN_ROWS} more" if len(positions) > SHOWN_ROWS else ""
     noun = "row" if len(positions) == 1 else "rows"
     return [f"{problem} at {noun} {shown}{more}"]
-
-
-def _deployed(store: Store, run: AuditRunRecord,
-              context: FlagContext) -> tuple[FlagContext, ModelRecord | None]:
-    """New decisions are made by the deployed version of the audited model's family: the
-    audited model itself until a person approves a retrained one."""
-    if run.model_id is None:
-        return context, None
-    deployed = store.deployed_version(run.model_id)
-    if deployed.id == run.model_id:
-        return context, deployed
-    provenance = {**context.provenance, "model_sha256": deployed.sha256,
-                  "model_id": deployed.id}
-    return replace(context, pipeline=registered_model(deployed), provenance=provenance), deployed
 
 
 def _decisions(batch: pd.DataFrame, context: FlagContext,
