@@ -41,11 +41,17 @@ def rate(page: Any, *, keyboard: bool) -> int:
     from playwright.sync_api import expect
 
     case_id = shown_case(page)
+    # Fill the form only once the run that drew this case is over: a click that lands
+    # while that run is still building the form is lost (the form is drawn anew), and the
+    # submit then rightly asks for a decision instead of saving.
+    wait_until_idle(page)
     form = page.get_by_test_id("stForm").first
     form.get_by_text("Good credit risk (1)", exact=True).click()
     form.get_by_test_id("stRadio").nth(1).get_by_text("4", exact=True).click()
     rationale = form.get_by_role("textbox")
     rationale.fill(f"Browser rationale for case {case_id}.")
+    expect(form.get_by_role("radio", name="Good credit risk (1)")).to_be_checked()
+    expect(form.get_by_role("radio", name="4", exact=True)).to_be_checked()
     # Submit only once no script run is in flight: a submit that interrupts a run can be
     # replayed by Streamlit, and the replay is (rightly) stored once as a duplicate.
     wait_until_idle(page)

@@ -117,11 +117,15 @@ def rate_with_keys(page: Any) -> int:
 
 def rate_with_taps(page: Any) -> int:
     """Tap the first decision and confidence 4, write a rationale, submit (a phone)."""
+    from playwright.sync_api import expect
+
     case_id = shown_case(page)
+    wait_until_idle(page)  # a tap while the case's run still builds the form is lost
     form = page.get_by_test_id("stForm").first
     form.get_by_text("Good credit risk (1)", exact=True).click()
     form.get_by_test_id("stRadio").nth(1).get_by_text("4", exact=True).click()
     form.get_by_role("textbox").first.fill("Steady job, small loan.")
+    expect(form.get_by_role("radio", name="Good credit risk (1)")).to_be_checked()
     wait_until_idle(page)
     form.get_by_role("button", name=re.compile("Submit rating")).click()
     return after_answer(page, f"Rating of case {case_id} saved.", case_id)
