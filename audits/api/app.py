@@ -36,6 +36,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from audits.live.batching import DecisionBatcher
 from audits.live.budget import Bucket, take
 from audits.live.policy import LivePolicy
 from audits.live.stored import (
@@ -43,7 +44,6 @@ from audits.live.stored import (
     LiveSystem,
     RequestRejected,
     assign_held,
-    decide,
     live_system,
     sweep_service_levels,
 )
@@ -217,27 +217,43 @@ class _Limiter:
 
 
 class _Systems:
-    """Each system's live context, rebuilt when its deployed model changes."""
+    """Each system's live context, rebuilt when its deployed model changes, and its
+    stored live policy; both looked at again every :data:`REFRESH_S` seconds."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._cached: dict[str, tuple[float, LiveSystem]] = {}
+    def __init__(self, store: Store, default: LivePolicy) -> None:
+        self.store, self.default = store, default
+        self._cached: dict[str, tuple[float, LiveSystem, LivePolicy]] = {}
         self._lock = threading.Lock()
+        self._building: dict[str, threading.Lock] = {}
 
-    def get(self, system: str) -> LiveSystem:
-        now = time.monotonic()
+    def get(self, system: str) -> tuple[LiveSystem, LivePolicy]:
         with self._lock:
             cached = self._cached.get(system)
-        if cached is not None and now - cached[0] < REFRESH_S:
-            return cached[1]
-        if cached is not None and not self._changed(cached[1]):
+            building = self._building.setdefault(system, threading.Lock())
+        if cached is not None and time.monotonic() - cached[0] < REFRESH_S:
+            return cached[1], cached[2]
+        # One caller looks again (building a context reads the system's data); the
+        # calls arriving meanwhile wait for it rather than each building their own.
+        with building:
             with self._lock:
-                self._cached[system] = (now, cached[1])
-            return cached[1]
-        live = live_system(self.store, system)
+                again = self._cached.get(system)
+            if again is not None and again is not cached:
+                return again[1], again[2]
+            policy = stored_policy(self.store, system, self.default)
+            if cached is not None and not self._changed(cached[1]):
+                live = cached[1]
+            else:
+                live = live_system(self.store, system)
+            if cached is not None and cached[2] == policy:
+                policy = cached[2]  # the same object: calls with it are decided together
+            with self._lock:
+                self._cached[system] = (time.monotonic(), live, policy)
+            return live, policy
+
+    def forget(self) -> None:
+        """Look at every system's model and policy again on its next call."""
         with self._lock:
-            self._cached[system] = (now, live)
-        return live
+            self._cached.clear()
 
     def _changed(self, live: LiveSystem) -> bool:
         if live.run.model_id is None or live.model is None:
@@ -284,7 +300,8 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         store = Store(url)
-        state["store"], state["systems"] = store, _Systems(store)
+        state["store"], state["systems"] = store, _Systems(store, live_policy)
+        state["batcher"] = batcher = DecisionBatcher(store)
         stop = threading.Event()
         thread = threading.Thread(target=_deliver_until, args=(store, stop, now, tasks),
                                   name="fairpanel-webhooks", daemon=True)
@@ -296,6 +313,7 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
             stop.set()
             if thread.is_alive():
                 thread.join()
+            batcher.close()
             store.close()
 
     app = FastAPI(title="fairpanel decision API", version=__version__, docs_url=None,
@@ -353,11 +371,10 @@ def create_app(*, url: str | None = None, policy: LivePolicy | None = None,
         requests = [DecisionRequest(id=d.id, idempotency_key=d.idempotency_key,
                                     features=d.features, sensitive=d.sensitive,
                                     prediction=d.prediction, score=d.score) for d in items]
-        live = state["systems"].get(system)
+        live, policy_here = state["systems"].get(system)
         try:
-            policy_here = stored_policy(state["store"], system, live_policy)
-            records = decide(state["store"], actor, live, requests, policy=policy_here,
-                             now=now())
+            records = state["batcher"].decide(actor, live, requests, policy=policy_here,
+                                              now=now())
         except RequestRejected:
             raise
         except ValueError as error:

@@ -6,7 +6,8 @@ system's data as the reference for counterfactuals, and a per-decision random co
 and the review budget as a rate with each held decision's service level
 (:mod:`~audits.live.budget`), and deciding a call's decisions over the store: scored by
 the deployed model, judged, the held ones explained and queued as cases
-(:mod:`~audits.live.stored`), and posting final decisions to the system's webhook,
+(:mod:`~audits.live.stored`; calls that arrive together decided together,
+:mod:`~audits.live.batching`), and posting final decisions to the system's webhook,
 signed and retried (:mod:`~audits.live.webhooks`).
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from audits._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from audits.live.batching import DecisionBatcher
     from audits.live.budget import SLA_STAGES, Bucket, sla_stage, take
     from audits.live.monitor import LiveOverview, live_overview
     from audits.live.policy import (
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         assign_held,
         configure_live,
         decide,
+        decide_calls,
         live_policy,
         live_system,
         request_problems,
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bucket",
+    "DecisionBatcher",
     "DecisionProblem",
     "DecisionRequest",
     "FALLBACKS",
@@ -59,6 +63,7 @@ __all__ = [
     "assign_held",
     "configure_live",
     "decide",
+    "decide_calls",
     "deliver_due",
     "evaluate_live",
     "live_overview",

@@ -35,12 +35,13 @@ from audits.models.training import predict_decisions
 from audits.panel.stored import assign_queue
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, ModelRecord, Store
-from audits.store.live import LiveDecisionInput, LiveDecisionRecord
+from audits.store.live import BudgetTaker, LiveDecisionInput, LiveDecisionRecord
 from audits.store.webhooks import LiveSettingsRecord
 
 __all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
-           "RequestRejected", "Sweep", "assign_held", "configure_live", "decide", "live_policy",
-           "live_system", "request_problems", "sweep_service_levels"]
+           "JudgedCalls", "RequestRejected", "Sweep", "assign_held", "configure_live", "decide",
+           "decide_calls", "judge_calls", "live_policy", "live_system", "record_judged",
+           "request_problems", "sweep_service_levels"]
 
 MSG_NO_LIVE_AUDIT = (
     "system {system!r} has no completed fairness audit with a review queue; run an audit "
@@ -225,12 +226,94 @@ def decide(store: Store, actor: Actor, live: LiveSystem,
     ValueError
         A used idempotency key with another request, too many decisions.
     """
-    require_role(actor, "run an audit")
-    problems = request_problems(live, requests)
-    if problems:
-        raise RequestRejected(problems)
-    if not requests:
-        return []
+    answer = decide_calls(store, live, [(actor, requests)], policy=policy, now=now)[0]
+    if isinstance(answer, ValueError):
+        raise answer
+    return answer
+
+
+def decide_calls(store: Store, live: LiveSystem,
+                 calls: Sequence[tuple[Actor, Sequence[DecisionRequest]]], *,
+                 policy: LivePolicy, now: datetime | None = None
+                 ) -> list[list[LiveDecisionRecord] | ValueError]:
+    """Decide several callers' calls together: one scoring of all their rows, one
+    judgement, one SHAP explanation of the held ones, one transaction (one log entry per
+    call). Each call is answered as :func:`decide` would answer it alone (the policy
+    judges each row on its own), or with its own error (:class:`RequestRejected`, a
+    reused key) in its place, the others unaffected. Idempotency keys must differ
+    between calls. The two halves, :func:`judge_calls` and :func:`record_judged`, may
+    run in different threads (a service judges the next calls while the store records).
+
+    Raises
+    ------
+    ValueError
+        A key in two calls.
+    """
+    return record_judged(store, judge_calls(live, calls, policy=policy), now=now)
+
+
+@dataclass(frozen=True)
+class JudgedCalls:
+    """Calls scored and judged, not yet recorded (:func:`judge_calls`)."""
+
+    live: LiveSystem
+    policy: LivePolicy
+    answers: tuple[list[LiveDecisionRecord] | ValueError | None, ...]
+    recorded: tuple[tuple[int, Actor, list[LiveDecisionInput]], ...]
+
+
+def judge_calls(live: LiveSystem, calls: Sequence[tuple[Actor, Sequence[DecisionRequest]]],
+                *, policy: LivePolicy) -> JudgedCalls:
+    """Check, score and judge calls (no store): what :func:`record_judged` records.
+
+    Raises
+    ------
+    ValueError
+        A key in two calls.
+    """
+    answers: list[list[LiveDecisionRecord] | ValueError | None] = [None] * len(calls)
+    valid: list[int] = []
+    for i, (actor, requests) in enumerate(calls):
+        require_role(actor, "run an audit")
+        problems = request_problems(live, requests)
+        if problems:
+            answers[i] = RequestRejected(problems)
+        elif not requests:
+            answers[i] = []
+        else:
+            valid.append(i)
+    everyone = [r.idempotency_key for i in valid for r in calls[i][1]]
+    if len(set(everyone)) != len(everyone):
+        raise ValueError("decide_calls: an idempotency key appears in two calls")
+    recorded = []
+    if valid:
+        items = _judged(live, [r for i in valid for r in calls[i][1]], policy)
+        at = 0
+        for i in valid:
+            n = len(calls[i][1])
+            recorded.append((i, calls[i][0], items[at:at + n]))
+            at += n
+    return JudgedCalls(live, policy, tuple(answers), tuple(recorded))
+
+
+def record_judged(store: Store, judged: JudgedCalls, *, now: datetime | None = None
+                  ) -> list[list[LiveDecisionRecord] | ValueError]:
+    """Record judged calls in one transaction; answer each call in order."""
+    out = list(judged.answers)
+    if judged.recorded:
+        answers = store.record_live_calls(
+            judged.live.system, judged.live.run.id,
+            [(actor, items) for _, actor, items in judged.recorded],
+            take_budget=_budget_taker(judged.policy), when_spent=judged.policy.when_spent,
+            now=now)
+        for (i, _, _), answer in zip(judged.recorded, answers, strict=True):
+            out[i] = answer
+    return [answer if answer is not None else [] for answer in out]
+
+
+def _judged(live: LiveSystem, requests: Sequence[DecisionRequest], policy: LivePolicy
+            ) -> list[LiveDecisionInput]:
+    """Score and judge checked requests; each as the decision the store records."""
     context = live.context
     keys = [f"live:{r.idempotency_key}" for r in requests]
     frame = pd.DataFrame([{**dict(r.sensitive), **dict(r.features)} for r in requests],
@@ -262,7 +345,6 @@ def decide(store: Store, actor: Actor, live: LiveSystem,
         sensitive_features=context.sensitive_features, proxies=context.proxies,
         reference=live.reference, positive_is_favourable=context.positive_is_favourable,
         **_attribution(context, frame, policy))
-    judged["model_decision"] = frame[y_pred].astype(int)
     held = [key for key in frame.index if judged.at[key, "held"]]
     explanation = (explain_model(context.pipeline, frame.loc[held],
                                  features=list(context.features),
@@ -282,7 +364,10 @@ def decide(store: Store, actor: Actor, live: LiveSystem,
             reasons=reasons, features=_json(request.features),
             sensitive=_json(request.sensitive), case=case,
             model_id=None if live.model is None else live.model.id))
+    return items
 
+
+def _budget_taker(policy: LivePolicy) -> BudgetTaker:
     def take_budget(tokens: float | None, updated: datetime | None, at: datetime
                     ) -> tuple[bool, float, datetime]:
         bucket = (Bucket.full(policy.capacity, at) if tokens is None or updated is None
@@ -290,10 +375,7 @@ def decide(store: Store, actor: Actor, live: LiveSystem,
         ok, after = take(bucket, at, rate_per_day=policy.reviews_per_day,
                          capacity=policy.capacity)
         return ok, after.tokens, after.updated_at
-
-    return store.record_live_decisions(actor, live.system, live.run.id, items,
-                                       take_budget=take_budget, when_spent=policy.when_spent,
-                                       now=now)
+    return take_budget
 
 
 def _attribution(context: FlagContext, frame: pd.DataFrame,

@@ -34,6 +34,8 @@ from audits.store.tables import (
     Dataset,
     LiveBudget,
     LiveDecision,
+    LiveSettings,
+    LogHead,
     System,
     utcnow,
 )
@@ -193,17 +195,51 @@ class LiveOps(StoreBase):
         LookupError
             No such system or audit run.
         """
-        require_role(check_actor(actor), "run an audit")
+        answer = self.record_live_calls(system, audit_run_id, [(actor, decisions)],
+                                        take_budget=take_budget, when_spent=when_spent,
+                                        now=now)[0]
+        if isinstance(answer, ValueError):
+            raise answer
+        return answer
+
+    def record_live_calls(
+        self, system: str, audit_run_id: int,
+        calls: Sequence[tuple[Actor, Sequence[LiveDecisionInput]]], *,
+        take_budget: BudgetTaker, when_spent: str = "auto", now: datetime | None = None,
+    ) -> list[list[LiveDecisionRecord] | ValueError]:
+        """Record several callers' calls in one transaction: one lock, one log entry per
+        call, in order (what a busy service does with the calls that arrived together).
+
+        Each call is as in :meth:`record_live_decisions` and stands alone: a call refused
+        (its key used for another request, a malformed decision) gets its
+        ``ValueError`` in its place and writes nothing, and the others are recorded. The
+        budget is taken in call order. Idempotency keys must differ between the calls
+        (a caller resending a key waits for the next transaction, which answers it from
+        the store).
+
+        Raises
+        ------
+        ValueError
+            An actor may not run an audit, a key in two calls, the run audits another
+            system.
+        LookupError
+            No such system or audit run.
+        """
         run_id = check_id(audit_run_id, "audit_run_id")
-        if len(decisions) > MAX_BATCH:
-            raise ValueError(MSG_TOO_MANY.format(max=MAX_BATCH, n=len(decisions)))
-        checked = [_check(d) for d in decisions]
-        keys = [d.idempotency_key.strip() for d in checked]
-        seen: set[str] = set()
-        for key in keys:
-            if key in seen:
-                raise ValueError(MSG_DUPLICATE_KEY.format(key=key))
-            seen.add(key)
+        checked: list[tuple[Actor, list[LiveDecisionInput], list[str]] | ValueError] = []
+        everyone: set[str] = set()
+        for actor, decisions in calls:
+            require_role(check_actor(actor), "run an audit")
+            try:
+                checked.append((actor, *_checked_call(decisions)))
+            except ValueError as refused:
+                checked.append(refused)
+                continue
+            keys = checked[-1][2]  # type: ignore[index]
+            if everyone & set(keys):
+                raise ValueError("a key appears in two calls of one transaction: "
+                                 f"{sorted(everyone & set(keys))[:3]}")
+            everyone |= set(keys)
         when = now or utcnow()
         with self._write() as (session, head):
             target = system_row(session, system)
@@ -214,70 +250,32 @@ class LiveOps(StoreBase):
                                                                   system=target.name))
             existing = {row.idempotency_key: row for row in session.scalars(
                 select(LiveDecision).where(LiveDecision.system_id == target.id,
-                                           LiveDecision.idempotency_key.in_(keys)))}
-            out: list[LiveDecisionRecord | None] = []
-            new_rows: list[tuple[int, LiveDecision, LiveDecisionInput]] = []
+                                           LiveDecision.idempotency_key.in_(everyone)))
+                } if everyone else {}
             budget = session.get(LiveBudget, target.id)
-            tokens = None if budget is None else budget.tokens
-            updated = None if budget is None else budget.updated_at
-            for i, (item, key) in enumerate(zip(checked, keys, strict=True)):
-                old = existing.get(key)
-                if old is not None:
-                    if old.request_sha256 != item.request_sha256.lower():
-                        raise ValueError(MSG_KEY_REUSED.format(key=key, system=target.name))
-                    out.append(_record(old, target.name, replayed=True))
+            settings = session.get(LiveSettings, target.id)
+            state = _BudgetState(take_budget, when_spent,
+                                 None if budget is None else budget.tokens,
+                                 None if budget is None else budget.updated_at)
+            out: list[list[LiveDecisionRecord] | ValueError] = []
+            for call in checked:
+                if isinstance(call, ValueError):
+                    out.append(call)
                     continue
-                held, unreviewed = False, None
-                if item.would_hold:
-                    taken, tokens, updated = take_budget(tokens, updated, when)
-                    held = taken or when_spent == "hold"
-                    unreviewed = None if held else "budget"
-                row = LiveDecision(
-                    system_id=target.id, audit_run_id=run_id,
-                    external_id=item.external_id.strip(), idempotency_key=key,
-                    request_sha256=item.request_sha256.lower(),
-                    features_json=dict(item.features), sensitive_json=dict(item.sensitive),
-                    model_id=item.model_id, threshold=float(item.threshold),
-                    score=None if item.score is None else float(item.score),
-                    model_decision=int(item.model_decision),
-                    outcome="held" if held else "auto", reasons_json=list(item.reasons),
-                    unreviewed=unreviewed, status="pending" if held else "decided",
-                    final_decision=None if held else int(item.model_decision),
-                    decided_how=None if held else "model",
-                    decided_role=None if held else "model",
-                    decided_at=None if held else when,
-                    created_by=actor.username, created_at=when)
-                new_rows.append((i, row, item))
-                out.append(None)
-            if tokens is not None and updated is not None:
+                saved = state.tokens, state.updated
+                try:
+                    out.append(_record_call(session, head, target, run_id, call, existing,
+                                            state, when, settings))
+                except ValueError as refused:  # refused before it wrote anything
+                    state.tokens, state.updated = saved
+                    out.append(refused)
+            if state.tokens is not None and state.updated is not None:
                 if budget is None:
-                    session.add(LiveBudget(system_id=target.id, tokens=tokens,
-                                           updated_at=updated))
+                    session.add(LiveBudget(system_id=target.id, tokens=state.tokens,
+                                           updated_at=state.updated))
                 else:
-                    budget.tokens, budget.updated_at = tokens, updated
-            cases = [(item.case, row) for _, row, item in new_rows
-                     if row.outcome == "held" and item.case is not None]
-            if cases:
-                made = add_cases(session, actor, run_id, None,
-                                  check_cases([c for c, _ in cases]))
-                for case, (_, row) in zip(made, cases, strict=True):
-                    row.case_id = case.id
-            session.add_all([row for _, row, _ in new_rows])
-            session.flush()
-            for i, row, _ in new_rows:
-                out[i] = _record(row, target.name)
-                queue_delivery(session, row, target.name, when)
-            if new_rows:
-                append_entry(session, head, actor=actor.username,
-                             action="record_live_decisions", entity="system",
-                             entity_id=target.id,
-                             payload={"system": target.name, "audit_run_id": run_id,
-                                      "decisions": [{"id": row.id, "outcome": row.outcome,
-                                                     "request_sha256": row.request_sha256,
-                                                     "case_id": row.case_id,
-                                                     "unreviewed": row.unreviewed}
-                                                    for _, row, _ in new_rows]})
-            return [r for r in out if r is not None]
+                    budget.tokens, budget.updated_at = state.tokens, state.updated
+            return out
 
     def unassigned_live_cases(self) -> dict[int, list[int]]:
         """Audit run id -> the cases of held decisions still waiting for a reviewer
@@ -297,9 +295,11 @@ class LiveOps(StoreBase):
     def pending_live(self) -> list[LiveDecisionRecord]:
         """Every held decision still waiting for a person, oldest first (all systems)."""
         with self._read() as session:
-            rows = list(session.scalars(select(LiveDecision).where(
-                LiveDecision.status == "pending").order_by(LiveDecision.id)))
-            return [_record(r, _system_name(session, r.system_id)) for r in rows]
+            rows = session.execute(select(LiveDecision, System.name)
+                                   .join(System, System.id == LiveDecision.system_id)
+                                   .where(LiveDecision.status == "pending")
+                                   .order_by(LiveDecision.id))
+            return [_record(r, name) for r, name in rows]
 
     def escalate_live(self, actor: Actor, decision_ids: Sequence[int], *,
                       now: datetime) -> list[int]:
@@ -382,6 +382,95 @@ class LiveOps(StoreBase):
                 query = query.where(LiveDecision.status == status)
             return [_record(r, target.name)
                     for r in session.scalars(query.order_by(LiveDecision.id))]
+
+
+@dataclass
+class _BudgetState:
+    """The review budget as calls of one transaction spend it, in order."""
+
+    take: BudgetTaker
+    when_spent: str
+    tokens: float | None
+    updated: datetime | None
+
+    def hold(self, when: datetime) -> tuple[bool, str | None]:
+        """Take a token for a decision the policy would hold: (held, unreviewed)."""
+        taken, self.tokens, self.updated = self.take(self.tokens, self.updated, when)
+        held = taken or self.when_spent == "hold"
+        return held, None if held else "budget"
+
+
+def _checked_call(decisions: Sequence[LiveDecisionInput]
+                  ) -> tuple[list[LiveDecisionInput], list[str]]:
+    if len(decisions) > MAX_BATCH:
+        raise ValueError(MSG_TOO_MANY.format(max=MAX_BATCH, n=len(decisions)))
+    checked = [_check(d) for d in decisions]
+    keys = [d.idempotency_key.strip() for d in checked]
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise ValueError(MSG_DUPLICATE_KEY.format(key=key))
+        seen.add(key)
+    return checked, keys
+
+
+def _record_call(session: Session, head: LogHead, target: System, run_id: int,
+                 call: tuple[Actor, list[LiveDecisionInput], list[str]],
+                 existing: dict[str, LiveDecision], budget: _BudgetState,
+                 when: datetime, settings: LiveSettings | None) -> list[LiveDecisionRecord]:
+    """One call's decisions, in the caller's transaction; ValueError writes nothing."""
+    actor, checked, keys = call
+    for item, key in zip(checked, keys, strict=True):  # refuse before writing anything
+        old = existing.get(key)
+        if old is not None and old.request_sha256 != item.request_sha256.lower():
+            raise ValueError(MSG_KEY_REUSED.format(key=key, system=target.name))
+    out: list[LiveDecisionRecord | None] = []
+    new_rows: list[tuple[int, LiveDecision, LiveDecisionInput]] = []
+    for i, (item, key) in enumerate(zip(checked, keys, strict=True)):
+        old = existing.get(key)
+        if old is not None:
+            out.append(_record(old, target.name, replayed=True))
+            continue
+        held, unreviewed = budget.hold(when) if item.would_hold else (False, None)
+        row = LiveDecision(
+            system_id=target.id, audit_run_id=run_id,
+            external_id=item.external_id.strip(), idempotency_key=key,
+            request_sha256=item.request_sha256.lower(),
+            features_json=dict(item.features), sensitive_json=dict(item.sensitive),
+            model_id=item.model_id, threshold=float(item.threshold),
+            score=None if item.score is None else float(item.score),
+            model_decision=int(item.model_decision),
+            outcome="held" if held else "auto", reasons_json=list(item.reasons),
+            unreviewed=unreviewed, status="pending" if held else "decided",
+            final_decision=None if held else int(item.model_decision),
+            decided_how=None if held else "model",
+            decided_role=None if held else "model",
+            decided_at=None if held else when,
+            created_by=actor.username, created_at=when)
+        new_rows.append((i, row, item))
+        out.append(None)
+    cases = [(item.case, row) for _, row, item in new_rows
+             if row.outcome == "held" and item.case is not None]
+    if cases:
+        made = add_cases(session, actor, run_id, None, check_cases([c for c, _ in cases]))
+        for case, (_, row) in zip(made, cases, strict=True):
+            row.case_id = case.id
+    session.add_all([row for _, row, _ in new_rows])
+    session.flush()
+    for i, row, _ in new_rows:
+        out[i] = _record(row, target.name)
+        queue_delivery(session, row, target.name, when, settings=settings)
+        existing[row.idempotency_key] = row
+    if new_rows:
+        append_entry(session, head, actor=actor.username, action="record_live_decisions",
+                     entity="system", entity_id=target.id,
+                     payload={"system": target.name, "audit_run_id": run_id,
+                              "decisions": [{"id": row.id, "outcome": row.outcome,
+                                             "request_sha256": row.request_sha256,
+                                             "case_id": row.case_id,
+                                             "unreviewed": row.unreviewed}
+                                            for _, row, _ in new_rows]})
+    return [r for r in out if r is not None]
 
 
 def _pending_rows(session: Session, ids: Sequence[int]) -> list[LiveDecision]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from audits.roles import Actor, require_role
 from audits.store.base import StoreBase
@@ -195,7 +195,10 @@ class QueueOps(StoreBase):
 
 def completed_run(session: Session, run_id: int) -> AuditRun:
     """Return the completed audit run ``run_id`` (LookupError, ValueError otherwise)."""
-    run = session.get(AuditRun, run_id)
+    # Only what the check reads: a run's results can be large, and live decisions call
+    # this on every request.
+    run = session.get(AuditRun, run_id, options=[
+        load_only(AuditRun.id, AuditRun.status, AuditRun.dataset_id)])
     if run is None:
         raise LookupError(MSG_UNKNOWN_RUN.format(id=run_id))
     if run.status != "completed":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -75,11 +75,13 @@ def decision_body(row: LiveDecision, system: str) -> dict[str, Any]:
 
 
 def queue_delivery(session: Session, row: LiveDecision, system: str,
-                   now: datetime | None = None) -> None:
-    """Queue the webhook post of ``row``'s final decision, if its system wants it."""
-    settings = session.get(LiveSettings, row.system_id)
-    if (settings is None or not settings.webhook_url or row.status != "decided"
-            or (settings.notify == "held" and row.outcome != "held")):
+                   now: datetime | None = None, *,
+                   settings: LiveSettings | None | Literal["load"] = "load") -> None:
+    """Queue the webhook post of ``row``'s final decision, if its system wants it
+    (``settings``: the system's row, when the caller has it, else it is loaded)."""
+    found = session.get(LiveSettings, row.system_id) if isinstance(settings, str) else settings
+    if (found is None or not found.webhook_url or row.status != "decided"
+            or (found.notify == "held" and row.outcome != "held")):
         return
     when = now or utcnow()
     session.add(WebhookDelivery(system_id=row.system_id, live_decision_id=row.id,

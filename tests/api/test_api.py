@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -291,3 +291,52 @@ def _webhook_round_trip(env: Env, client: TestClient, receiver: Receiver,
 def test_an_unknown_worker_task_is_named() -> None:
     with pytest.raises(ValueError, match=r"unknown worker task\(s\) \['mail'\]; tasks: assign"):
         create_app(url="sqlite://", worker=("mail",))
+
+
+def test_a_spent_budget_decides_automatically_or_holds_as_configured(env: Env) -> None:
+    """Every decision wants a person (random control 1.0); the budget is two, then one
+    an hour. Spent, "auto" answers with the model's decision marked ``unreviewed:
+    budget`` and an hour later holds one more; "hold" holds anyway."""
+    clock = [datetime(2027, 3, 1, 9, tzinfo=UTC)]  # far on: the bucket has refilled
+    try:
+        answers = {}
+        for when_spent, key in (("auto", "spend-a"), ("hold", "spend-b")):
+            configure_live(env.store, ADMIN, "german_credit",
+                           LivePolicy(random_rate=1.0, random_state=2, reviews_per_day=24,
+                                      burst=2, when_spent=when_spent))
+            app = create_app(url=env.store.url, rate=1000, burst=1000,
+                             clock=lambda: clock[0], worker=())
+            with TestClient(app) as client:
+                sent = client.post("/v1/systems/german_credit/decisions",
+                                   headers={"Authorization": f"Bearer {env.tokens['decide']}"},
+                                   json={"decisions": [one(env, 20 + i, key=f"{key}-{i}")
+                                                       for i in range(4)]})
+                assert sent.status_code == 200, sent.text
+                answers[when_spent] = sent.json()["decisions"]
+                if when_spent == "auto":  # an hour on, the budget has one more
+                    clock[0] += timedelta(hours=1)
+                    later = client.post(
+                        "/v1/systems/german_credit/decisions",
+                        headers={"Authorization": f"Bearer {env.tokens['decide']}"},
+                        json={"decisions": [one(env, 30 + i, key=f"spend-later-{i}")
+                                            for i in range(2)]}).json()["decisions"]
+    finally:
+        configure_live(env.store, ADMIN, "german_credit", LivePolicy(random_rate=0.25,
+                                                                     random_state=2))
+    auto = answers["auto"]
+    assert [a["outcome"] for a in auto] == ["held", "held", "auto", "auto"]
+    assert [a["unreviewed"] for a in auto] == [None, None, "budget", "budget"]
+    assert all(a["case_id"] is None for a in auto[2:])
+    for a in auto[2:]:  # decided by the model at once, and said so
+        status = env.client.get(f"/v1/decisions/{a['decision_id']}",
+                                headers={"Authorization": f"Bearer {env.tokens['read']}"})
+        assert status.json()["status"] == "decided"
+        assert status.json()["final_decision"] == a["model_decision"]
+        assert status.json()["decided_by"] == "model"
+    # Spent and "hold": every one held, none marked unreviewed (the panel takes them all).
+    assert [a["outcome"] for a in answers["hold"]] == ["held"] * 4
+    assert [a["unreviewed"] for a in answers["hold"]] == [None] * 4
+    assert [(a["outcome"], a["unreviewed"]) for a in later] == [("held", None),
+                                                                ("auto", "budget")]
+    stored = {r.idempotency_key: r for r in env.store.live_decisions("german_credit")}
+    assert stored["spend-a-2"].unreviewed == "budget" and stored["spend-a-2"].status == "decided"

@@ -1,0 +1,130 @@
+"""What the live acceptance walk-through needs (imported by basename): a system fairpanel
+has never seen, the ``fairpanel`` command run as a subprocess, and servers started as
+subprocesses that are always stopped.
+
+:func:`write_system` makes the same kind of system as the README's "Audit your own
+model" (women's incomes drawn lower, a scikit-learn pipeline saved with skops); the
+command-line tests' own copy lives beside them in ``tests/cli``, which the browser tests
+do not import.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from server_support import HANG_TIMEOUT_S, wait_until_answers
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+__all__ = ["FEATURES", "SENSITIVE", "Deployment", "free_port", "running", "write_system"]
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The model's inputs, and the sensitive features held apart from them.
+FEATURES = ("income", "debt", "region")
+SENSITIVE = ("sex", "age_band")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A fresh fairpanel home, the environment of its commands, and its store's URL."""
+
+    folder: Path
+    env: dict[str, str]
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["FAIRPANEL_HOME"])
+
+    @property
+    def url(self) -> str:
+        """The default store of the home (no ``FAIRPANEL_DATABASE_URL`` is set)."""
+        return f"sqlite:///{self.home / 'fairpanel.db'}"
+
+    @classmethod
+    def fresh(cls, folder: Path) -> Deployment:
+        """A home in ``folder``; no other ``FAIRPANEL_*`` setting of this process leaks in."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("FAIRPANEL_") or k == "FAIRPANEL_DEBUG"}
+        env.update(FAIRPANEL_HOME=str(folder / "fairpanel-home"),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
+                                                            os.environ.get("PYTHONPATH")])))
+        return cls(folder, env)
+
+    def fairpanel(self, *argv: str, stdin: str | None = None) -> str:
+        """Run ``fairpanel ARGV`` in the folder; fail the test unless it exits 0; return
+        its standard output."""
+        done = subprocess.run([sys.executable, "-m", "audits.cli", *argv], cwd=self.folder,
+                              env=self.env, input=stdin, capture_output=True, text=True,
+                              timeout=HANG_TIMEOUT_S, check=False)
+        assert done.returncode == 0, (f"fairpanel {' '.join(argv)} exited "
+                                      f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+
+def write_system(folder: Path, *, n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """Write decisions.csv, demographics.csv and model.skops into ``folder``; return the
+    decisions joined with the demographics (one row per applicant) and the model's
+    probability of the positive class, ``y_score``."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["female", "male"], n)
+    income = (rng.gamma(4.0, 10.0, n) * np.where(sex == "male", 1.2, 1.0)).round(1)
+    debt = rng.gamma(2.0, 8.0, n).round(1)
+    region = rng.choice(["north", "south", "east", "west"], n)
+    repaid = (rng.random(n) < 1 / (1 + np.exp(2.0 - 0.06 * income + 0.04 * debt))).astype(int)
+    features = pd.DataFrame({"income": income, "debt": debt, "region": region})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["region"]),
+                                                  remainder=StandardScaler()),
+                          LogisticRegression()).fit(features, repaid)
+    decisions = features.assign(applicant_id=np.arange(n), repaid=repaid,
+                                approved=model.predict(features))
+    demographics = pd.DataFrame({"applicant_id": np.arange(n), "sex": sex,
+                                 "age_band": rng.choice(["18-29", "30-44", "45+"], n)})
+    decisions.to_csv(folder / "decisions.csv", index=False)
+    demographics.to_csv(folder / "demographics.csv", index=False)
+    sio.dump(model, folder / "model.skops")
+    return decisions.merge(demographics, on="applicant_id").assign(
+        y_score=model.predict_proba(features)[:, 1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(argv: list[str], deployment: Deployment, *, name: str, health: str,
+            log: Path, stop: signal.Signals = signal.SIGINT,
+            ok: Callable[[int, str], bool] = lambda status, body: status == 200,
+            ) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``fairpanel ARGV`` as a server, wait until ``health`` answers ``ok``, and
+    stop it with ``stop`` on the way out (killed if it outlives the hang guard)."""
+    with log.open("wb") as out:  # the server's output, shown if it fails to start
+        proc = subprocess.Popen([sys.executable, "-m", "audits.cli", *argv],
+                                cwd=deployment.folder, env=deployment.env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until_answers(health, proc, ok=ok, name=name, log=log)
+        yield proc
+    finally:
+        proc.send_signal(stop)
+        try:
+            proc.wait(timeout=HANG_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=HANG_TIMEOUT_S)
+            pytest.fail(f"{name} did not stop within {HANG_TIMEOUT_S:.0f} s of {stop.name}")
