@@ -50,6 +50,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch import postgres_schema  # noqa: E402
 
 SYSTEM = "bench_credit"
 #: How long a server may take to answer its first request before the run gives up.
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         return {}
     if not args.url:
         raise SystemExit("give --url or set FAIRPANEL_TEST_POSTGRES_URL (a PostgreSQL URL)")
-    with _schema(args.url) as url, tempfile.TemporaryDirectory() as work:
+    with postgres_schema(args.url) as url, tempfile.TemporaryDirectory() as work:
         env = {**os.environ, "FAIRPANEL_HOME": str(Path(work) / "home"),
                "FAIRPANEL_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
         env.pop("FAIRPANEL_AUTH", None)
@@ -367,28 +370,6 @@ def _serve_floor(model_path: Path, port: int) -> None:
         return {"decisions": out} if "decisions" in body else out[0]
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-@contextlib.contextmanager
-def _schema(base_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    from audits.store.db import normalize_url
-
-    base = normalize_url(base_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-            yield url.render_as_string(hide_password=False)
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def _free_port() -> int:

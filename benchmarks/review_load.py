@@ -29,17 +29,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch import postgres_schema  # noqa: E402
 
 from audits.roles import Actor, Role  # noqa: E402
 from audits.store import AssignmentInput, CaseInput, Store  # noqa: E402
-from audits.store.db import normalize_url  # noqa: E402
 
 LEAD = Actor("bench-lead", Role.PANEL_LEAD)
 SCIENTIST = Actor("bench-scientist", Role.DATA_SCIENTIST)
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = _parser().parse_args(argv)
     if not args.url:
         raise SystemExit("give --url or set FAIRPANEL_TEST_POSTGRES_URL (a PostgreSQL URL)")
-    with _schema(args.url) as url:
+    with postgres_schema(args.url) as url:
         store = Store(url)
         try:
             plan = _prepare(store, args.sessions, args.ratings)
@@ -198,24 +199,6 @@ def _run(sessions: int, plan: _Plan, duplicates: float, session: Session) -> _Re
     if errors:
         raise errors[0]
     return _Result(elapsed, latencies, sum(counts))
-
-
-@contextmanager
-def _schema(base_url: str) -> Iterator[str]:
-    base = normalize_url(base_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-            yield url.render_as_string(hide_password=False)
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,7 +5,8 @@ flag reasons of :mod:`audits.flagging` apply to it unchanged, with one differenc
 alone knows only its own group, so the groups and their proxies' typical values for a
 counterfactual come from the system's registered data (``reference``), and each row is
 flagged exactly as it would be in a batch of that data. The random control is a
-Bernoulli draw per decision id (a seeded hash, :func:`random_control_drawn`), so a
+Bernoulli draw per decision, a seeded hash of its row key (:func:`random_control_drawn`;
+the decision service's row key is ``live:`` and the call's idempotency key), so a
 decision is drawn or not whatever it is sent with, and an auditor can redraw it.
 
 :func:`evaluate_live` says which rows a person should see; whether the review budget

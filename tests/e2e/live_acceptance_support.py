@@ -1,12 +1,6 @@
-"""What the live acceptance walk-through needs (imported by basename): a system fairpanel
-has never seen, the ``fairpanel`` command run as a subprocess, and servers started as
-subprocesses that are always stopped.
-
-:func:`write_system` makes the same kind of system as the README's "Audit your own
-model" (women's incomes drawn lower, a scikit-learn pipeline saved with skops); the
-command-line tests' own copy lives beside them in ``tests/cli``, which the browser tests
-do not import.
-"""
+"""What the live acceptance walk-through needs (imported by basename): the ``fairpanel``
+command run as a subprocess in a fresh home, and servers started as subprocesses that are
+always stopped. The system itself comes from :mod:`system_files`."""
 
 from __future__ import annotations
 
@@ -20,17 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-import skops.io as sio
 from server_support import HANG_TIMEOUT_S, wait_until_answers
-from sklearn.compose import make_column_transformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-__all__ = ["FEATURES", "SENSITIVE", "Deployment", "free_port", "running", "write_system"]
+__all__ = ["FEATURES", "SENSITIVE", "Deployment", "free_port", "running"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The model's inputs, and the sensitive features held apart from them.
@@ -73,31 +60,6 @@ class Deployment:
         assert done.returncode == 0, (f"fairpanel {' '.join(argv)} exited "
                                       f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
-
-
-def write_system(folder: Path, *, n: int = 1200, seed: int = 0) -> pd.DataFrame:
-    """Write decisions.csv, demographics.csv and model.skops into ``folder``; return the
-    decisions joined with the demographics (one row per applicant) and the model's
-    probability of the positive class, ``y_score``."""
-    rng = np.random.default_rng(seed)
-    sex = rng.choice(["female", "male"], n)
-    income = (rng.gamma(4.0, 10.0, n) * np.where(sex == "male", 1.2, 1.0)).round(1)
-    debt = rng.gamma(2.0, 8.0, n).round(1)
-    region = rng.choice(["north", "south", "east", "west"], n)
-    repaid = (rng.random(n) < 1 / (1 + np.exp(2.0 - 0.06 * income + 0.04 * debt))).astype(int)
-    features = pd.DataFrame({"income": income, "debt": debt, "region": region})
-    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["region"]),
-                                                  remainder=StandardScaler()),
-                          LogisticRegression()).fit(features, repaid)
-    decisions = features.assign(applicant_id=np.arange(n), repaid=repaid,
-                                approved=model.predict(features))
-    demographics = pd.DataFrame({"applicant_id": np.arange(n), "sex": sex,
-                                 "age_band": rng.choice(["18-29", "30-44", "45+"], n)})
-    decisions.to_csv(folder / "decisions.csv", index=False)
-    demographics.to_csv(folder / "demographics.csv", index=False)
-    sio.dump(model, folder / "model.skops")
-    return decisions.merge(demographics, on="applicant_id").assign(
-        y_score=model.predict_proba(features)[:, 1])
 
 
 def free_port() -> int:

@@ -33,15 +33,9 @@ import pandas as pd
 import pytest
 from browser_support import ARTIFACTS, browser_page, require_browser, wait_until_drawn
 from browser_support import wait_until_idle as idle
-from live_acceptance_support import (
-    FEATURES,
-    SENSITIVE,
-    Deployment,
-    free_port,
-    running,
-    write_system,
-)
+from live_acceptance_support import FEATURES, SENSITIVE, Deployment, free_port, running
 from server_support import HANG_TIMEOUT_S, Receiver, wait_until_answers
+from system_files import write_system
 
 from audits.live.webhooks import SIGNATURE_HEADER, verify
 from audits.roles import Actor, Role
@@ -71,7 +65,7 @@ def test_a_held_decision_is_decided_on_the_dashboard_and_posted_signed(
     # This process reads the same store, with the same deployment key.
     monkeypatch.setenv("FAIRPANEL_HOME", str(deployment.home))
     monkeypatch.delenv("FAIRPANEL_DATABASE_URL", raising=False)
-    data = write_system(tmp_path)
+    data = write_system(tmp_path).joined()
     receiver = Receiver([])
     try:
         tokens, secret = set_up(deployment, receiver.url)
