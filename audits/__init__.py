@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from audits.explain.proxies import find_proxies
     from audits.explain.shap_values import explain_model
     from audits.explain.stored import run_explanations
-    from audits.fairness.audit import audit_fairness
+    from audits.fairness.audit import audit_counts, audit_fairness
     from audits.fairness.counts import count_groups
     from audits.fairness.gate import violates, violations
+    from audits.fairness.pushdown import count_groups_duckdb, count_groups_spark, count_groups_sql
     from audits.fairness.result import FairnessAudit
     from audits.fairness.stored import run_fairness_audit
     from audits.fairness.verdicts import parse_rule, ratio_rule
@@ -81,11 +82,15 @@ __all__ = [
     "apply_consensus",
     "assign_cases",
     "assign_queue",
+    "audit_counts",
     "audit_fairness",
     "automation_bias",
     "build_queue",
     "combine_flags",
     "count_groups",
+    "count_groups_duckdb",
+    "count_groups_spark",
+    "count_groups_sql",
     "counterfactual_flips",
     "differential_rater_functioning",
     "draft_report",

@@ -44,8 +44,14 @@ MSG_NEED_DECISIONS = (
     "--threshold T"
 )
 MSG_REFERENCE = "--reference must look like COLUMN=VALUE, 'largest' or 'best'; got {value!r}"
+MSG_ONLY_WITHOUT_SYSTEM = "{option} names data where it lives; it does not go with --system"
+MSG_ONE_ENGINE = "give one of --sql and --spark"
+MSG_NEEDS_ENGINE = "{option} goes with --sql URL or --spark MASTER"
+MSG_DATA_AND_ENGINE = "give DATA ({data}) or {option}, not both"
+MSG_OPTION_FOR = "{option} goes with {engine}"
 MSG_THRESHOLD_NEEDS_SCORE = "--threshold needs --score (the column the threshold applies to)"
-MSG_NEED_DATA = "give DATA (a bundled dataset or a file), or --system NAME with --save"
+MSG_NEED_DATA = ("give DATA (a bundled dataset, a file or a Parquet glob), --sql URL or --spark "
+                 "MASTER, or --system NAME with --save")
 MSG_DATA_AND_SYSTEM = (
     "give DATA or --system NAME, not both ({data!r} and --system {system!r})"
 )
@@ -91,12 +97,14 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "audit", help="audit decisions for group fairness (metrics, intervals, verdicts)",
         description="Per-group and intersectional fairness metrics with bootstrap "
                     "intervals, significance tests and verdicts. DATA is a bundled dataset "
-                    "name or a CSV/Parquet file. With a bundled dataset and no decisions "
-                    "(--prediction, or --score with --threshold), the default model's "
-                    "held-out decisions are audited. Exit 1 when a --fail-on rule fails or "
-                    "cannot judge any group (see --gate-on, --insufficient).")
+                    "name, a CSV file, or a Parquet file or glob (counted by DuckDB); or "
+                    "count where the data lives with --sql or --spark. With a bundled "
+                    "dataset and no decisions (--prediction, or --score with --threshold), "
+                    "the default model's held-out decisions are audited. Exit 1 when a "
+                    "--fail-on rule fails or cannot judge any group (see --gate-on, "
+                    "--insufficient).")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
-                   help=f"one of {', '.join(DATASET_NAMES)}, or a file")
+                   help=f"one of {', '.join(DATASET_NAMES)}, a file, or a Parquet glob")
     p.add_argument("--target", help="observed outcome column (y_true)")
     p.add_argument("--prediction", help="decision column (y_pred)")
     p.add_argument("--score", help="score column (y_score), for AUC, calibration, thresholds")
@@ -132,6 +140,18 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="rows of a gate with insufficient evidence: 'warn' (default; "
                         "listed on stderr) or 'fail' (exit 1). A gate that can judge no row "
                         "at all (one group, or every group under --min-n) always exits 1")
+    where = p.add_argument_group(
+        "data where it lives (the one GROUP BY runs there; only the counts come back)",
+        "A Parquet file or glob as DATA is counted by DuckDB, out of core. The JSON gains "
+        "\"aggregation\": the backend and the exact queries, to run again.")
+    where.add_argument("--sql", metavar="URL",
+                       help="a SQLAlchemy database URL (with --table or --query)")
+    where.add_argument("--spark", metavar="MASTER",
+                       help="a Spark master, e.g. local[2] or spark://host:7077 (with "
+                            "--table or --path)")
+    where.add_argument("--table", help="the table of decisions (name or schema.name)")
+    where.add_argument("--query", help="a SELECT whose rows are the decisions (--sql)")
+    where.add_argument("--path", help="Parquet files Spark reads (--spark)")
     stored = p.add_argument_group("a registered system, stored (fairpanel systems add)")
     stored.add_argument("--system", metavar="NAME", help="audit this registered system")
     stored.add_argument("--version", type=int, metavar="N",
@@ -155,17 +175,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.threshold is not None and args.score is None:
         raise ValueError(MSG_THRESHOLD_NEEDS_SCORE)
     progress = ProgressBar(sys.stderr)
-    frame, columns = _decisions(args, progress)
-    audit = audit_fairness(
-        frame, y_true=columns["target"], y_pred=columns["prediction"],
-        y_score=columns["score"], threshold=columns["threshold"],
-        sensitive_features=columns["sensitive"], pos_label=args.positive_label,
-        intersections=not args.no_intersections, reference=_reference(args.reference),
-        n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
-        positive_is_favourable=columns["favourable"] and not args.positive_is_adverse,
-        progress=lambda f, m: progress(0.3 + 0.7 * f, m),
-    )
-    result = audit.to_dict()
+    pushed = _pushdown(args, progress)
+    if pushed is not None:
+        from audits.fairness.audit import audit_counts
+
+        counts, aggregation, columns = pushed
+        audit = audit_counts(
+            counts, y_true=columns["target"], y_pred=columns["prediction"],
+            y_score=columns["score"], threshold=columns["threshold"],
+            reference=_reference(args.reference), n_boot=args.n_boot,
+            random_state=args.seed, min_n=args.min_n,
+            positive_is_favourable=not args.positive_is_adverse,
+            progress=lambda f, m: progress(0.3 + 0.7 * f, m))
+        result = {**audit.to_dict(), "aggregation": aggregation.to_dict()}
+    else:
+        frame, columns = _decisions(args, progress)
+        audit = audit_fairness(
+            frame, y_true=columns["target"], y_pred=columns["prediction"],
+            y_score=columns["score"], threshold=columns["threshold"],
+            sensitive_features=columns["sensitive"], pos_label=args.positive_label,
+            intersections=not args.no_intersections, reference=_reference(args.reference),
+            n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
+            positive_is_favourable=columns["favourable"] and not args.positive_is_adverse,
+            progress=lambda f, m: progress(0.3 + 0.7 * f, m),
+        )
+        result = audit.to_dict()
     if args.json == "-":
         print(json.dumps(result, indent=2, allow_nan=False))
     else:
@@ -181,6 +215,8 @@ def _check_target(args: argparse.Namespace) -> bool:
     if args.system is None:
         if args.save:
             raise ValueError(MSG_SAVE_NEEDS_SYSTEM)
+        if args.sql or args.spark:
+            return False
         for option, value in (("--version", args.version), ("--user", args.user),
                               ("--password-stdin", args.password_stdin or None)):
             if value is not None:
@@ -190,6 +226,9 @@ def _check_target(args: argparse.Namespace) -> bool:
         return False
     if args.data is not None:
         raise ValueError(MSG_DATA_AND_SYSTEM.format(data=args.data, system=args.system))
+    for option in ("--sql", "--spark", "--table", "--query", "--path"):
+        if getattr(args, option[2:]) is not None:
+            raise ValueError(MSG_ONLY_WITHOUT_SYSTEM.format(option=option))
     if not args.save:
         raise ValueError(MSG_SYSTEM_NEEDS_SAVE)
     for attribute, option in FIXED_BY_SYSTEM:
@@ -251,6 +290,62 @@ def _rebuilt_audit(store: Any, actor: Any, dataset: Any, model: Any, run: Any) -
         rules=[ratio_rule(float(config["tau"]))], n_boot=int(config["n_boot"]),
         random_state=int(config["random_state"]), min_n=int(config["min_n"]),
         positive_is_favourable=bool(config["favourable"]))
+
+
+def _pushdown(args: argparse.Namespace, progress: Any) -> tuple[Any, Any, dict[str, Any]] | None:
+    """Count where the data lives (a SQL database, Spark, or Parquet files through
+    DuckDB); None when DATA is read into pandas (a bundled dataset, a CSV file)."""
+    where = [o for o, v in (("--sql", args.sql), ("--spark", args.spark)) if v]
+    if len(where) > 1:
+        raise ValueError(MSG_ONE_ENGINE)
+    parquet = (args.data is not None and args.data not in DATASET_NAMES
+               and _is_parquet(args.data))
+    if not where:
+        for option in ("--table", "--query", "--path"):
+            if getattr(args, option[2:]) is not None:
+                raise ValueError(MSG_NEEDS_ENGINE.format(option=option))
+        if not parquet:
+            return None
+    elif args.data is not None:
+        raise ValueError(MSG_DATA_AND_ENGINE.format(data=args.data, option=where[0]))
+    source = args.data or args.table or args.query or args.path or ""
+    if not args.target:
+        raise ValueError(MSG_NEED_TARGET.format(data=source))
+    if not args.sensitive:
+        raise ValueError(MSG_NEED_SENSITIVE)
+    if args.prediction is None and args.threshold is None:
+        raise ValueError(MSG_NEED_DECISIONS.format(data=source))
+    roles = {"y_true": args.target, "y_pred": args.prediction, "y_score": args.score,
+             "threshold": args.threshold, "sensitive_features": list(args.sensitive),
+             "pos_label": args.positive_label, "intersections": not args.no_intersections,
+             "with_query": True}
+    if args.sql:
+        from audits.fairness.pushdown import count_groups_sql
+
+        if args.path is not None:
+            raise ValueError(MSG_OPTION_FOR.format(option="--path", engine="--spark"))
+        progress(0.05, "Counting in the database")
+        counts, aggregation = count_groups_sql(args.sql, table=args.table, query=args.query,
+                                               **roles)
+    elif args.spark:
+        from audits.fairness.pushdown import count_groups_spark
+
+        if args.query is not None:
+            raise ValueError(MSG_OPTION_FOR.format(option="--query", engine="--sql"))
+        progress(0.05, f"Counting with Spark ({args.spark})")
+        counts, aggregation = count_groups_spark(args.spark, table=args.table,
+                                                 path=args.path, **roles)
+    else:
+        from audits.fairness.pushdown import count_groups_duckdb
+
+        progress(0.05, f"Counting {args.data} with DuckDB")
+        counts, aggregation = count_groups_duckdb(args.data, **roles)
+    return counts, aggregation, {"target": args.target, "prediction": args.prediction,
+                                 "score": args.score, "threshold": args.threshold}
+
+
+def _is_parquet(data: str) -> bool:
+    return data.lower().endswith(".parquet")
 
 
 def _decisions(args: argparse.Namespace, progress: Any) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -1,9 +1,10 @@
 """Fairness audits: per-group and intersectional metrics, intervals, tests and verdicts.
 
 Owns the one pass over the decisions that counts them per group and intersection, in
-pandas (:mod:`~audits.fairness.counts`) or DuckDB out of core
-(:mod:`~audits.fairness.counts_duckdb`), and everything read from those counts: the
-metric registry (:mod:`~audits.fairness.metrics`), bootstrap and Wilson intervals
+pandas (:mod:`~audits.fairness.counts`) or as one SQL GROUP BY where the data lives
+(DuckDB, a SQL database or Spark: :mod:`~audits.fairness.pushdown`), and everything
+read from those counts: the metric registry (:mod:`~audits.fairness.metrics`), bootstrap
+and Wilson intervals
 (:mod:`~audits.fairness.intervals`), disparities to a reference group
 (:mod:`~audits.fairness.disparities`), significance and power
 (:mod:`~audits.fairness.significance`), verdicts judged as one family with simultaneous
@@ -26,11 +27,16 @@ if TYPE_CHECKING:
     from audits.fairness.calibration import reliability_table, run_reliability
     from audits.fairness.config import AuditConfig
     from audits.fairness.counts import GroupCounts, count_groups, group_counts
-    from audits.fairness.counts_duckdb import count_groups_duckdb
     from audits.fairness.findings import ranked_disparities
     from audits.fairness.gate import gate_table, violates, violations
     from audits.fairness.intervals import wilson_interval
     from audits.fairness.metrics import METRIC_NAMES
+    from audits.fairness.pushdown import (
+        Aggregation,
+        count_groups_duckdb,
+        count_groups_spark,
+        count_groups_sql,
+    )
     from audits.fairness.result import FairnessAudit
     from audits.fairness.scores import expected_calibration_error, reliability_curve, roc_auc
     from audits.fairness.significance import (
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Aggregation",
     "AuditConfig",
     "DEFAULT_RULES",
     "FAIL",
@@ -66,6 +73,8 @@ __all__ = [
     "benjamini_hochberg",
     "count_groups",
     "count_groups_duckdb",
+    "count_groups_spark",
+    "count_groups_sql",
     "difference_rule",
     "expected_calibration_error",
     "gate_table",

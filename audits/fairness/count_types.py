@@ -1,6 +1,6 @@
 """The data types of the one pass: fine counts from a backend, group counts, histograms.
 
-:mod:`audits.fairness.counts` (pandas) and :mod:`audits.fairness.counts_duckdb` produce
+:mod:`audits.fairness.counts` (pandas) and :mod:`audits.fairness.pushdown` produce
 :class:`FineCounts`; :mod:`audits.fairness.rollup` turns them into :class:`GroupCounts`.
 """
 

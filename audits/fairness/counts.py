@@ -4,7 +4,7 @@ Every classification fairness metric is a function of per-group confusion counts
 engine groups the decisions once and works on the small table of counts afterwards.
 
 The pass runs in two stages. A backend (pandas here, DuckDB in
-:mod:`audits.fairness.counts_duckdb`) reduces the rows to :class:`FineCounts`: one row per
+:mod:`audits.fairness.pushdown`) reduces the rows to :class:`FineCounts`: one row per
 distinct raw key (every sensitive feature, ``y_true``, ``y_pred`` and the score bin) with
 its count. :func:`counts_from_fine` then checks and encodes the few distinct labels and
 rolls the fine keys up to every slice (each sensitive feature and each intersection), so

@@ -146,7 +146,7 @@ def test_purge_sensitive_then_audits_say_the_data_are_gone(
     (["audit", "--system", "credit", "--save", "--target", "y"],
      "--target was fixed when system 'credit' was registered"),
     (["audit", "compas", "--system", "credit", "--save"], "give DATA or --system NAME"),
-    (["audit"], "give DATA (a bundled dataset or a file), or --system NAME"),
+    (["audit"], "give DATA (a bundled dataset, a file or a Parquet glob), --sql URL"),
     (["audit", "compas", "--version", "2"], "--version goes with --system NAME"),
     (["audit", "--system", "nope", "--save"], "nope"),
 ])

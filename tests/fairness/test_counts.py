@@ -220,7 +220,7 @@ def test_continuous_scores_use_equal_width_bins() -> None:
 @pytest.mark.parametrize("with_scores", [False, True])
 def test_duckdb_backend_gives_identical_counts(tmp_path: Path, with_scores: bool) -> None:
     pytest.importorskip("duckdb")
-    from audits.fairness.counts_duckdb import count_groups_duckdb
+    from audits.fairness.pushdown import count_groups_duckdb
 
     df = _frame(3_000)
     df.loc[[1, 2], "race"] = None
