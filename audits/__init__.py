@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from audits.reports.stored import draft_report
     from audits.retrain.retraining import apply_consensus
     from audits.retrain.stored import retrain_from_panel
+    from audits.slices.discovery import find_slices
     from audits.store.repository import Store
     from audits.systems.registry import load_version, purge_sensitive, register_system
     from audits.systems.sources import DataSource
@@ -98,6 +99,7 @@ __all__ = [
     "explain_groups",
     "explain_model",
     "find_proxies",
+    "find_slices",
     "fleiss_kappa",
     "gap_decomposition",
     "gwet_ac1",

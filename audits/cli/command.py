@@ -54,6 +54,7 @@ from audits.cli.panel_store import add_panel_store_parsers
 from audits.cli.queue import add_queue_parsers
 from audits.cli.report import add_report_parser, report_argv
 from audits.cli.retrain import add_retrain_parsers
+from audits.cli.slices import add_slices_parser
 from audits.cli.systems import add_systems_parsers
 from audits.cli.tokens import add_tokens_parser
 from audits.data.catalog import CATALOG, DATASET_NAMES
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_systems_parsers(sub)
     add_audit_parser(sub)
+    add_slices_parser(sub)
     add_explain_parser(sub)
     add_queue_parsers(sub)
     add_interchange_parsers(sub)
