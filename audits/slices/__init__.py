@@ -2,7 +2,7 @@
 
 Owns finding every 1-, 2- and 3-way slice of a system's columns that is significantly
 worse than the rest on a metric (:mod:`~audits.slices.discovery`: numeric columns binned
-at quantiles, every slice counted in one GROUPING SETS query, tested against its
+at quantiles, every slice of a set of columns counted at once, tested against its
 complement with Benjamini-Hochberg, kept only when worse than each of its parents, and
 confirmed on a held-out half).
 """

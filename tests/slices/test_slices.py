@@ -110,3 +110,16 @@ def test_bad_input_is_named(change: dict[str, object], message: str) -> None:
     args: dict[str, object] = {"y_true": "y", "y_pred": "p", **change}
     with pytest.raises(ValueError, match=message):
         find_slices(planted(0, n=2_000), **args)  # type: ignore[arg-type]
+
+
+def test_a_missing_value_is_a_slice_of_its_own() -> None:
+    rng = np.random.default_rng(11)
+    n = 30_000
+    region = rng.choice(["n", "s", "e"], n).astype(object)
+    unknown = rng.random(n) < 0.1
+    region[unknown] = None
+    df = pd.DataFrame({"region": region, "y": rng.integers(0, 2, n)})
+    df["p"] = np.where(rng.random(n) < np.where(unknown, 0.3, 0.1), 1 - df["y"], df["y"])
+    report = find_slices(df, y_true="y", y_pred="p", max_depth=1)
+    assert [s.attributes for s in report.slices] == [{"region": "<missing>"}]
+    assert report.slices[0].n == unknown.sum()
