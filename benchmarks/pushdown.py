@@ -1,0 +1,199 @@
+"""Pushdown benchmark: a full audit where the data lives, against the engine's bare count.
+
+Data: ``--rows`` decisions in Parquet (generated once into ``--data-dir`` and reused:
+three sensitive features, the outcome, the decision and a score), and a
+``--spark-rows`` file for Spark.
+
+Measured in one run, each in a child process of its own (peak memory is that process's
+maximum resident set):
+
+- **fairpanel on DuckDB**: ``count_groups_duckdb`` on the file (score binned, every
+  intersection) and ``audit_counts`` with ``--n-boot`` replicates: the whole audit.
+- **the floor**: DuckDB's own bare ``GROUP BY`` count of the same columns of the same file
+  (no score bins, no audit). Target: fairpanel within 1.5x of it; peak under 2 GB.
+- **pandas**: ``read_parquet`` and the pandas path of the same audit, on the first
+  ``--pandas-rows`` rows (where it fits in memory), against fairpanel on DuckDB on a file
+  of those rows.
+- **Spark** ``local[2]`` on the ``--spark-rows`` file: ``count_groups_spark`` and the
+  audit, against Spark's bare ``groupBy().count()`` of the same columns. Target: within
+  1.5x.
+
+    python benchmarks/pushdown.py                      # 100,000,000 rows: a few GB on disk
+    python benchmarks/pushdown.py --rows 10000000 --spark-rows 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RATIO_TARGET, MEMORY_TARGET_MB = 1.5, 2048.0
+ROLES: dict[str, Any] = {"y_true": "y", "y_pred": "p", "y_score": "score",
+                         "sensitive_features": ["sex", "race", "age_band"]}
+CHUNK = 5_000_000
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> Path:
+    """Write ``rows`` decisions to ``path`` in row groups (kept if already there)."""
+    if path.exists():
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("sex", pa.string()), ("race", pa.string()),
+                        ("age_band", pa.string()), ("y", pa.int8()), ("p", pa.int8()),
+                        ("score", pa.float64())])
+    with pq.ParquetWriter(partial, schema) as writer:
+        for start in range(0, rows, CHUNK):
+            n = min(CHUNK, rows - start)
+            score = rng.random(n)
+            table = pa.table({
+                "sex": pa.array(rng.choice(["female", "male"], n)),
+                "race": pa.array(rng.choice(["a", "b", "c", "d", "e"], n,
+                                            p=[0.5, 0.2, 0.15, 0.1, 0.05])),
+                "age_band": pa.array(rng.choice(["18-29", "30-44", "45-64", "65+"], n)),
+                "y": pa.array((rng.random(n) < score).astype(np.int8)),
+                "p": pa.array((score > 0.5).astype(np.int8)), "score": pa.array(score)},
+                schema=schema)
+            writer.write_table(table)
+    partial.rename(path)
+    return path
+
+
+def run(task: str, path: str, n_boot: int) -> dict[str, Any]:
+    """One measured task, in this (child) process."""
+    start = time.perf_counter()
+    if task == "duckdb":
+        from audits.fairness.audit import audit_counts
+        from audits.fairness.pushdown import count_groups_duckdb
+
+        counts = count_groups_duckdb(path, **ROLES)
+        audit_counts(counts, y_true="y", y_pred="p", y_score="score", n_boot=n_boot)
+        rows = counts.rows
+    elif task == "floor":
+        import duckdb
+
+        result = duckdb.connect().execute(
+            f"SELECT sex, race, age_band, y, p, count(*) FROM read_parquet('{path}') "
+            "GROUP BY ALL").fetchall()
+        rows = sum(r[-1] for r in result)
+    elif task == "pandas":
+        import pandas as pd
+
+        from audits.fairness.audit import audit_fairness
+
+        frame = pd.read_parquet(path)
+        audit_fairness(frame, **ROLES, n_boot=n_boot)
+        rows = len(frame)
+    elif task in ("spark", "spark_floor"):
+        from pyspark.sql import SparkSession
+
+        session = (SparkSession.builder.master("local[2]").appName("fairpanel-bench")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", "2g").getOrCreate())
+        session.range(1).collect()  # the session is up before the clock starts
+        start = time.perf_counter()
+        try:
+            if task == "spark":
+                from audits.fairness.audit import audit_counts
+                from audits.fairness.pushdown import count_groups_spark
+
+                counts = count_groups_spark(session, path=path, **ROLES)
+                audit_counts(counts, y_true="y", y_pred="p", y_score="score", n_boot=n_boot)
+                rows = counts.rows
+            else:
+                grouped = session.read.parquet(path).groupBy(
+                    "sex", "race", "age_band", "y", "p").count().collect()
+                rows = sum(r["count"] for r in grouped)
+        finally:
+            seconds = time.perf_counter() - start
+            session.stop()
+        return {"seconds": seconds, "rows": rows, "peak_mb": _peak()}
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    return {"seconds": time.perf_counter() - start, "rows": int(rows), "peak_mb": _peak()}
+
+
+def _peak() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(task: str, path: Path, n_boot: int) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--child", task, str(path),
+                           "--n-boot", str(n_boot)], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        return {"error": tail}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    args = _parser().parse_args(argv)
+    if args.child:
+        print(json.dumps(run(args.child[0], args.child[1], args.n_boot)))
+        return {}
+    folder = Path(args.data_dir)
+    big = generate(folder / f"decisions-{args.rows}.parquet", args.rows)
+    figures: dict[str, float] = {}
+    ours, floor = child("duckdb", big, args.n_boot), child("floor", big, args.n_boot)
+    figures.update(duckdb_s=ours["seconds"], floor_s=floor["seconds"],
+                   duckdb_ratio=ours["seconds"] / floor["seconds"], duckdb_mb=ours["peak_mb"])
+    print(f"{args.rows:,} rows, DuckDB: fairpanel's audit ({args.n_boot} replicates) "
+          f"{ours['seconds']:.1f} s, peak {ours['peak_mb']:.0f} MB; bare GROUP BY count "
+          f"{floor['seconds']:.1f} s; ratio {figures['duckdb_ratio']:.2f}x (target <= "
+          f"{RATIO_TARGET:g}x, peak < {MEMORY_TARGET_MB:g} MB)", flush=True)
+    small = generate(folder / f"decisions-{args.pandas_rows}.parquet", args.pandas_rows, 1)
+    pandas, ours_small = child("pandas", small, args.n_boot), child("duckdb", small, args.n_boot)
+    if "error" in pandas:
+        print(f"{args.pandas_rows:,} rows, pandas: failed ({pandas['error']})")
+    else:
+        figures.update(pandas_s=pandas["seconds"], pandas_mb=pandas["peak_mb"],
+                       pandas_ratio=pandas["seconds"] / ours_small["seconds"])
+        print(f"{args.pandas_rows:,} rows: pandas read and audit {pandas['seconds']:.1f} s, "
+              f"peak {pandas['peak_mb']:.0f} MB; fairpanel on DuckDB "
+              f"{ours_small['seconds']:.1f} s, peak {ours_small['peak_mb']:.0f} MB; pandas "
+              f"/ DuckDB {figures['pandas_ratio']:.1f}x", flush=True)
+    if args.spark_rows:
+        lake = generate(folder / f"decisions-{args.spark_rows}.parquet", args.spark_rows, 2)
+        spark, spark_floor = (child("spark", lake, args.n_boot),
+                              child("spark_floor", lake, args.n_boot))
+        if "error" in spark or "error" in spark_floor:
+            print(f"Spark: failed ({spark.get('error') or spark_floor.get('error')})")
+        else:
+            figures.update(spark_s=spark["seconds"], spark_floor_s=spark_floor["seconds"],
+                           spark_ratio=spark["seconds"] / spark_floor["seconds"])
+            print(f"{args.spark_rows:,} rows, Spark local[2]: fairpanel's audit "
+                  f"{spark['seconds']:.1f} s; bare groupBy count "
+                  f"{spark_floor['seconds']:.1f} s; ratio {figures['spark_ratio']:.2f}x "
+                  f"(target <= {RATIO_TARGET:g}x)")
+    return figures
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--pandas-rows", type=int, default=10_000_000)
+    parser.add_argument("--spark-rows", type=int, default=10_000_000)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--data-dir", default=str(Path.home() / ".cache" / "fairpanel-bench"),
+                        help="where the generated files are kept between runs")
+    parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
+    return parser
+
+
+if __name__ == "__main__":
+    main()
