@@ -156,7 +156,8 @@ def test_the_embedded_query_reruns_to_the_same_rows(data: tuple[pd.DataFrame, Pa
 
     _, path = data
     counts, aggregation = count_groups_duckdb(path, **kwargs("binned"), with_query=True)
-    rows = duckdb.sql(aggregation.group_by).fetchall()
+    with duckdb.connect() as con:
+        rows = con.execute(aggregation.group_by).fetchall()
     assert sum(r[-2] for r in rows) == counts.rows == 4_000
 
 
