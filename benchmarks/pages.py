@@ -87,6 +87,8 @@ TARGET_SLIDER_S = 0.3
 TARGET_PREPARE_S = 60.0
 #: A guard against a hang only (a page that never settles fails the run).
 HANG_MS = int(float(os.environ.get("FAIRPANEL_BENCH_HANG_S", "300")) * 1000)
+#: How long a widget the benchmark steps may take to appear on a page being drawn.
+WIDGET_WAIT_MS = 15_000
 VIEWPORT = {"width": 1440, "height": 900}
 #: Sliders stepped: (page title, slider label). A slider not on the page, or disabled
 #: (Deferral's once the panel's reviews measure human accuracy), is reported.
@@ -337,6 +339,16 @@ def _drive(url: str, personas: list[Any], args: argparse.Namespace,
             browser.close()
 
 
+def _appears(locator: Any) -> None:
+    """Wait (at most :data:`WIDGET_WAIT_MS`) for a widget to be on the page."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        locator.wait_for(state="attached", timeout=WIDGET_WAIT_MS)
+    except PlaywrightTimeout:
+        return  # not there: the caller reports it as missing
+
+
 def _settle(page: Any, arg: dict[str, Any]) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -413,6 +425,7 @@ def _sliders(page: Any, sidebar: Any, menu: list[Any], role: str,
             continue
         _open(page, sidebar, titles[title])
         container = page.get_by_test_id("stSlider").filter(has_text=label)
+        _appears(container.first)  # the page on screen may still be drawing its widgets
         if container.count() == 0:
             if first_repeat:
                 figures.missing.append(f"{title} ({role}): no slider {label!r} on the page")

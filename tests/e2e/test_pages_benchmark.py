@@ -47,7 +47,8 @@ def test_pages_benchmark_runs_and_prints_every_ratio(
         assert row["ratio"] == pytest.approx(row["p50_s"] / target, abs=0.006)
         assert row["met"] == (row["p50_s"] < target)
     # The demo's queue has measured human accuracy: its slider is disabled, and said so.
-    assert any("'Assumed human accuracy' is disabled" in m for m in result["missing"])
+    assert any("'Assumed human accuracy' is disabled" in m for m in result["missing"]), (
+        result["missing"], sorted(rows))
     header = printed.splitlines()[0].split()
     assert header[:4] == ["page", "/", "step", "role"] and "target" in header
     assert f"{deferral['ratio']:.2f}" in printed
