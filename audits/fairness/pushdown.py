@@ -335,7 +335,7 @@ def count_groups_sql(
 
     features, slices = _roles(y_true, y_pred, sensitive_features, y_score, threshold,
                               intersections, score_bins)
-    engine = url if isinstance(url, Engine) else create_engine(url)
+    engine = url if isinstance(url, Engine) else create_engine(_driver(url))
     try:
         name = engine.dialect.name
         dialect = name if name in DIALECTS else "sql"
@@ -356,6 +356,16 @@ def count_groups_sql(
         if not isinstance(url, Engine):
             engine.dispose()
     return (counts, aggregation) if with_query else counts
+
+
+def _driver(url: Any) -> Any:
+    """``postgresql://`` with the PostgreSQL driver fairpanel installs (psycopg 3)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def count_groups_spark(

@@ -79,7 +79,9 @@ def test_a_sql_table_or_query_is_counted_in_the_database(
         finally:
             engine.dispose()
         by_table = audit_json(capsys, "--sql", url, "--table", "decisions")
-        by_query = audit_json(capsys, "--sql", url, "--query", "SELECT * FROM decisions")
+        # A plain postgresql:// URL gets the driver fairpanel installs (psycopg 3).
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        by_query = audit_json(capsys, "--sql", plain, "--query", "SELECT * FROM decisions")
     for pushed in (by_table, by_query):
         aggregation = pushed.pop("aggregation")
         assert pushed == oracle
