@@ -7,6 +7,7 @@ The one bound, :data:`HANG_TIMEOUT_S`, only stops a hang: a slow machine is wait
 from __future__ import annotations
 
 import http.server
+import socket
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["HANG_TIMEOUT_S", "POLL_S", "Receiver", "wait_until_answers"]
+__all__ = ["HANG_TIMEOUT_S", "POLL_S", "Receiver", "free_port", "wait_until_answers"]
 
 HANG_TIMEOUT_S = 300.0
 #: The pause between two probes, taken as a wait on the server process itself.
@@ -79,3 +80,10 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

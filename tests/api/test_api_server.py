@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from demo_support import DemoTemplates
-from server_support import HANG_TIMEOUT_S, wait_until_answers
+from server_support import HANG_TIMEOUT_S, free_port, wait_until_answers
 
 from audits.live.stored import live_system
 from audits.store import Store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_the_server_decides_over_http_and_stops_on_ctrl_c(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from server_support import free_port
 
 from audits.cli import command as cli
 from audits.roles import Actor, Role
@@ -80,7 +81,7 @@ def test_demo_asked_for_through_the_environment_is_checked_too(
 def test_serve_stops_its_server_on_sigterm(real_store: str, tmp_path: Path) -> None:
     if not Path("/proc/self/task").is_dir():
         pytest.skip("finds the server process through /proc")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("FAIRPANEL_AUTH", None)
@@ -105,12 +106,6 @@ def test_serve_stops_its_server_on_sigterm(real_store: str, tmp_path: Path) -> N
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port),
                                                           timeout=HANG_TIMEOUT_S):
         pass  # nothing listens on the port any more
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:

@@ -9,7 +9,6 @@ here for every wait and only stops a test that hangs.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import wait_until_answers
+from server_support import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SCRIPT = ROOT / "app" / "streamlit_app.py"
@@ -78,7 +77,7 @@ def running_server(tmp_path: Path, *,
     env = {**os.environ, **settings,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                         os.environ.get("PYTHONPATH")]))}
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "streamlit.log"
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
            "--server.headless", "true", "--server.port", str(port),
@@ -153,12 +152,6 @@ def open_page_as(page: Any, persona: str, title: str) -> None:
     page.get_by_test_id("stSidebar").get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
     wait_until_idle(page)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:

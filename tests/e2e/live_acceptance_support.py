@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from server_support import HANG_TIMEOUT_S, wait_until_answers
 
-__all__ = ["FEATURES", "SENSITIVE", "Deployment", "free_port", "running"]
+__all__ = ["FEATURES", "SENSITIVE", "Deployment", "running"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The model's inputs, and the sensitive features held apart from them.
@@ -60,12 +59,6 @@ class Deployment:
         assert done.returncode == 0, (f"fairpanel {' '.join(argv)} exited "
                                       f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

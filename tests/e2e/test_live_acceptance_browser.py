@@ -33,8 +33,8 @@ import pandas as pd
 import pytest
 from browser_support import ARTIFACTS, browser_page, require_browser, wait_until_drawn
 from browser_support import wait_until_idle as idle
-from live_acceptance_support import FEATURES, SENSITIVE, Deployment, free_port, running
-from server_support import HANG_TIMEOUT_S, Receiver, wait_until_answers
+from live_acceptance_support import FEATURES, SENSITIVE, Deployment, running
+from server_support import HANG_TIMEOUT_S, Receiver, free_port, wait_until_answers
 from system_files import write_system
 
 from audits.live.webhooks import SIGNATURE_HEADER, verify
