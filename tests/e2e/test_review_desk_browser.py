@@ -97,6 +97,7 @@ def rate_with_keys(page: Any) -> int:
     from playwright.sync_api import expect
 
     case_id = shown_case(page)
+    wait_until_idle(page)  # a key pressed while the case's run still builds the form is lost
     form = page.get_by_test_id("stForm").first
     press_outside_a_field(page, "y")
     press_outside_a_field(page, "4")
