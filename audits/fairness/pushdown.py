@@ -35,11 +35,9 @@ from audits.fairness.count_types import DEFAULT_SCORE_BINS, FineCounts, GroupCou
 from audits.fairness.counts import MSG_EMPTY, check_roles, resolve_slices
 from audits.fairness.rollup import counts_from_fine
 
-__all__ = ["BACKENDS", "Aggregation", "aggregation_queries", "count_groups_duckdb",
+__all__ = ["Aggregation", "aggregation_queries", "count_groups_duckdb",
            "count_groups_spark", "count_groups_sql"]
 
-#: The engines the aggregation runs on.
-BACKENDS = ("duckdb", "postgresql", "sqlite", "spark", "sql")
 MSG_NO_DUCKDB = ("the DuckDB backend needs the duckdb package (a dependency of fairpanel): "
                  "pip install duckdb")
 MSG_NO_SPARK = "the Spark backend needs pyspark: pip install 'fairpanel[spark]'"

@@ -39,9 +39,8 @@ from audits.store.live import BudgetTaker, LiveDecisionInput, LiveDecisionRecord
 from audits.store.webhooks import LiveSettingsRecord
 
 __all__ = ["MSG_NO_LIVE_AUDIT", "DecisionProblem", "DecisionRequest", "LiveSystem",
-           "JudgedCalls", "RequestRejected", "Sweep", "assign_held", "configure_live", "decide",
-           "decide_calls", "judge_calls", "live_policy", "live_system", "record_judged",
-           "request_problems", "sweep_service_levels"]
+           "RequestRejected", "Sweep", "assign_held", "configure_live", "decide", "decide_calls",
+           "live_policy", "live_system", "request_problems", "sweep_service_levels"]
 
 MSG_NO_LIVE_AUDIT = (
     "system {system!r} has no completed fairness audit with a review queue; run an audit "
@@ -241,20 +240,19 @@ def decide_calls(store: Store, live: LiveSystem,
     call). Each call is answered as :func:`decide` would answer it alone (the policy
     judges each row on its own), or with its own error (:class:`RequestRejected`, a
     reused key) in its place, the others unaffected. Idempotency keys must differ
-    between calls. The two halves, :func:`judge_calls` and :func:`record_judged`, may
-    run in different threads (a service judges the next calls while the store records).
+    between calls.
 
     Raises
     ------
     ValueError
         A key in two calls.
     """
-    return record_judged(store, judge_calls(live, calls, policy=policy), now=now)
+    return _record_judged(store, _judge_calls(live, calls, policy=policy), now=now)
 
 
 @dataclass(frozen=True)
-class JudgedCalls:
-    """Calls scored and judged, not yet recorded (:func:`judge_calls`)."""
+class _JudgedCalls:
+    """Calls scored and judged, not yet recorded."""
 
     live: LiveSystem
     policy: LivePolicy
@@ -262,9 +260,9 @@ class JudgedCalls:
     recorded: tuple[tuple[int, Actor, list[LiveDecisionInput]], ...]
 
 
-def judge_calls(live: LiveSystem, calls: Sequence[tuple[Actor, Sequence[DecisionRequest]]],
-                *, policy: LivePolicy) -> JudgedCalls:
-    """Check, score and judge calls (no store): what :func:`record_judged` records.
+def _judge_calls(live: LiveSystem, calls: Sequence[tuple[Actor, Sequence[DecisionRequest]]],
+                *, policy: LivePolicy) -> _JudgedCalls:
+    """Check, score and judge calls (no store): what :func:`_record_judged` records.
 
     Raises
     ------
@@ -293,10 +291,10 @@ def judge_calls(live: LiveSystem, calls: Sequence[tuple[Actor, Sequence[Decision
             n = len(calls[i][1])
             recorded.append((i, calls[i][0], items[at:at + n]))
             at += n
-    return JudgedCalls(live, policy, tuple(answers), tuple(recorded))
+    return _JudgedCalls(live, policy, tuple(answers), tuple(recorded))
 
 
-def record_judged(store: Store, judged: JudgedCalls, *, now: datetime | None = None
+def _record_judged(store: Store, judged: _JudgedCalls, *, now: datetime | None = None
                   ) -> list[list[LiveDecisionRecord] | ValueError]:
     """Record judged calls in one transaction; answer each call in order."""
     out = list(judged.answers)
