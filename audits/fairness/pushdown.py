@@ -53,8 +53,11 @@ MSG_BAD_TABLE = "table must be a name like 'decisions' or 'schema.decisions'; go
 class Aggregation:
     """Where the counts were computed, and the exact SQL that computed them.
 
-    ``queries`` are, in order: the row and missing-value counts, the score range (when a
-    score is counted), and the GROUP BY whose rows are the fine counts.
+    ``queries`` are every query run, in order; the last is the GROUP BY whose rows are
+    the fine counts. Usually there is one. A score outside [0, 1] adds the GROUP BY over
+    its own range, and a score whose bins cannot tell whether it has at most
+    ``score_bins`` distinct values adds the distinct count (and, when it does, the GROUP
+    BY on the exact score).
     """
 
     backend: str
@@ -102,59 +105,56 @@ DIALECTS: dict[str, _Dialect] = {
 def aggregation_queries(
     source: str, *, dialect: str, y_true: str, y_pred: str | None,
     features: Sequence[str], y_score: str | None = None, threshold: float | None = None,
-    score_range: tuple[float, float, int] | None = None,
+    score_range: tuple[float, float] = (0.0, 1.0), exact_score: bool = False,
     score_bins: int = DEFAULT_SCORE_BINS,
-) -> tuple[str, str | None, str | None]:
-    """The three queries of the pass over ``source`` (a table name or ``(query) AS t``).
+) -> tuple[str, str | None]:
+    """The GROUP BY of the pass over ``source`` (a table name or ``(query) AS t``), and the
+    score's distinct-value count (None without a score).
 
-    Returns ``(checks, score_range, group_by)``: the row count and each role's missing
-    values; the score's non-finite count, min, max and number of distinct values (None
-    without a score); and the GROUP BY. When a score is counted, the GROUP BY needs
-    ``score_range`` (the answer to the second query: min, max, distinct values); without
-    it the GROUP BY is None.
+    The GROUP BY's keys are every feature, ``y_true``, the decision (``y_pred``, or
+    ``y_score >= threshold``) and, with a score, the score's bin: ``score_bins`` equal
+    bins over ``score_range`` (the maximum joins the last bin; a score outside the range,
+    missing or not finite gets bin -1), or the score itself with ``exact_score``. Its
+    values are ``count(*)`` and, with a score, the score's sum, minimum and maximum and
+    its missing and non-finite counts, so that one pass also checks the data and finds
+    the score's range (a missing outcome or decision is a NULL key).
 
     Examples
     --------
-    >>> _, _, sql = aggregation_queries("decisions", dialect="duckdb", y_true="y",
-    ...                                 y_pred="p", features=["sex"])
+    >>> sql, _ = aggregation_queries("decisions", dialect="duckdb", y_true="y",
+    ...                              y_pred="p", features=["sex"])
     >>> print(sql)
     SELECT "sex", "y", "p", count(*) FROM decisions GROUP BY 1, 2, 3
     """
     d = DIALECTS[dialect]
-    roles = [(c, r) for c, r in ((y_true, "y_true"), (y_pred, "y_pred"), (y_score, "y_score"))
-             if c is not None]
-    nulls = ", ".join(f"sum(CASE WHEN {d.ident(c)} IS NULL THEN 1 ELSE 0 END)"
-                      for c, _ in roles)
-    checks = f"SELECT count(*), {nulls} FROM {source}"
     keys = [d.ident(f) for f in features] + [d.ident(y_true)]
-    score = ranged = None
+    score = None
     if y_score is not None:
         score = f"CAST({d.ident(y_score)} AS {d.double})"
-        ranged = (f"SELECT sum(CASE WHEN {d.not_finite(score)} THEN 1 ELSE 0 END), "
-                  f"min({score}), max({score}), count(DISTINCT {score}) FROM {source}")
         if y_pred is None:
             keys.append(f"CASE WHEN {score} >= {float(threshold)!r} THEN 1 ELSE 0 END")  # type: ignore[arg-type]
     if y_pred is not None:
         keys.append(d.ident(y_pred))
+    tail = ", count(*)"
+    distinct = None
     if score is not None:
-        if score_range is None:
-            return checks, ranged, None
-        keys.append(_score_key(d, score, *score_range, score_bins))
-    tail = ", count(*)" + (f", sum({score})" if score is not None else "")
+        keys.append(score if exact_score else _score_key(d, score, *score_range, score_bins))
+        tail += (f", sum({score}), min({score}), max({score}), "
+                 f"sum(CASE WHEN {score} IS NULL THEN 1 ELSE 0 END), "
+                 f"sum(CASE WHEN {d.not_finite(score)} THEN 1 ELSE 0 END)")
+        distinct = f"SELECT count(DISTINCT {score}) FROM {source}"
     group_by = (f"SELECT {', '.join(keys)}{tail} FROM {source} GROUP BY "
                 + ", ".join(str(i) for i in range(1, len(keys) + 1)))
-    return checks, ranged, group_by
+    return group_by, distinct
 
 
-def _score_key(d: _Dialect, score: str, low: float, high: float, distinct: int,
-               bins: int) -> str:
-    if distinct <= bins:
-        return score
-    lo, hi = _bin_range(low, high)
-    # The same IEEE operations, in the same order, as the pandas backend; the bin is
-    # never negative (lo is 0 or the minimum), and the maximum joins the last bin.
+def _score_key(d: _Dialect, score: str, lo: float, hi: float, bins: int) -> str:
+    # The same IEEE operations, in the same order, as the pandas backend, on scores in
+    # [lo, hi] only (so the bin is never negative and never overflows); the maximum
+    # joins the last bin.
     index = d.floor(f"({score} - {lo!r}) / ({hi!r} - {lo!r}) * {bins}")
-    return f"CASE WHEN {index} > {bins - 1} THEN {bins - 1} ELSE {index} END"
+    return (f"CASE WHEN {score} >= {lo!r} AND {score} <= {hi!r} THEN CASE WHEN {index} > "
+            f"{bins - 1} THEN {bins - 1} ELSE {index} END ELSE -1 END")
 
 
 def _bin_range(low: float, high: float) -> tuple[float, float]:
@@ -166,59 +166,96 @@ def _count(fetch: Callable[[str], list[tuple[Any, ...]]], columns: Sequence[str]
            features: tuple[str, ...], y_score: str | None, threshold: float | None,
            pos_label: object, slices: tuple[tuple[str, ...], ...], score_bins: int
            ) -> tuple[GroupCounts, Aggregation]:
-    """Run the pass through ``fetch`` (SQL text -> rows) and roll the counts up."""
+    """Run the pass through ``fetch`` (SQL text -> rows) and roll the counts up.
+
+    Usually one query: the GROUP BY with the score binned over [0, 1]. A score outside
+    [0, 1] needs the same GROUP BY again over its own range. Whether the score is kept
+    exact (at most ``score_bins`` distinct values, as pandas decides) is read from the
+    bins' minima and maxima; only when they cannot tell is the distinct count asked.
+    """
     roles = [(y_true, "y_true"), (y_pred, "y_pred"), (y_score, "y_score")]
     for col, role in [*roles, *((f, "sensitive feature") for f in features)]:
         if col is not None and col not in columns:
             raise DataValidationError(MSG_MISSING_COLUMN.format(
                 column=col, role=role, present=", ".join(list(columns)[:30])))
-    checks, ranged, _ = aggregation_queries(
-        source, dialect=dialect, y_true=y_true, y_pred=y_pred, features=features,
-        y_score=y_score, threshold=threshold, score_bins=score_bins)
-    total, *nulls = fetch(checks)[0]
-    if not total:
+    queries: list[str] = []
+
+    def run(*, distinct: bool = False, **score: Any) -> list[tuple[Any, ...]]:
+        group_by, count_distinct = aggregation_queries(
+            source, dialect=dialect, y_true=y_true, y_pred=y_pred, features=features,
+            y_score=y_score, threshold=threshold, score_bins=score_bins, **score)
+        sql = count_distinct if distinct and count_distinct else group_by
+        queries.append(sql)
+        return fetch(sql)
+
+    rows = run()
+    if not rows:
         raise DataValidationError(MSG_EMPTY)
-    for (col, role), n in zip([r for r in roles if r[0]], nulls, strict=True):
-        if n:
-            raise DataValidationError(MSG_MISSING_VALUES.format(column=col, role=role, n=n))
+    n_feat, scored = len(features), y_score is not None
+    at = n_feat + 2 + scored  # the count's column
+    count = np.asarray([int(r[at]) for r in rows], dtype=np.int64)
+    for i, (col, role) in enumerate([r for r in roles[:2] if r[0]]):
+        missing = int(count[[r[n_feat + i] is None for r in rows]].sum())
+        if missing:
+            raise DataValidationError(MSG_MISSING_VALUES.format(column=col, role=role,
+                                                                n=missing))
     extra: dict[str, Any] = {}
-    score_range = None
-    if y_score is not None and ranged is not None:
-        bad, low, high, distinct = fetch(ranged)[0]
+    if scored:
+        nulls, bad = (sum(int(r[at + k] or 0) for r in rows) for k in (4, 5))
+        if nulls:
+            raise DataValidationError(MSG_MISSING_VALUES.format(column=y_score,
+                                                                role="y_score", n=nulls))
         if bad:
             raise DataValidationError(MSG_SCORE_VALUES.format(column=y_score, n=bad))
-        score_range = (float(low), float(high), int(distinct))
-        extra = {"score_min": float(low), "score_max": float(high)}
-        if distinct <= score_bins:
-            extra["score_mode"] = "exact"
-        else:
-            lo, hi = _bin_range(float(low), float(high))
-            extra.update(score_mode="binned", bin_low=lo, bin_high=hi)
-    _, _, group_by = aggregation_queries(
-        source, dialect=dialect, y_true=y_true, y_pred=y_pred, features=features,
-        y_score=y_score, threshold=threshold, score_range=score_range, score_bins=score_bins)
-    assert group_by is not None  # the range is known now
-    rows = fetch(group_by)
-    scored = y_score is not None
+        low = min(float(r[at + 2]) for r in rows)
+        high = max(float(r[at + 3]) for r in rows)
+        lo, hi = _bin_range(low, high)
+        extra = {"score_min": low, "score_max": high}
+        if (lo, hi) != (0.0, 1.0) and low < high:
+            rows = run(score_range=(lo, hi))
+        exact = _exactly_binned(rows, at, score_bins)
+        if exact is None:  # the bins cannot tell: ask
+            exact = int(run(distinct=True)[0][0]) <= score_bins
+            if exact:
+                rows = run(exact_score=True)
+        elif exact:  # each bin holds one value: the bin is the value
+            rows = [(*r[:at - 1], r[at + 2], *r[at:]) for r in rows]
+        extra.update(score_mode="exact") if exact else extra.update(
+            score_mode="binned", bin_low=lo, bin_high=hi)
     cols = list(zip(*rows, strict=True))
-    n_feat = len(features)
 
     def column(i: int) -> np.ndarray:
         out = np.empty(len(rows), dtype=object)
-        out[:] = [_plain(v) for v in cols[i]]
+        values = cols[i]
+        out[:] = values if set(map(type, values)) <= _PLAIN else [_plain(v) for v in values]
         return out
 
     fine = FineCounts(
-        rows=int(total), features=features, values=tuple(column(i) for i in range(n_feat)),
+        rows=int(np.asarray(cols[at], dtype=np.int64).sum()), features=features,
+        values=tuple(column(i) for i in range(n_feat)),
         y=column(n_feat), p=column(n_feat + 1), pred_coded=y_pred is None,
-        count=np.asarray(cols[n_feat + 2 + scored], dtype=np.int64),
+        count=np.asarray(cols[at], dtype=np.int64),
         score_key=column(n_feat + 2) if scored else None,
-        score_sum=np.asarray([float(v) for v in cols[-1]], dtype=np.float64) if scored else None,
-        score_bins=score_bins, **extra)
+        score_sum=np.asarray([float(v) for v in cols[at + 1]], dtype=np.float64)
+        if scored else None, score_bins=score_bins, **extra)
     counts = counts_from_fine(fine, y_true=y_true, y_pred=y_pred or "y_score >= threshold",
                               pos_label=pos_label, slices=slices)
-    queries = tuple(q for q in (checks, ranged, group_by) if q is not None)
-    return counts, Aggregation(backend, source, queries)
+    return counts, Aggregation(backend, source, tuple(queries))
+
+
+def _exactly_binned(rows: list[tuple[Any, ...]], at: int, bins: int) -> bool | None:
+    """Does the score have at most ``bins`` distinct values? From the binned rows: True
+    when each bin holds one value, False when the bins' minima and maxima already show
+    more than ``bins`` values, None when they cannot tell."""
+    values: dict[Any, set[float]] = {}
+    for r in rows:
+        values.setdefault(r[at - 1], set()).update((float(r[at + 2]), float(r[at + 3])))
+    if all(len(v) == 1 for v in values.values()):
+        return True
+    return False if sum(len(v) for v in values.values()) > bins else None
+
+
+_PLAIN = {str, bool, int, float, type(None)}
 
 
 def _plain(value: Any) -> Any:

@@ -192,6 +192,8 @@ def run_fairness_audit(
     -------
     AuditRunRecord
         A completed run whose ``results`` hold the audit's JSON contract plus
+        ``aggregation`` (``{"backend", "source", "queries"}``: where the counts were
+        made, and the exact SQL when a database made them) and
         ``threshold_curves`` (column-wise lists: group_id, slice, group_label, threshold,
         metric, value, reference_id, difference) when the decisions have scores.
     """
@@ -293,6 +295,8 @@ def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
         progress=lambda f, m: report(0.05 + 0.85 * f, m),
     )
     results = audit.to_dict()
+    # Where the counts were made (the report states it): in memory here, by pandas.
+    results["aggregation"] = {"backend": "pandas", "source": decisions.source, "queries": []}
     if decisions.y_score is not None:
         report(0.93, "Threshold curves")
         curves = threshold_curves(audit.counts, reference=options["reference"],

@@ -29,6 +29,7 @@ from audits.reports.report import Report, body_sha256
 __all__ = ["format_cell", "report_chart_png", "render_pdf_document", "signoff_lines"]
 
 FONT = "DejaVu"
+MONO = "DejaVuMono"
 BODY_PT = 10.5
 TABLE_PT = 8.0
 #: Relative column widths by cell format.
@@ -43,6 +44,7 @@ class _ReportPDF(FPDF):
         for style, file in (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf"),
                             ("I", "DejaVuSans-Oblique.ttf")):
             self.add_font(FONT, style, str(fonts / file))
+        self.add_font(MONO, "", str(fonts / "DejaVuSansMono.ttf"))
         self.set_margins(15, 18, 15)
         self.set_auto_page_break(True, margin=16)
         self.alias_nb_pages()
@@ -191,6 +193,13 @@ def _block(pdf: FPDF, b: Mapping[str, Any], signoff: Mapping[str, Any] | None) -
         _table(pdf, [[str(k), str(v)] for k, v in b["rows"]], (1.0, 3.2), header=False)
     elif kind == "table":
         _data_table(pdf, b)
+    elif kind == "code":
+        pdf.set_font(FONT, "I", 8.5)
+        _text(pdf, 0, 4.2, str(b.get("caption", "")))
+        pdf.set_font(MONO, "", 7.5)
+        pdf.set_fill_color(245, 245, 245)
+        pdf.multi_cell(0, 3.6, str(b["text"]), fill=True, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
     elif kind == "chart":
         png = report_chart_png(b)
         pdf.image(io.BytesIO(png), w=pdf.epw)

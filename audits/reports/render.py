@@ -44,6 +44,8 @@ font-weight:bold;padding:.3em 0}.meta{color:#444;font-size:.9em}
 .draft{color:#b2182b;font-weight:bold}img{max-width:100%}
 dl.facts{display:grid;grid-template-columns:14em 1fr;gap:.2em 1em}dt{font-weight:bold}
 dd{margin:0;overflow-wrap:anywhere}
+pre{background:#f5f5f5;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;
+font-size:.8em}
 @media print{h2{page-break-before:auto}table{page-break-inside:auto}}
 """
 
@@ -131,6 +133,9 @@ def _html_block(b: Mapping[str, Any], signoff: Mapping[str, Any] | None) -> str:
                                                  for k, v in b["rows"]) + "</dl>")
     if kind == "table":
         return _html_table(b)
+    if kind == "code":
+        return (f'<figure><figcaption>{_e(b.get("caption", ""))}</figcaption>'
+                f'<pre><code>{_e(b["text"])}</code></pre></figure>')
     if kind == "chart":
         png = base64.b64encode(report_chart_png(b)).decode("ascii")
         return (f'<figure><img alt="{_e(b.get("caption", "chart"))}" '

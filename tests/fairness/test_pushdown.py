@@ -158,7 +158,46 @@ def test_the_embedded_query_reruns_to_the_same_rows(data: tuple[pd.DataFrame, Pa
     counts, aggregation = count_groups_duckdb(path, **kwargs("binned"), with_query=True)
     with duckdb.connect() as con:
         rows = con.execute(aggregation.group_by).fetchall()
-    assert sum(r[-2] for r in rows) == counts.rows == 4_000
+    # Keys: three features, the outcome, the decision, the score's bin; then count(*).
+    assert sum(r[6] for r in rows) == counts.rows == 4_000
+    assert aggregation.queries == (aggregation.group_by,)  # one pass
+
+
+SCORES = {
+    # name: (scores, queries the pass needs)
+    "continuous in [0, 1]": (lambda rng, n: rng.random(n), 1),
+    "deciles kept exact, read off their bins": (lambda rng, n: rng.integers(1, 11, n) / 10, 1),
+    "outside [0, 1]: binned again over its own range": (
+        lambda rng, n: rng.normal(0, 3, n), 2),
+    "one value outside [0, 1]": (lambda rng, n: np.full(n, 7.5), 1),
+    "values closer than a bin: the distinct count decides, then exact": (
+        lambda rng, n: rng.choice([0.5, 0.5001, 0.5002, 0.9], n), 3),
+    "integers 1-100 outside [0, 1], one per bin": (lambda rng, n: rng.integers(1, 101, n) * 1.0,
+                                                  2),
+}
+
+
+@pytest.mark.parametrize("name", list(SCORES))
+def test_every_kind_of_score_counts_as_pandas_in_as_few_passes_as_it_can(
+        name: str, tmp_path: Path) -> None:
+    """Whether a score is exact (at most 1,000 distinct values) and its bins' range are
+    found in the pass itself; only a score outside [0, 1] or values the bins cannot tell
+    apart cost another query, and the counts are pandas' either way."""
+    make, n_queries = SCORES[name]
+    df = frame(n=3_000, seed=11)
+    df["score"] = make(np.random.default_rng(5), len(df))
+    df.to_parquet(tmp_path / "d.parquet", index=False)
+    oracle = count_groups(df, **kwargs("binned"))
+    duck, aggregation = count_groups_duckdb(tmp_path / "d.parquet", **kwargs("binned"),
+                                            with_query=True)
+    same_counts(oracle, duck)
+    assert audit_json(duck, "binned") == audit_json(oracle, "binned")
+    assert len(aggregation.queries) == n_queries, aggregation.queries
+    engine = create_engine("sqlite://")
+    df.assign(flag=df["flag"].astype(int)).to_sql("decisions", engine, index=False)
+    lite = count_groups_sql(engine, table="decisions", **kwargs("binned"))
+    engine.dispose()
+    same_counts(count_groups(df.assign(flag=df["flag"].astype(int)), **kwargs("binned")), lite)
 
 
 def test_bad_input_is_named(data: tuple[pd.DataFrame, Path], tmp_path: Path) -> None:
@@ -189,9 +228,9 @@ def test_bad_input_is_named(data: tuple[pd.DataFrame, Path], tmp_path: Path) -> 
 def test_the_query_is_one_group_by_in_each_dialect() -> None:
     for dialect, quote in (("duckdb", '"'), ("postgresql", '"'), ("spark", "`"),
                            ("sqlite", '"')):
-        checks, ranged, group_by = aggregation_queries(
+        group_by, distinct = aggregation_queries(
             "t", dialect=dialect, y_true="y", y_pred=None, features=["sex"],
-            y_score="s", threshold=0.5, score_range=(0.0, 1.0, 5000))
-        assert group_by is not None and group_by.count("GROUP BY") == 1
+            y_score="s", threshold=0.5)
+        assert group_by.count("GROUP BY") == 1 and group_by.count("SELECT") == 1
         assert f"{quote}sex{quote}" in group_by and "THEN 999 ELSE" in group_by
-        assert ranged is not None and checks.startswith("SELECT count(*)")
+        assert distinct is not None and distinct.startswith("SELECT count(DISTINCT")

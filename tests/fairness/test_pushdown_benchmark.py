@@ -18,6 +18,8 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
                            str(tmp_path)], capture_output=True, text=True,
                           timeout=HANG_TIMEOUT_S)
     assert done.returncode == 0, done.stderr
-    assert "20,000 rows, DuckDB: fairpanel's audit (20 replicates)" in done.stdout
+    assert ("20,000 rows on DuckDB, with a score (AUC and calibration per group): "
+            "fairpanel's audit (20 replicates)") in done.stdout
+    assert "20,000 rows on DuckDB, decisions only (no score)" in done.stdout
     assert "10,000 rows: pandas read and audit" in done.stdout
     assert (tmp_path / "decisions-20000.parquet").exists()
