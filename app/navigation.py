@@ -68,6 +68,12 @@ PAGES: tuple[PageSpec, ...] = (
              "explanations",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),
+    # The worst-off subgroups nobody declared: whoever sees the Fairness audit. Data
+    # scientists and admins store what they run (for the report); the others only look.
+    PageSpec("app_pages/slices.py", "Worst-off subgroups", ":material/travel_explore:",
+             "slices",
+             frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
+                        Role.ADMIN})),
     # The review queue and monitoring are read by panel leads and compliance officers;
     # deferral (what-if on the model's decisions) is for panel leads and data scientists.
     PageSpec("app_pages/review_queue.py", "Review queue", ":material/checklist:",

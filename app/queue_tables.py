@@ -49,8 +49,9 @@ AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1 day", 1.0), ("1-7 days", 7.0), ("> 7 days", float("inf")))
 #: Reasons in the flagging policy's order; others follow alphabetically.
 REASON_ORDER = ("low_confidence", "disparity", "counterfactual", "attribution",
-                "random_control", "gold", "active_learning")
+                "random_control", "gold", "slice", "active_learning")
 _REASON_LABELS = {"random_control": "Random control", "gold": "Gold (known answer)",
+                  "slice": "Worst-off subgroup (slice)",
                   "active_learning": "Active learning (teaches the model)"}
 
 

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from audits.retrain.stored import retrain_from_panel
     from audits.slices.discovery import find_slices
     from audits.store.repository import Store
+    from audits.systems.in_place import register_in_place
     from audits.systems.registry import load_version, purge_sensitive, register_system
     from audits.systems.sources import DataSource
 
@@ -114,6 +115,7 @@ __all__ = [
     "parse_rule",
     "purge_sensitive",
     "ratio_rule",
+    "register_in_place",
     "register_system",
     "retrain_from_panel",
     "reviewer_report",

@@ -278,9 +278,12 @@ def _rebuilt_audit(store: Any, actor: Any, dataset: Any, model: Any, run: Any) -
     bootstrap is seeded, so the recomputed audit equals the stored one.
     """
     from audits.fairness.audit import audit_fairness
-    from audits.fairness.stored import decisions_for
+    from audits.fairness.stored import decisions_for, in_place_audit
     from audits.fairness.verdicts import ratio_rule
+    from audits.systems.in_place import in_place_source
 
+    if in_place_source(dataset) is not None:
+        return in_place_audit(dataset, run)
     config = run.config
     decisions = decisions_for(store, actor, dataset, model)
     return audit_fairness(

@@ -37,6 +37,8 @@ MSG_SQL_NEEDS_SOURCE = "--sql URL needs --table T or --query Q (one of them)"
 MSG_TABLE_WITHOUT_SQL = "{option} goes with --sql URL"
 MSG_JOIN_WITHOUT_SENSITIVE = "--join names the id column of --sensitive-data; give both"
 MSG_DECISIONS = "give --prediction COL, or --score COL with --threshold T"
+MSG_IN_PLACE_NEEDS_SQL = "--in-place keeps decisions in a database: give --sql URL"
+MSG_NOT_IN_PLACE = "{option} does not go with --in-place (the decisions stay in the database)"
 MSG_THRESHOLD_NEEDS_SCORE = "--threshold needs --score (the column the threshold applies to)"
 MSG_MIN_MATCH = "--min-match must lie from 0 to 1; got {value}"
 MSG_UNKNOWN_SYSTEM = "no system named {name!r}; registered systems: {known}"
@@ -88,6 +90,9 @@ def _add_parser(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     where.add_argument("--sql", metavar="URL", help="a SQLAlchemy database URL")
     where.add_argument("--table", metavar="T", help="table to read (with --sql)")
     where.add_argument("--query", metavar="Q", help="SELECT query to read (with --sql)")
+    where.add_argument("--in-place", action="store_true",
+                       help="keep the decisions in their database (with --sql): no copy; "
+                            "each audit counts them there and records the query")
     roles = add.add_argument_group("column roles")
     roles.add_argument("--id", required=True, metavar="COL", help="unique id of a decision")
     roles.add_argument("--target", required=True, metavar="COL",
@@ -129,6 +134,8 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
     data = _source(args)
     _check_roles(args)
+    if args.in_place:
+        return _add_in_place(args)
     with open_store() as store:
         actor = acting_user(store, args)
         done = register_system(
@@ -155,6 +162,31 @@ def _cmd_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_in_place(args: argparse.Namespace) -> int:
+    from audits.systems.in_place import register_in_place
+
+    if args.sql is None:
+        raise ValueError(MSG_IN_PLACE_NEEDS_SQL)
+    for option in ("sensitive_data", "model", "features"):
+        if getattr(args, option) is not None:
+            raise ValueError(MSG_NOT_IN_PLACE.format(option="--" + option.replace("_", "-")))
+    with open_store() as store:
+        actor = acting_user(store, args)
+        done = register_in_place(
+            store, actor, args.name, args.sql, table=args.table, query=args.query,
+            id=args.id, target=args.target, sensitive=list(args.sensitive),
+            prediction=args.prediction, score=args.score, threshold=args.threshold,
+            positive_label=args.positive_label, time=args.time,
+            description=args.description, intended_use=args.intended_use,
+            adverse=args.adverse, owner=args.owner, progress=ProgressBar(sys.stderr))
+    result = added_json(done.system.name, done.dataset, None, done.created)
+    text = (f"system {result['system']!r} version {result['version']}: {result['rows']:,} "
+            f"rows kept in place ({done.dataset.source.removeprefix('in place: ')})"
+            + ("" if done.created else " (already registered; nothing added)"))
+    emit_json(result, args.json, text, default=str)
+    return EXIT_OK
+
+
 def added_json(name: str, dataset: DatasetRecord, model: ModelRecord | None,
                created: bool) -> dict[str, Any]:
     """Return the JSON contract of ``fairpanel systems add``."""
@@ -163,6 +195,8 @@ def added_json(name: str, dataset: DatasetRecord, model: ModelRecord | None,
                            "dataset_id": dataset.id,
                            "model_id": model.id if model is not None else None,
                            "created": created}
+    if dataset.data_path is None and dict(dataset.roles or {}).get("in_place"):
+        out["in_place"] = dataset.source.removeprefix("in place: ")
     if dataset.sensitive:
         out["sensitive"] = _sensitive_json(dataset.sensitive)
     return out

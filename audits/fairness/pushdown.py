@@ -115,9 +115,10 @@ def aggregation_queries(
     ``y_score >= threshold``) and, with a score, the score's bin: ``score_bins`` equal
     bins over ``score_range`` (the maximum joins the last bin; a score outside the range,
     missing or not finite gets bin -1), or the score itself with ``exact_score``. Its
-    values are ``count(*)`` and, with a score, the score's sum, minimum and maximum and
-    its missing and non-finite counts, so that one pass also checks the data and finds
-    the score's range (a missing outcome or decision is a NULL key).
+    values are ``count(*)`` and, with a score, the score's sum, minimum, maximum and
+    ``count`` (its values that are not missing), so that one pass also checks the data
+    and finds the score's range (a missing outcome or decision is a NULL key; a NaN or an
+    infinity shows in a minimum or maximum).
 
     Examples
     --------
@@ -139,9 +140,7 @@ def aggregation_queries(
     distinct = None
     if score is not None:
         keys.append(score if exact_score else _score_key(d, score, *score_range, score_bins))
-        tail += (f", sum({score}), min({score}), max({score}), "
-                 f"sum(CASE WHEN {score} IS NULL THEN 1 ELSE 0 END), "
-                 f"sum(CASE WHEN {d.not_finite(score)} THEN 1 ELSE 0 END)")
+        tail += f", sum({score}), min({score}), max({score}), count({score})"
         distinct = f"SELECT count(DISTINCT {score}) FROM {source}"
     group_by = (f"SELECT {', '.join(keys)}{tail} FROM {source} GROUP BY "
                 + ", ".join(str(i) for i in range(1, len(keys) + 1)))
@@ -201,14 +200,17 @@ def _count(fetch: Callable[[str], list[tuple[Any, ...]]], columns: Sequence[str]
                                                                 n=missing))
     extra: dict[str, Any] = {}
     if scored:
-        nulls, bad = (sum(int(r[at + k] or 0) for r in rows) for k in (4, 5))
+        nulls = int(count.sum()) - sum(int(r[at + 4] or 0) for r in rows)
         if nulls:
             raise DataValidationError(MSG_MISSING_VALUES.format(column=y_score,
                                                                 role="y_score", n=nulls))
-        if bad:
-            raise DataValidationError(MSG_SCORE_VALUES.format(column=y_score, n=bad))
-        low = min(float(r[at + 2]) for r in rows)
-        high = max(float(r[at + 3]) for r in rows)
+        ends = np.asarray([(float(r[at + 2]), float(r[at + 3])) for r in rows])
+        if not np.isfinite(ends).all():  # a NaN or an infinity: count them, to say how many
+            score = f"CAST({DIALECTS[dialect].ident(str(y_score))} AS {DIALECTS[dialect].double})"
+            bad = fetch(f"SELECT sum(CASE WHEN {DIALECTS[dialect].not_finite(score)} THEN 1 "
+                        f"ELSE 0 END) FROM {source}")[0][0]
+            raise DataValidationError(MSG_SCORE_VALUES.format(column=y_score, n=int(bad)))
+        low, high = float(ends[:, 0].min()), float(ends[:, 1].max())
         lo, hi = _bin_range(low, high)
         extra = {"score_min": low, "score_max": high}
         if (lo, hi) != (0.0, 1.0) and low < high:

@@ -19,19 +19,23 @@ import numpy as np
 import pandas as pd
 
 from audits.data.datasets import BUNDLED, LoadedDataset
-from audits.fairness.audit import audit_fairness
+from audits.fairness.audit import audit_counts, audit_fairness
+from audits.fairness.count_types import GroupCounts
+from audits.fairness.result import FairnessAudit
 from audits.fairness.thresholds import threshold_curves
 from audits.fairness.verdicts import ratio_rule
 from audits.models.files import file_sha256, load_model
 from audits.models.group_thresholds import apply_thresholds
 from audits.models.training import predict_decisions, split_rows
-from audits.roles import Actor
+from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+from audits.systems.in_place import count_in_place, in_place_source
 from audits.systems.registry import load_version
 from audits.versions import library_versions
 
-__all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar", "config_key",
-           "decisions_for", "favourable", "json_safe", "registered_data", "registered_model",
+__all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar",
+           "completed_fairness_run", "config_key", "counts_sha256", "decisions_for", "favourable",
+           "in_place_audit", "json_safe", "registered_data", "registered_model",
            "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
@@ -44,6 +48,13 @@ MSG_DATA_CHANGED = (
 )
 MSG_MODEL_CHANGED = "model file {path} does not match the registered sha256 {sha}"
 MSG_EXCLUDE = "exclude_rows {rows} lie outside the {n} decisions (positions 0 to n - 1)"
+MSG_IN_PLACE_MODEL = ("version {version} of {name!r} stays in its database: audit its "
+                      "logged decisions, without a model")
+MSG_IN_PLACE_CHANGED = ("the decisions {source} changed since run #{run} counted them; "
+                        "audit them again")
+MSG_NO_RUN = "no audit run with id {id}"
+MSG_NOT_FAIRNESS = ("audit run {id} is not a completed fairness audit (kind {kind!r}, status "
+                    "{status}); {purpose}")
 MSG_SENSITIVE = "sensitive feature {column!r} is not one of the dataset's: {choices}"
 
 Progress = Callable[[float, str], None]
@@ -209,9 +220,91 @@ def run_fairness_audit(
         options["sensitive_sha256"] = dataset.sensitive["sha256"]
     if len(exclude_rows):  # only when set, so the keys of earlier runs still match
         options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
+    place = in_place_source(dataset)
+    if place is not None:
+        return _in_place_run(store, actor, dataset, model, options, chosen, report)
     return stored_or_computed(store, actor, dataset, model, options,
                               lambda decisions: _compute(decisions, chosen, options, report),
                               report=report)
+
+
+def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord,
+                  model: ModelRecord | None, options: dict[str, Any], chosen: list[str],
+                  report: Progress) -> AuditRunRecord:
+    """Audit a version kept in its database: counted there, now; a stored run is reused
+    only while the counts it read are the same (their fingerprint is in its key)."""
+    place = in_place_source(dataset)
+    assert place is not None
+    if model is not None:
+        raise ValueError(MSG_IN_PLACE_MODEL.format(version=dataset.version, name=dataset.name))
+    require_role(actor, "run an audit")
+    report(0.02, f"Counting {place.describe()} where it lives")
+    counts, aggregation = count_in_place(dataset, sensitive_features=chosen,
+                                         intersections=bool(options["intersections"]))
+    options = {**options, "counts_sha256": counts_sha256(counts)}
+    key = config_key(options)
+    reused = _reused(store, key, report)
+    if reused is not None:
+        return reused
+    roles = dict(dataset.roles)
+    source = f"every decision in {place.describe()}, counted where they live"
+    run = store.create_audit_run(actor, dataset_id=dataset.id, model_id=None,
+                                 config={**options, "config_sha256": key, "decisions": source,
+                                         "library_versions": library_versions()})
+    try:
+        audit = _audit_of_counts(counts, roles, options, report)
+        results = {**audit.to_dict(), "aggregation": aggregation.to_dict()}
+        if roles.get("score") is not None:
+            report(0.93, "Threshold curves")
+            curves = threshold_curves(audit.counts, reference=options["reference"],
+                                      metrics=THRESHOLD_METRICS, max_thresholds=51)
+            results["threshold_curves"] = columnar(curves)
+    except Exception as error:
+        store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
+        raise
+    report(1.0, "Audit stored")
+    return store.finish_audit_run(actor, run.id, results=results)
+
+
+def _audit_of_counts(counts: GroupCounts, roles: dict[str, Any], options: dict[str, Any],
+                     report: Progress) -> FairnessAudit:
+    prediction = roles["mapping"].get("prediction")
+    return audit_counts(
+        counts, y_true=str(roles["target"]), y_pred=prediction, y_score=roles.get("score"),
+        threshold=None if prediction else roles.get("threshold"),
+        reference=options["reference"], rules=[ratio_rule(float(options["tau"]))],
+        n_boot=int(options["n_boot"]), random_state=int(options["random_state"]),
+        min_n=int(options["min_n"]), positive_is_favourable=bool(options["favourable"]),
+        progress=lambda f, m: report(0.3 + 0.6 * f, m))
+
+
+def in_place_audit(dataset: DatasetRecord, run: AuditRunRecord) -> FairnessAudit:
+    """The stored run of a version kept in place, as an audit object (what a CI gate
+    reads): counted again where it lives, and refused if the counts changed since.
+
+    Raises
+    ------
+    ValueError
+        The data changed since the run (:data:`MSG_IN_PLACE_CHANGED`).
+    """
+    config = dict(run.config or {})
+    counts, _ = count_in_place(dataset, sensitive_features=list(config["sensitive_features"]),
+                               intersections=bool(config["intersections"]))
+    if counts_sha256(counts) != config.get("counts_sha256"):
+        raise ValueError(MSG_IN_PLACE_CHANGED.format(run=run.id, source=dataset.source))
+    return _audit_of_counts(counts, dict(dataset.roles), config, lambda f, m: None)
+
+
+def counts_sha256(counts: GroupCounts) -> str:
+    """The sha256 of what an audit read: every group's confusion cells and score counts.
+
+    Two passes over unchanged data give the same fingerprint (score sums, which a
+    database may add in another order, are left out).
+    """
+    digest = hashlib.sha256(counts.groups.to_csv(index=False).encode())
+    if counts.scores is not None:
+        digest.update(np.ascontiguousarray(counts.scores.counts, dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
 def favourable(store: Store, dataset: DatasetRecord) -> bool:
@@ -263,10 +356,9 @@ def stored_or_computed(
     key = config_key(options)
     if dataset.sensitive is not None:  # purged sensitive data: no audit, not even a reused one
         store.sensitive_path(actor, dataset.id)
-    for run in store.list_audit_runs():
-        if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
-            report(1.0, f"Reusing stored run #{run.id}")
-            return run
+    reused = _reused(store, key, report)
+    if reused is not None:
+        return reused
     report(0.02, "Rebuilding the decisions from stored provenance")
     decisions = decisions_for(store, actor, dataset, model,
                               exclude_rows=options.get("exclude_rows", ()))
@@ -281,6 +373,36 @@ def stored_or_computed(
         store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
         raise
     return store.finish_audit_run(actor, run.id, results=results)
+
+
+def completed_fairness_run(store: Store, audit_run_id: int, *, purpose: str
+                           ) -> AuditRunRecord:
+    """Return the completed fairness audit run ``audit_run_id``.
+
+    Raises
+    ------
+    LookupError
+        No run has that id (:data:`MSG_NO_RUN`).
+    ValueError
+        The run is not a completed fairness audit (:data:`MSG_NOT_FAIRNESS`, ending with
+        ``purpose``: what the caller needed it for).
+    """
+    run = store.get_audit_run(audit_run_id)
+    if run is None:
+        raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
+    kind = (run.config or {}).get("kind")
+    if kind != AUDIT_KIND or run.status != "completed":
+        raise ValueError(MSG_NOT_FAIRNESS.format(id=run.id, kind=kind, status=run.status,
+                                                 purpose=purpose))
+    return run
+
+
+def _reused(store: Store, key: str, report: Progress) -> AuditRunRecord | None:
+    for run in store.list_audit_runs():
+        if run.status == "completed" and (run.config or {}).get("config_sha256") == key:
+            report(1.0, f"Reusing stored run #{run.id}")
+            return run
+    return None
 
 
 def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],

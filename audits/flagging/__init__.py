@@ -1,8 +1,9 @@
 """Flagging: which decisions go to people, why, and how many a period's panel can see.
 
 Owns the reasons (low confidence, disparity, counterfactual flip, attribution, random
-control, gold, active learning; :mod:`~audits.flagging.flags`,
-:mod:`~audits.flagging.reasons`, :mod:`~audits.flagging.active_learning`) and the one
+control, gold, the worst-off slices nobody declared, active learning;
+:mod:`~audits.flagging.flags`, :mod:`~audits.flagging.reasons`,
+:mod:`~audits.flagging.subgroups`, :mod:`~audits.flagging.active_learning`) and the one
 flags table they share (:mod:`~audits.flagging.common`), the budgeted, stratified policy
 that picks the cases (:mod:`~audits.flagging.policy`), the reviewers' frozen snapshot of
 each case (:mod:`~audits.flagging.cases`), the deferral curve
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         gold_flags,
         low_confidence_flags,
         random_control_flags,
+        slice_flags,
     )
     from audits.flagging.policy import FlagPolicy, Selection, select_cases
     from audits.flagging.stored import Queue, build_queue
@@ -54,6 +56,7 @@ __all__ = [
     "low_confidence_flags",
     "random_control_flags",
     "select_cases",
+    "slice_flags",
 ]
 
 __getattr__ = lazy_getattr(__name__, __file__)

@@ -33,6 +33,8 @@ from audits.flagging.flags import (
     random_control_flags,
 )
 from audits.flagging.policy import FlagPolicy, Selection, select_cases
+from audits.flagging.subgroups import queue_slice_columns, slice_flags
+from audits.slices.discovery import SliceReport
 from audits.store import CaseInput
 
 __all__ = ["FlagContext", "FlaggedCases", "case_of", "flag_and_snapshot", "likely_proxies",
@@ -102,12 +104,18 @@ class FlaggedCases:
     flags: pd.DataFrame
     selection: Selection
     cases: list[CaseInput]
+    slices: SliceReport | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Counts by reason (flagged and selected) and by subject group, JSON-safe."""
+        """Counts by reason (flagged and selected) and by subject group, JSON-safe; with
+        ``slices`` (metric, slices tested, the confirmed ones) when the slice reason ran."""
         flagged = self.flags.groupby("reason").size()
         chosen = self.selection.cases
-        return {"flagged_by_reason": {str(k): int(v) for k, v in flagged.items()},
+        found = {} if self.slices is None else {"slices": json_safe({
+            "metric": self.slices.metric, "n_tested": self.slices.n_tested,
+            "columns": list(self.slices.columns),
+            "slices": [s.to_dict() for s in self.slices.slices]})}
+        return {**found, "flagged_by_reason": {str(k): int(v) for k, v in flagged.items()},
                 "selected": len(chosen),
                 "selected_by_reason": {str(k): int(v) for k, v in
                                        chosen.groupby("primary_reason").size().items()},
@@ -142,15 +150,15 @@ def flag_and_snapshot(frame: pd.DataFrame, context: FlagContext, policy: FlagPol
                                     background=context.background,
                                     random_state=policy.random_state)
     report(0.5, "Flagging: low confidence, disparity, counterfactual, attribution, "
-                "active learning")
-    flags = _flags(frame, context, policy, explanation)
+                "worst-off slices, active learning")
+    flags, slices = _flags(frame, context, policy, explanation)
     report(0.8, f"Selecting {policy.budget} cases")
     selection = select_cases(flags, subject_groups(frame, context.sensitive_features)
                              .loc[flags["row"].unique()], policy)
     report(0.9, "Snapshotting the selected cases")
     cases = [_case(frame, row, context, flags, explanation, key_prefix)
              for row in selection.cases.itertuples(index=False)]
-    return FlaggedCases(flags=flags, selection=selection, cases=cases)
+    return FlaggedCases(flags=flags, selection=selection, cases=cases, slices=slices)
 
 
 def subject_groups(frame: pd.DataFrame, sensitive_features: Sequence[str]) -> pd.Series:
@@ -186,7 +194,7 @@ def likely_proxies(frame: pd.DataFrame, *, features: Sequence[str],
 
 
 def _flags(frame: pd.DataFrame, context: FlagContext, policy: FlagPolicy,
-           explanation: Explanation | None) -> pd.DataFrame:
+           explanation: Explanation | None) -> tuple[pd.DataFrame, SliceReport | None]:
     tables = [disparity_flags(frame, y_true=context.y_true, y_pred=context.y_pred,
                               disparities=context.disparities,
                               positive_is_favourable=context.positive_is_favourable),
@@ -203,7 +211,17 @@ def _flags(frame: pd.DataFrame, context: FlagContext, policy: FlagPolicy,
             explanation=f"Known answer on file ({GOLD_SOURCE}); measures reviewer accuracy."))
     if context.pipeline is not None and explanation is not None:
         tables += _model_flags(frame, context, policy, explanation)
-    return combine_flags(*[t[list(FLAG_COLUMNS)] for t in tables])
+    slices = None
+    if context.y_true is not None and policy.quotas["slice"] > 0:
+        # Outcomes are needed to tell a worse slice; a quota of 0 turns the reason off.
+        columns = queue_slice_columns(frame, features=context.features,
+                                      sensitive_features=context.sensitive_features,
+                                      roles=[context.y_true, context.y_pred, context.y_score])
+        table, slices = slice_flags(frame, y_true=context.y_true, y_pred=context.y_pred,
+                                    columns=columns, metric=policy.slice_metric,
+                                    random_state=policy.random_state)
+        tables.append(table)
+    return combine_flags(*[t[list(FLAG_COLUMNS)] for t in tables]), slices
 
 
 def _model_flags(frame: pd.DataFrame, context: FlagContext, policy: FlagPolicy,

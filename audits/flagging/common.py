@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 REASONS: tuple[str, ...] = ("low_confidence", "disparity", "counterfactual", "attribution",
-                            "random_control", "gold", "active_learning")
+                            "random_control", "gold", "slice", "active_learning")
 
 
 FLAG_COLUMNS = ("row", "reason", "score", "explanation")

@@ -66,6 +66,7 @@ from audits.flagging.common import (
     validate_flags,
 )
 from audits.flagging.reasons import counterfactual_flags, disparity_flags
+from audits.flagging.subgroups import slice_flags
 
 __all__ = [
     "REASONS",
@@ -108,6 +109,7 @@ __all__ = [
     "low_confidence_flags",
     "random_control_flags",
     "seeded_key",
+    "slice_flags",
     "validate_flags",
 ]
 

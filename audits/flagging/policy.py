@@ -17,20 +17,24 @@ import numpy as np
 import pandas as pd
 
 from audits.flagging.flags import REASONS, seeded_key, validate_flags
+from audits.slices.discovery import METRICS as SLICE_METRICS
 
 __all__ = ["ALLOCATION_COLUMNS", "CASE_COLUMNS", "DEFAULT_QUOTAS", "FILL_ORDER", "FlagPolicy",
-           "Selection", "select_cases"]
+           "MSG_SLICE_METRIC", "Selection", "select_cases"]
 
-DEFAULT_QUOTAS: dict[str, float] = {"low_confidence": 0.2, "disparity": 0.2,
+#: The group reasons share a fifth of the budget: failing declared groups (disparity) and
+#: the worst-off subgroups nobody declared (slice), a tenth each.
+DEFAULT_QUOTAS: dict[str, float] = {"low_confidence": 0.2, "disparity": 0.1,
                                     "counterfactual": 0.1, "attribution": 0.1,
-                                    "random_control": 0.2, "gold": 0.1,
+                                    "random_control": 0.2, "gold": 0.1, "slice": 0.1,
                                     "active_learning": 0.1}
 #: Reasons fill their seats in this order: the control first, so that rows it draws are
 #: never taken away by another reason and it stays a uniform sample; gold next; active
 #: learning right after low confidence, so its seats go to uncertain rows that low
-#: confidence left (unlike the ones it took).
+#: confidence left (unlike the ones it took); a slice right after disparity, so a decision
+#: of a failing declared group keeps its disparity seat.
 FILL_ORDER: tuple[str, ...] = ("random_control", "gold", "low_confidence", "active_learning",
-                               "disparity", "counterfactual", "attribution")
+                               "disparity", "slice", "counterfactual", "attribution")
 #: Reasons whose seats are never split across subject groups.
 UNSTRATIFIED: tuple[str, ...] = ("random_control",)
 CASE_COLUMNS = ("row", "group", "primary_reason", "reasons", "priority", "rank")
@@ -49,6 +53,7 @@ MSG_GROUPS_TYPE = "groups must be a pandas Series mapping row -> subject group; 
 MSG_GROUPS_DUPLICATE = "groups has duplicate row {row!r}"
 MSG_GROUP_MISSING = "flagged row {row!r} has no subject group in groups"
 MSG_POLICY_TYPE = "policy must be a FlagPolicy; got {kind}"
+MSG_SLICE_METRIC = "slice_metric must be one of {choices}; got {value!r}"
 _QUOTA_TOLERANCE = 1e-9
 
 
@@ -73,6 +78,13 @@ class FlagPolicy:
         For :func:`audits.flagging.flags.attribution_flags`: the share of a decision's SHAP
         attribution carried by sensitive features and likely proxies (on Adult, sex's
         proxies carry a median 37% of every decision's attribution, so 0.2 flags nearly all).
+    slice_metric : str, default "error_rate"
+        What the slice reason's subgroups are worse at
+        (:func:`audits.slices.find_slices`): ``"error_rate"``, ``"false_positive_rate"``,
+        ``"false_negative_rate"`` or ``"selection_rate"``. The error rate by default: a
+        subgroup where the model is wrong more often is where a person's second look
+        helps most, whatever the audit's failing metric (failing declared groups are the
+        disparity reason's). A quota of 0 for ``"slice"`` turns the reason off.
     random_state : int, default 0
 
     Raises
@@ -93,6 +105,7 @@ class FlagPolicy:
     stratify: bool = True
     low_confidence_margin: float = 0.1
     attribution_min_share: float = 0.5
+    slice_metric: str = "error_rate"
     random_state: int = 0
 
     def __post_init__(self) -> None:
@@ -111,6 +124,9 @@ class FlagPolicy:
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0.0 < value <= 1.0:
                 raise ValueError(MSG_SHARE.format(name=name, value=value))
+        if not isinstance(self.slice_metric, str) or self.slice_metric not in SLICE_METRICS:
+            raise ValueError(MSG_SLICE_METRIC.format(choices=", ".join(SLICE_METRICS),
+                                                     value=self.slice_metric))
         if not _is_int(self.random_state):
             raise ValueError(MSG_SEED.format(value=self.random_state))
 
@@ -126,6 +142,7 @@ class FlagPolicy:
                 "weights": dict(self.weights), "stratify": bool(self.stratify),
                 "low_confidence_margin": float(self.low_confidence_margin),
                 "attribution_min_share": float(self.attribution_min_share),
+                "slice_metric": str(self.slice_metric),
                 "random_state": int(self.random_state)}
 
     @classmethod

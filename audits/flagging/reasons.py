@@ -64,6 +64,8 @@ OUTCOME_FREE: Mapping[str, str] = {
     "random_control": "Drawn at random, as a control sample for the panel.",
     "gold": "Drawn to check the panel's accuracy (nothing about this case is shown beyond "
             "what any case shows).",
+    "slice": "The case belongs to a subgroup nobody declared (a combination of its "
+             "features) that slice discovery found worse off than the rest.",
     "active_learning": "A person's decision on a case like this one teaches the model most.",
 }
 OUTCOME_FREE_OTHER = "Flagged for review by the queue's policy."

@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 
 from audits.data.datasets import BUNDLED
-from audits.fairness.stored import AUDIT_KIND, decisions_for, registered_model
+from audits.fairness.stored import (
+    MSG_NOT_FAIRNESS,
+    completed_fairness_run,
+    decisions_for,
+    registered_model,
+)
 from audits.flagging.cases import FlagContext, flag_and_snapshot, likely_proxies
 from audits.flagging.policy import FlagPolicy
 from audits.models.files import load_model
@@ -28,15 +33,11 @@ __all__ = ["MSG_NOT_FAIRNESS", "MSG_OTHER_POLICY", "Queue", "build_queue", "deci
 
 Progress = Callable[[float, str], None]
 
-MSG_NOT_FAIRNESS = (
-    "audit run {id} is not a completed fairness audit (kind {kind!r}, status {status}); "
-    "queue the decisions of a fairness audit run"
-)
+PURPOSE = "queue the decisions of a fairness audit run"
 MSG_OTHER_POLICY = (
     "audit run {id} already has a queue built with another policy ({stored}); a queue is "
     "built once per audit"
 )
-MSG_NO_RUN = "no audit run with id {id}"
 #: Rows of the audit's decisions used as the SHAP background of every batch.
 N_BACKGROUND = 100
 
@@ -170,13 +171,7 @@ def decision_scale(frame: pd.DataFrame, y_score: str | None, y_pred: str,
 
 
 def _fairness_run(store: Store, audit_run_id: int) -> AuditRunRecord:
-    run = store.get_audit_run(audit_run_id)
-    if run is None:
-        raise LookupError(MSG_NO_RUN.format(id=audit_run_id))
-    kind = (run.config or {}).get("kind")
-    if kind != AUDIT_KIND or run.status != "completed":
-        raise ValueError(MSG_NOT_FAIRNESS.format(id=run.id, kind=kind, status=run.status))
-    return run
+    return completed_fairness_run(store, audit_run_id, purpose=PURPOSE)
 
 
 def deployed_context(store: Store, run: AuditRunRecord,

@@ -9,7 +9,9 @@ orders, words and (for the impact ratios) divides them. The same stored data alw
 the same body, so its sha256 (:func:`body_sha256`) is what a sign-off approves.
 
 Section content is built here (findings, identity, scope, method, limitations, sign-off)
-and in :mod:`audits.reports.sections` (tables, impact ratios, explanations, oversight);
+and in :mod:`audits.reports.sections` (tables, impact ratios, explanations),
+:mod:`audits.reports.subgroups` (the worst-off subgroups nobody declared, from a stored
+slice discovery) and :mod:`audits.reports.oversight` (human oversight);
 :mod:`audits.reports.render` prints a report as HTML, PDF or JSON.
 """
 
@@ -40,6 +42,8 @@ from audits.reports.sections import (
     reference_mode,
     reference_rule,
 )
+from audits.reports.subgroups import SECTION_TITLE as SUBGROUPS_TITLE
+from audits.reports.subgroups import slices_section
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, Store
 
@@ -50,8 +54,8 @@ __all__ = ["HEADLINE_METRICS", "MSG_NOT_FAIRNESS", "MSG_NO_RUN", "REPORT_SCHEMA"
 
 REPORT_SCHEMA = 1
 SECTION_TITLES = ("Findings", "System identity", "Scope", "Method", "Model bias",
-                  "Impact ratios (NYC Local Law 144 format)", "Explanation findings",
-                  "Human oversight", "Limitations", "Sign-off")
+                  "Impact ratios (NYC Local Law 144 format)", SUBGROUPS_TITLE,
+                  "Explanation findings", "Human oversight", "Limitations", "Sign-off")
 #: Metrics stated sentence by sentence in the findings and tabulated per group.
 HEADLINE_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
 #: Failing groups stated per metric in the findings (the rest are counted).
@@ -140,8 +144,8 @@ def build_report(store: Store, actor: Actor, audit_run_id: int, *,
     ctx = _context(store, actor, run)
     report(0.1, "Findings, identity, scope and method")
     sections = [_findings(ctx), _identity(ctx), _scope(ctx), _method(ctx)]
-    report(0.3, "Bias tables and impact ratios")
-    sections += [bias_section(ctx), impact_ratio_section(ctx)]
+    report(0.3, "Bias tables, impact ratios and the worst-off subgroups")
+    sections += [bias_section(ctx), impact_ratio_section(ctx), slices_section(ctx)]
     report(0.5, "Explanations and human oversight")
     sections += [explanation_section(ctx), oversight_section(ctx)]
     sections += [_limitations(ctx), _signoff_section()]
@@ -402,11 +406,41 @@ def _method(ctx: Context) -> dict[str, Any]:
              ["Seed", str(cfg.get("random_state"))],
              ["Minimum group size", str(cfg.get("min_n"))],
              ["Tests", str(cfg.get("test"))], ["Verdicts", str(cfg.get("verdict"))]]
+    aggregation = (run.results or {}).get("aggregation")
+    queries = list(aggregation.get("queries", [])) if aggregation else []
+    if aggregation:
+        facts.append(["Counts computed by", _where_counted(aggregation)])
     versions = run.config.get("library_versions", {})
     table = block("table", id="library_versions", caption="Library versions",
                   columns=[_col("library", "Library"), _col("version", "Version")],
                   rows=[{"library": k, "version": v} for k, v in sorted(versions.items())])
-    return _section("method", [block("facts", rows=facts), table])
+    code = [block("code", id=f"aggregation_query_{i}", text=q,
+                  caption=f"Aggregation query {i} of {len(queries)}, as run on "
+                          f"{aggregation['backend']}" + (" (the last one's rows are the "
+                                                          "counts)" if len(queries) > 1 else ""))
+            for i, q in enumerate(queries, 1)] if aggregation else []
+    return _section("method", [block("facts", rows=facts), *code, table])
+
+
+def _where_counted(aggregation: Mapping[str, Any]) -> str:
+    """Say where an audit's counts were made, and how to make them again.
+
+    Examples
+    --------
+    >>> _where_counted({"backend": "pandas", "source": "logged decisions", "queries": []})
+    'pandas, in memory, over logged decisions'
+    >>> print(_where_counted({"backend": "postgresql", "source": '"decisions"',
+    ...                       "queries": ["q"]}))  # doctest: +NORMALIZE_WHITESPACE
+    postgresql, where the data live (source "decisions"): 1 query, printed below; run it
+    again there to get the counts
+    """
+    backend, source = aggregation.get("backend"), aggregation.get("source")
+    n = len(aggregation.get("queries", []))
+    if not n:
+        return f"{backend}, in memory, over {source}"
+    return (f"{backend}, where the data live (source {source}): {n} "
+            f"{'query' if n == 1 else 'queries'}, printed below; run "
+            f"{'it' if n == 1 else 'them'} again there to get the counts")
 
 
 def _limitations(ctx: Context) -> dict[str, Any]:
@@ -424,7 +458,7 @@ def _signoff_section() -> dict[str, Any]:
 
 
 def _section(key: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("findings", "identity", "scope", "method", "bias", "impact_ratios",
+    keys = ("findings", "identity", "scope", "method", "bias", "impact_ratios", "slices",
             "explanations", "oversight", "limitations", "signoff")
     return {"key": key, "title": SECTION_TITLES[keys.index(key)], "blocks": blocks}
 

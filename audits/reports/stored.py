@@ -11,13 +11,14 @@ behind it makes verification fail and names the check that failed (the checks ar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audits.reports.report import Report, body_sha256, build_report
+from audits.reports.report import Report, body_sha256, build_report, fairness_run
 from audits.reports.signoff import (
     MSG_NO_RESULTS,
     MSG_UNKNOWN_REPORT,
@@ -47,6 +48,7 @@ from audits.reports.verification import (
     verify_report_file,
 )
 from audits.roles import Actor, Authentication, require_role
+from audits.slices.stored import latest_slice_run, run_slice_discovery
 from audits.store import ReportRecord, Store
 from audits.store.checkpoints import Checkpoint
 from audits.store.signing import (
@@ -73,6 +75,10 @@ def draft_report(store: Store, actor: Actor, audit_run_id: int,
     """Build the report of a completed audit run from the store and save it as a draft.
 
     Requires "draft a report" (checked before any work). Each call stores a new version.
+    When no slice discovery is stored for the run, one is run with the defaults first
+    and stored (:func:`audits.slices.stored.run_slice_discovery`), so the report lists
+    the worst-off subgroups nobody declared; decisions it cannot run on (no recorded
+    outcome, too few rows, sensitive data purged) leave the section saying so.
 
     Returns
     -------
@@ -81,8 +87,14 @@ def draft_report(store: Store, actor: Actor, audit_run_id: int,
     """
     report = progress or (lambda fraction, message: None)
     require_role(actor, "draft a report")
+    fairness_run(store, audit_run_id)  # its own error for a run that is not an audit
+    if latest_slice_run(store, audit_run_id) is None:
+        # No outcome, too few rows or purged sensitive data: the section says none ran.
+        with contextlib.suppress(ValueError):
+            run_slice_discovery(store, actor, audit_run_id,
+                                progress=lambda f, m: report(0.3 * f, m))
     built, inputs = record_report(store, actor, audit_run_id,
-                                  progress=lambda f, m: report(0.9 * f, m))
+                                  progress=lambda f, m: report(0.3 + 0.6 * f, m))
     report(0.95, "Saving the draft and the inputs it was built from")
     record = store.create_report(actor, audit_run_id, body=built.body,
                                  body_sha256=body_sha256(built.body),

@@ -4,7 +4,8 @@ Owns finding every 1-, 2- and 3-way slice of a system's columns that is signific
 worse than the rest on a metric (:mod:`~audits.slices.discovery`: numeric columns binned
 at quantiles, every slice of a set of columns counted at once, tested against its
 complement with Benjamini-Hochberg, kept only when worse than each of its parents, and
-confirmed on a held-out half).
+confirmed on a held-out half), and that discovery on a stored fairness audit's decisions,
+kept as an audit run of its own for the audit's report (:mod:`~audits.slices.stored`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,33 @@ if TYPE_CHECKING:
         METRICS,
         Slice,
         SliceReport,
+        feature_columns,
         find_slices,
         slice_columns,
+        slice_label,
+        slice_mask,
+    )
+    from audits.slices.stored import (
+        SLICES_KIND,
+        find_audit_slices,
+        latest_slice_run,
+        run_slice_discovery,
     )
 
 __all__ = [
     "DEFAULT_BINS",
     "METRICS",
+    "SLICES_KIND",
     "Slice",
     "SliceReport",
+    "feature_columns",
+    "find_audit_slices",
     "find_slices",
+    "latest_slice_run",
+    "run_slice_discovery",
     "slice_columns",
+    "slice_label",
+    "slice_mask",
 ]
 
 __getattr__ = lazy_getattr(__name__, __file__)

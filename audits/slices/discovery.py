@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,12 @@ from scipy.stats import norm
 from audits.fairness.intervals import wilson_interval
 from audits.fairness.significance import benjamini_hochberg
 
-__all__ = ["DEFAULT_BINS", "METRICS", "Slice", "SliceReport", "find_slices", "slice_columns"]
+__all__ = ["DEFAULT_BINS", "MAX_CELLS", "MAX_LEVELS", "METRICS", "Progress", "Slice",
+           "SliceReport", "feature_columns", "find_slices", "slice_columns", "slice_label",
+           "slice_mask"]
+
+#: ``(fraction done in [0, 1], what is being done) -> None``.
+Progress = Callable[[float, str], None]
 
 #: What a slice can be worse at: the metric, its population and its events.
 METRICS = {
@@ -59,6 +64,13 @@ METRICS = {
 }
 #: Quantile bins of a numeric column.
 DEFAULT_BINS = 4
+#: The most counts one set of columns may need (levels of each column x 4 cells x 2
+#: halves): 2**24 int64 counts are 128 MiB. A set past it is refused, naming its columns.
+MAX_CELLS = 2**24
+#: :func:`feature_columns` leaves out a text column with more distinct values than this
+#: (a name or free text: its slices are too small to test, and a 3-way count of such
+#: columns would not fit in memory). Numeric columns are binned, so never too many.
+MAX_LEVELS = 50
 MISSING = "<missing>"
 MSG_METRIC = "metric must be one of {names}; got {metric!r}"
 MSG_DEPTH = "max_depth must be 1, 2 or 3; got {depth!r}"
@@ -68,6 +80,11 @@ MSG_COLUMN = "column {column!r} is not in the data; columns: {present}"
 MSG_NO_COLUMNS = "no columns to slice on (every column is a role column)"
 MSG_TOO_FEW = "{n} rows: slice discovery needs at least {need} (two halves of {half})"
 MSG_BINARY = "{role} column {column!r} must hold 0 and 1 only; got {values}"
+MSG_TOO_MANY_CELLS = ("slicing on {columns} together needs {cells:,} counts (more than "
+                      "{limit:,}): drop a column with many distinct values, or lower "
+                      "max_depth")
+MSG_NO_LABEL = ("slice value {value!r} is not a value (or bin) of column {column!r}; "
+                "its values: {labels}")
 
 
 @dataclass(frozen=True)
@@ -133,12 +150,78 @@ def slice_columns(frame: pd.DataFrame, roles: Sequence[str | None]) -> list[str]
     return out
 
 
+def feature_columns(frame: pd.DataFrame, *, features: Sequence[str],
+                    sensitive_features: Sequence[str], roles: Sequence[str | None]
+                    ) -> list[str]:
+    """The columns to slice a system's decisions on by default: its features and
+    sensitive features, but not the role columns, row ids (:func:`slice_columns`) or
+    text columns of more than :data:`MAX_LEVELS` values.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": [1, 2, 3], "sex": ["F", "M", "F"], "age": [20, 30, 30],
+    ...                    "y": [0, 1, 1]})
+    >>> feature_columns(df, features=["id", "age"], sensitive_features=["sex"], roles=["y"])
+    ['age', 'sex']
+    """
+    taken = {r for r in roles if r}
+    wanted = [c for c in dict.fromkeys([*features, *sensitive_features])
+              if c in frame.columns and c not in taken]
+    return [c for c in slice_columns(frame[wanted], [])
+            if (pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_bool_dtype(frame[c]))
+            or frame[c].nunique() <= MAX_LEVELS]
+
+
+def slice_mask(frame: pd.DataFrame, attributes: Mapping[str, str], *,
+               bins: int = DEFAULT_BINS) -> np.ndarray:
+    """Which rows of ``frame`` lie in a slice :func:`find_slices` reported on ``frame``.
+
+    Each column is binned as :func:`find_slices` bins it (quantiles of ``frame`` itself,
+    so the labels match only on the frame the slices were found in, with the same
+    ``bins``), and a row is in the slice when every attribute matches.
+
+    Raises
+    ------
+    ValueError
+        A column not in ``frame``, or a value that is not one of its values or bins.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"region": ["a", "b", "a"], "age": [20, 30, 40]})
+    >>> slice_mask(df, {"region": "a"}).tolist()
+    [True, False, True]
+    """
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in attributes.items():
+        if column not in frame.columns:
+            raise ValueError(MSG_COLUMN.format(column=column,
+                                               present=", ".join(map(str, frame.columns))))
+        codes, labels = _encode(frame, [column], bins)
+        if value not in labels[column]:
+            raise ValueError(MSG_NO_LABEL.format(value=value, column=column,
+                                                 labels=", ".join(labels[column][:20])))
+        mask &= codes[:, 0] == labels[column].index(value)
+    return mask
+
+
+def slice_label(attributes: Mapping[str, str]) -> str:
+    """A slice as people read it: ``"region=s & product=loan"``.
+
+    Examples
+    --------
+    >>> slice_label({"region": "s", "age": "[31, 45)"})
+    'region=s & age=[31, 45)'
+    """
+    return " & ".join(f"{column}={value}" for column, value in attributes.items())
+
+
 def find_slices(
     frame: pd.DataFrame, *, y_true: str, y_pred: str | None = None,
     y_score: str | None = None, threshold: float | None = None,
     metric: str = "error_rate", columns: Sequence[str] | None = None, max_depth: int = 3,
     min_support: int = 100, bins: int = DEFAULT_BINS, alpha: float = 0.05,
-    random_state: int = 0,
+    random_state: int = 0, progress: Progress | None = None,
 ) -> SliceReport:
     """Find the slices significantly worse than the rest on ``metric``.
 
@@ -164,6 +247,8 @@ def find_slices(
         hold-out tests.
     random_state : int
         Seed of the discovery/hold-out split.
+    progress : callable ``(fraction, message) -> None`` or None
+        Told how far the work is (counting the sets of columns takes most of it).
 
     Returns
     -------
@@ -193,12 +278,18 @@ def find_slices(
     need = 2 * min_support
     if len(frame) < need:
         raise ValueError(MSG_TOO_FEW.format(n=len(frame), need=need, half=min_support))
+    report = progress or (lambda fraction, message: None)
+    report(0.0, f"Binning {len(chosen)} columns of {len(frame):,} rows")
     codes, labels = _encode(frame, chosen, bins)
     half = np.random.default_rng(random_state).random(len(frame)) >= 0.5  # True: hold-out
     depth = min(max_depth, len(chosen))
     sets = [c for k in range(1, depth + 1) for c in itertools.combinations(range(len(chosen)), k)]
-    counts = _Counts(codes, [len(labels[c]) for c in chosen], y, p, half, sets, metric)
+    _check_cells(sets, chosen, labels)
+    counts = _Counts(codes, [len(labels[c]) for c in chosen], y, p, half, sets, metric,
+                     progress=lambda f, m: report(0.05 + 0.75 * f, m))
+    report(0.8, "Testing every slice against the rest (Benjamini-Hochberg)")
     found = _discover(counts, min_support, alpha)
+    report(0.9, f"Checking the {len(found.discovered)} discovered slices on the held-out half")
     confirmed = _confirm(found, counts, alpha)
     confirmed = _explained_away(confirmed, codes[half], *_row_events(y[half], p[half], metric),
                                 alpha / max(1, len(found.discovered)))
@@ -215,6 +306,7 @@ def find_slices(
     slices.sort(key=lambda s: (-s.value, s.p_adjusted, len(s.attributes)))
     binned = {c: labels[c] for c in chosen if pd.api.types.is_numeric_dtype(frame[c])
               and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].nunique() > bins}
+    report(1.0, f"{len(slices)} slice(s) confirmed of {found.tested:,} tested")
     return SliceReport(
         rows=len(frame), metric=metric, n_tested=found.tested,
         n_discovered=len(found.discovered), columns=tuple(chosen), slices=tuple(slices),
@@ -232,6 +324,16 @@ def _check(metric: str, max_depth: int, min_support: int, alpha: float) -> None:
         raise ValueError(MSG_SUPPORT.format(n=min_support))
     if not 0 < alpha < 1:
         raise ValueError(MSG_ALPHA.format(alpha=alpha))
+
+
+def _check_cells(sets: Sequence[tuple[int, ...]], chosen: Sequence[str],
+                 labels: Mapping[str, Sequence[str]]) -> None:
+    for combo in sets:
+        cells = int(np.prod([len(labels[chosen[i]]) for i in combo], dtype=np.float64)) * 8
+        if cells > MAX_CELLS:
+            raise ValueError(MSG_TOO_MANY_CELLS.format(
+                columns=", ".join(repr(chosen[i]) for i in combo), cells=cells,
+                limit=MAX_CELLS))
 
 
 def _outcomes(frame: pd.DataFrame, y_true: str, y_pred: str | None, y_score: str | None,
@@ -319,7 +421,7 @@ class _Counts:
 
     def __init__(self, codes: np.ndarray, levels: Sequence[int], y: np.ndarray,
                  p: np.ndarray, half: np.ndarray, sets: Sequence[tuple[int, ...]],
-                 metric: str) -> None:
+                 metric: str, progress: Progress | None = None) -> None:
         population, events = METRICS[metric]
         self.pop, self.ev = list(_CELLS[population]), list(_CELLS[events])
         self.levels = list(levels)
@@ -328,7 +430,11 @@ class _Counts:
         singles = [codes[:, i].astype(np.int64) for i in range(codes.shape[1])]
         tail = [c * 8 + cell_half for c in singles]  # a column's code with cell and half
         prefix: tuple[tuple[int, ...], np.ndarray] | None = None
-        for combo in sets:
+        every = max(1, len(sets) // 50)  # about 50 progress reports, whatever the sets
+        for done, combo in enumerate(sets):
+            if progress is not None and done % every == 0:
+                progress(done / len(sets), f"Counting slices: set {done + 1:,} of "
+                                           f"{len(sets):,} sets of columns")
             if len(combo) == 1:
                 key = tail[combo[0]]
             else:

@@ -78,6 +78,9 @@ MSG_NOT_BOOL = "{field} must be True or False; got {value!r}"
 MSG_NOT_INPUT = "{field} must be an audits.store.{kind}; got {type}"
 MSG_SENSITIVE_KEY = "sensitive must name its {key!r}; got keys {keys}"
 MSG_NOTHING_TO_PURGE = "system {name!r} holds no sensitive data to purge"
+MSG_NO_DATA_PATH = ("a version needs data_path (its Parquet copy), unless its roles name "
+                    "where its decisions stay (in_place)")
+MSG_IN_PLACE_SENSITIVE = "a version kept in place has no sensitive data kept apart"
 MSG_SENSITIVE_PURGED = (
     "the sensitive data of system {system!r} (version {version}) were purged on {date} by "
     "{by}: audits that need them cannot run; register the sensitive data again to audit "
@@ -119,7 +122,9 @@ class SystemInput:
 class VersionInput:
     """A version's data, already copied into the data folder by the caller.
 
-    ``data_path`` is relative to the data folder (``data/<sha256>.parquet``);
+    ``data_path`` is relative to the data folder (``data/<sha256>.parquet``), or None
+    for a version whose decisions stay in their database (``roles["in_place"]`` names
+    the source);
     ``sensitive`` describes the separate sensitive file (``path`` under
     ``sensitive/``, ``sha256``, ``columns``, ``join`` and the match counts).
     """
@@ -130,7 +135,7 @@ class VersionInput:
     roles: dict[str, Any]
     card: str
     card_data: dict[str, Any]
-    data_path: str
+    data_path: str | None
     source_sha256: str | None = None
     sensitive: dict[str, Any] | None = None
 
@@ -573,11 +578,21 @@ def _version_values(version: object) -> dict[str, Any]:
             "roles_json": check_json_object(version.roles, "roles"),
             "card": check_text(version.card, "card", None, empty=True),
             "card_json": check_json_object(version.card_data, "card_data"),
-            "data_path": _stored_path(version.data_path, "data_path", DATA_FOLDER),
+            "data_path": _data_path(version),
             "source_sha256": None if source_sha is None else check_sha256(source_sha,
                                                                           "source_sha256"),
             "sensitive_json": (None if version.sensitive is None
                                else _sensitive_values(version.sensitive))}
+
+
+def _data_path(version: VersionInput) -> str | None:
+    if version.data_path is None:
+        if not isinstance(version.roles, dict) or not version.roles.get("in_place"):
+            raise ValueError(MSG_NO_DATA_PATH)
+        if version.sensitive is not None:
+            raise ValueError(MSG_IN_PLACE_SENSITIVE)
+        return None
+    return _stored_path(version.data_path, "data_path", DATA_FOLDER)
 
 
 def _sensitive_values(sensitive: object) -> dict[str, Any]:

@@ -71,6 +71,11 @@ MSG_LEGACY = (
     "dataset {name!r} (id {id}) was registered before systems kept a copy of their data "
     "and is not a bundled dataset; register it again with register_system"
 )
+MSG_IN_PLACE = (
+    "version {version} of {name!r} stays in its database ({source}): only audits read it "
+    "there (fairpanel audit --system {name} --save); register a copy (systems add without "
+    "--in-place) to explain, flag, review or retrain on its decisions"
+)
 MSG_DATA_CHANGED = (
     "dataset {name!r} no longer matches what was registered (stored sha256 {stored}, "
     "now {now}); register it again before auditing"
@@ -222,6 +227,10 @@ def load_version(store: Store, actor: Actor, dataset: DatasetRecord) -> LoadedDa
     ('y_pred', [1, 0])
     """
     if dataset.data_path is None:
+        place = dict(dataset.roles or {}).get("in_place")
+        if place:
+            raise ValueError(MSG_IN_PLACE.format(version=dataset.version, name=dataset.name,
+                                                 source=dataset.source))
         return _legacy(dataset)
     roles = dict(dataset.roles)
     mapping = ColumnMapping.from_dict(roles["mapping"])

@@ -187,6 +187,15 @@ def check_explanations(at: AppTest, env: DemoEnv) -> None:
         assert any("only data scientists" in i.value.lower() for i in at.info)
 
 
+def check_slices(at: AppTest, env: DemoEnv) -> None:
+    # Deeper checks (run, stored or not by role, columns): tests/app/test_slices_page.py.
+    assert at.selectbox(key="slices.audit_run_id").value is not None
+    assert at.selectbox(key="slices.metric").value == "error_rate"
+    assert "slices.run" in [b.key for b in at.button]
+    assert (any("No slice discovery is stored" in i.value for i in at.info)
+            or "Subgroups tested" in metrics(at))
+
+
 def check_review_queue(at: AppTest, env: DemoEnv) -> None:
     # Deeper checks (reasons, the gold answer never shown): tests/app/test_queue_pages.py.
     shown = metrics(at)
@@ -279,6 +288,7 @@ CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/overview.py": check_overview,
     "app_pages/fairness.py": check_fairness,
     "app_pages/explanations.py": check_explanations,
+    "app_pages/slices.py": check_slices,
     "app_pages/review_queue.py": check_review_queue,
     "app_pages/deferral.py": check_deferral,
     "app_pages/monitoring.py": check_monitoring,

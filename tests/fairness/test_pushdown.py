@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from db_support import postgres_schema, postgres_url_or_skip
 from spark_support import spark_session
@@ -209,6 +211,15 @@ def test_bad_input_is_named(data: tuple[pd.DataFrame, Path], tmp_path: Path) -> 
     holes.to_parquet(tmp_path / "holes.parquet")
     with pytest.raises(DataValidationError, match=r"'p' \(y_pred\) has 2 missing"):
         count_groups_duckdb(tmp_path / "holes.parquet", **kwargs("binned"))
+    # A NaN and an infinity stored as such (pandas would write the NaN as missing).
+    scores = df["score"].to_numpy().copy()
+    scores[[4, 8]] = [np.nan, -np.inf]
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("score"), "score",
+                             pa.array(scores, from_pandas=False))
+    pq.write_table(table, tmp_path / "nan.parquet")
+    with pytest.raises(DataValidationError, match=r"'score' \(y_score\) has 2 value"):
+        count_groups_duckdb(tmp_path / "nan.parquet", **kwargs("binned"))
     inf = df.assign(score=df["score"].where(df.index != 3, np.inf))
     engine = create_engine("sqlite://")
     inf.to_sql("decisions", engine, index=False)

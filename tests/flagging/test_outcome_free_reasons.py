@@ -28,6 +28,7 @@ from audits.flagging.flags import (
     gold_flags,
     low_confidence_flags,
     random_control_flags,
+    slice_flags,
 )
 from audits.flagging.reasons import (
     FULL_REASON_ROLES,
@@ -91,8 +92,21 @@ def every_kind_of_flag() -> pd.DataFrame:
         gold_flags(frame["y_true"].head(5)),
         gold_flags(frame["y_true"].head(5).map({0: "no", 1: POSITIVE_LABEL})),
         active_learning_flags(frame[["x"]], scores, k=5),
+        _slice_flags(),
     ]
     return pd.concat(tables, ignore_index=True)
+
+
+def _slice_flags() -> pd.DataFrame:
+    """Flags of a planted worst-off slice (errors at 40% in region=s, 10% elsewhere)."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    frame = pd.DataFrame({"region": rng.choice(list("nsew"), n), "y_true": rng.integers(0, 2, n)},
+                         index=pd.RangeIndex(n) + 5000)
+    wrong = rng.random(n) < np.where(frame["region"] == "s", 0.4, 0.1)
+    frame["y_pred"] = np.where(wrong, 1 - frame["y_true"], frame["y_true"])
+    flags, _ = slice_flags(frame, y_true="y_true", y_pred="y_pred", columns=["region"])
+    return flags.head(5)
 
 
 def test_the_oracle_catches_what_the_full_reasons_reveal() -> None:

@@ -57,9 +57,10 @@ def test_logged_decisions_queue_every_reason_they_support(store: Store) -> None:
     run_id = _synthetic_audit(store)
     queue = build_queue(store, SCIENTIST, run_id, policy=FlagPolicy(budget=BUDGET))
     assert queue.created and len(queue.cases) == BUDGET
-    # No model: counterfactual flips and SHAP attributions cannot be computed.
+    # No model: counterfactual flips and SHAP attributions cannot be computed; the
+    # synthetic data's worst-off slices are found from the logged decisions alone.
     assert {c.primary_reason for c in queue.cases} == {"low_confidence", "disparity",
-                                                        "random_control", "gold"}
+                                                        "random_control", "gold", "slice"}
     for case in queue.cases:
         assert case.snapshot["explanation"]["available"] is False
         assert ("hidden" in case.snapshot) == ("gold" in [r["reason"] for r in case.reasons])

@@ -156,6 +156,7 @@ def test_identity_scope_method_state_provenance(compas: tuple[Store, AuditRunRec
     method = dict(section(report, "method")["blocks"][0]["rows"])
     assert run.config["config_sha256"] in method["Fixed before the run"]
     assert method["Bootstrap replicates"] == "200"
+    assert method["Counts computed by"] == "pandas, in memory, over logged decisions"
     assert "No reviews yet" in text_of(section(report, "oversight"))
     assert "logged decisions" in text_of(section(report, "explanations"))
     assert section(report, "signoff")["blocks"][0]["draft"] == "Draft — not approved"
