@@ -13,7 +13,10 @@ maximum resident set):
 - **the floor**: DuckDB's own bare ``GROUP BY`` count of the same keys of the same file
   (the three features, outcome, decision and the score's 1,000 bins; nothing else, no
   audit). Target: fairpanel within 1.5x of it; peak under 2 GB.
-- the same two without the score (decisions only: no AUC or calibration).
+- the same two with the score in 100 bins (``fairpanel audit --score-bins 100``), and
+  without the score (decisions only: no AUC or calibration).
+
+Each pair runs ``--repeats`` times, alternately; the medians are printed.
 - **pandas**: ``read_parquet`` and the pandas path of the same audit, on the first
   ``--pandas-rows`` rows (where it fits in memory), against fairpanel on DuckDB on a file
   of those rows.
@@ -46,6 +49,7 @@ ROLES: dict[str, Any] = {"y_true": "y", "y_pred": "p", "y_score": "score",
                          "sensitive_features": ["sex", "race", "age_band"]}
 CHUNK = 5_000_000
 BINS = 1000  # the score histogram's bins (DEFAULT_SCORE_BINS)
+COARSE = 100  # fairpanel audit --score-bins 100
 
 
 def generate(path: Path, rows: int, seed: int = 0) -> Path:
@@ -88,15 +92,18 @@ def run(task: str, path: str, n_boot: int) -> dict[str, Any]:
 
     start = time.perf_counter()
     phases: dict[str, float] = {}
-    if task in ("duckdb", "duckdb_no_score"):
-        roles = ROLES if task == "duckdb" else {**ROLES, "y_score": None}
-        counts = count_groups_duckdb(path, **roles)
+    if task.startswith("duckdb"):
+        roles = {**ROLES, "y_score": None} if task == "duckdb_no_score" else ROLES
+        bins = COARSE if task == "duckdb_coarse" else BINS
+        counts = count_groups_duckdb(path, **roles, score_bins=bins)
         phases["count_s"] = time.perf_counter() - start
-        audit_counts(counts, y_true="y", y_pred="p", y_score=roles["y_score"], n_boot=n_boot)
+        audit_counts(counts, y_true="y", y_pred="p", y_score=roles["y_score"], n_boot=n_boot,
+                     score_bins=bins)
         rows = counts.rows
-    elif task in ("floor", "floor_no_score"):
+    elif task.startswith("floor"):
+        bins = COARSE if task == "floor_coarse" else BINS
         keys = "sex, race, age_band, y, p" + (
-            f", CAST(floor(score * {BINS}) AS BIGINT)" if task == "floor" else "")
+            f", CAST(floor(score * {bins}) AS BIGINT)" if task != "floor_no_score" else "")
         result = duckdb.connect().execute(
             f"SELECT {keys}, count(*) FROM read_parquet('{path}') GROUP BY ALL").fetchall()
         rows = sum(r[-1] for r in result)
@@ -147,6 +154,25 @@ def child(task: str, path: Path, n_boot: int) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def pair(ours: str, other: str, path: Path, n_boot: int, repeats: int
+         ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run two tasks alternately ``repeats`` times: each one's median times, peak memory."""
+    runs: dict[str, list[dict[str, Any]]] = {ours: [], other: []}
+    for _ in range(repeats):
+        for task in (ours, other):
+            result = child(task, path, n_boot)
+            if "error" in result:
+                return result, result
+            runs[task].append(result)
+
+    def median(results: list[dict[str, Any]]) -> dict[str, Any]:
+        out = {k: float(np.median([r[k] for r in results]))
+               for k in results[0] if k.endswith("_s") or k == "seconds"}
+        return {**out, "peak_mb": max(r["peak_mb"] for r in results)}
+
+    return median(runs[ours]), median(runs[other])
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = _parser().parse_args(argv)
     if args.child:
@@ -155,10 +181,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     folder = Path(args.data_dir)
     big = generate(folder / f"decisions-{args.rows}.parquet", args.rows)
     figures: dict[str, float] = {}
+    print(f"medians of {args.repeats} alternating runs each", flush=True)
     for label, ours_task, floor_task in (
             ("with a score (AUC and calibration per group)", "duckdb", "floor"),
+            (f"with a score in {COARSE} bins (--score-bins {COARSE})", "duckdb_coarse",
+             "floor_coarse"),
             ("decisions only (no score)", "duckdb_no_score", "floor_no_score")):
-        ours, floor = child(ours_task, big, args.n_boot), child(floor_task, big, args.n_boot)
+        ours, floor = pair(ours_task, floor_task, big, args.n_boot, args.repeats)
+        if "error" in ours:
+            print(f"{label}: failed ({ours['error']})")
+            continue
         key = ours_task
         figures.update({f"{key}_s": ours["seconds"], f"{key}_count_s": ours["count_s"],
                         f"{floor_task}_s": floor["seconds"],
@@ -173,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
               f"{figures[key + '_count_ratio']:.2f}x; target <= {RATIO_TARGET:g}x, peak < "
               f"{MEMORY_TARGET_MB:g} MB)", flush=True)
     small = generate(folder / f"decisions-{args.pandas_rows}.parquet", args.pandas_rows)
-    pandas, ours_small = child("pandas", small, args.n_boot), child("duckdb", small, args.n_boot)
+    pandas, ours_small = pair("pandas", "duckdb", small, args.n_boot, args.repeats)
     if "error" in pandas:
         print(f"{args.pandas_rows:,} rows, pandas: failed ({pandas['error']})")
     else:
@@ -185,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
               f"/ DuckDB {figures['pandas_ratio']:.1f}x", flush=True)
     if args.spark_rows:
         lake = generate(folder / f"decisions-{args.spark_rows}.parquet", args.spark_rows)
-        spark, spark_floor = (child("spark", lake, args.n_boot),
-                              child("spark_floor", lake, args.n_boot))
+        spark, spark_floor = pair("spark", "spark_floor", lake, args.n_boot, args.repeats)
         if "error" in spark or "error" in spark_floor:
             print(f"Spark: failed ({spark.get('error') or spark_floor.get('error')})")
         else:
@@ -207,6 +238,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pandas-rows", type=int, default=10_000_000)
     parser.add_argument("--spark-rows", type=int, default=10_000_000)
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating runs of each pair; medians are printed")
     parser.add_argument("--data-dir", default=str(Path.home() / ".cache" / "fairpanel-bench"),
                         help="where the generated files are kept between runs")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)

@@ -68,6 +68,9 @@ MSG_FIXED_ROLE = (
     "{system}); register a new version to change it"
 )
 #: Options of a stateless audit that a registered system's roles fix: (attribute, option).
+MSG_SCORE_BINS = "--score-bins must be an integer of at least 2; got {value}"
+MSG_SCORE_BINS_STORED = ("--score-bins applies to an audit of DATA, --sql or --spark; a "
+                         "stored audit of a system keeps 1000 bins, as every run before it")
 FIXED_BY_SYSTEM = (("target", "--target"), ("prediction", "--prediction"),
                    ("score", "--score"), ("threshold", "--threshold"),
                    ("positive_label", "--positive-label"),
@@ -118,6 +121,10 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--no-intersections", action="store_true",
                    help="audit each sensitive feature alone")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (1000)")
+    p.add_argument("--score-bins", type=int, default=None, metavar="N",
+                   help="bins of the score histogram (1000): AUC and calibration are "
+                        "computed on them, and their bootstrap costs in proportion; a score "
+                        "with at most N values is kept exact")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--min-n", type=int, default=30,
                    help="smallest group that gets a pass/fail verdict (30)")
@@ -184,7 +191,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             counts, y_true=columns["target"], y_pred=columns["prediction"],
             y_score=columns["score"], threshold=columns["threshold"],
             reference=_reference(args.reference), n_boot=args.n_boot,
-            random_state=args.seed, min_n=args.min_n,
+            random_state=args.seed, min_n=args.min_n, score_bins=_score_bins(args),
             positive_is_favourable=not args.positive_is_adverse,
             progress=lambda f, m: progress(0.3 + 0.7 * f, m))
         result = {**audit.to_dict(), "aggregation": aggregation.to_dict()}
@@ -196,6 +203,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             sensitive_features=columns["sensitive"], pos_label=args.positive_label,
             intersections=not args.no_intersections, reference=_reference(args.reference),
             n_boot=args.n_boot, random_state=args.seed, min_n=args.min_n,
+            score_bins=_score_bins(args),
             positive_is_favourable=columns["favourable"] and not args.positive_is_adverse,
             progress=lambda f, m: progress(0.3 + 0.7 * f, m),
         )
@@ -208,6 +216,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _print_summary(result, sys.stdout)
     return _gate(audit, gates, sys.stderr, on=args.gate_on,
                  insufficient_fails=args.insufficient == "fail")
+
+
+def _score_bins(args: argparse.Namespace) -> int:
+    """--score-bins, checked: an integer of at least 2 (the default without it)."""
+    from audits.fairness.count_types import DEFAULT_SCORE_BINS
+
+    if args.score_bins is None:
+        return DEFAULT_SCORE_BINS
+    if args.score_bins < 2:
+        raise ValueError(MSG_SCORE_BINS.format(value=args.score_bins))
+    return int(args.score_bins)
 
 
 def _check_target(args: argparse.Namespace) -> bool:
@@ -231,6 +250,8 @@ def _check_target(args: argparse.Namespace) -> bool:
             raise ValueError(MSG_ONLY_WITHOUT_SYSTEM.format(option=option))
     if not args.save:
         raise ValueError(MSG_SYSTEM_NEEDS_SAVE)
+    if args.score_bins is not None:
+        raise ValueError(MSG_SCORE_BINS_STORED)
     for attribute, option in FIXED_BY_SYSTEM:
         if getattr(args, attribute) not in (None, False):
             raise ValueError(MSG_FIXED_ROLE.format(option=option, system=args.system))
@@ -321,7 +342,7 @@ def _pushdown(args: argparse.Namespace, progress: Any) -> tuple[Any, Any, dict[s
     roles = {"y_true": args.target, "y_pred": args.prediction, "y_score": args.score,
              "threshold": args.threshold, "sensitive_features": list(args.sensitive),
              "pos_label": args.positive_label, "intersections": not args.no_intersections,
-             "with_query": True}
+             "score_bins": _score_bins(args), "with_query": True}
     if args.sql:
         from audits.fairness.pushdown import count_groups_sql
 
