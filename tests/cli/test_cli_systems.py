@@ -96,7 +96,10 @@ def test_audit_system_save_keeps_the_stateless_contract_and_adds_the_run(
                                "--prediction", "approved", "--sensitive", "sex",
                                "--n-boot", "50", "--json", "-")
     assert isinstance(stored, dict) and isinstance(stateless, dict)
-    assert set(stored) == set(stateless) | {"audit_run_id"}
+    # A stored audit adds its run, and says where its counts were made (in memory).
+    assert set(stored) == set(stateless) | {"audit_run_id", "aggregation"}
+    assert stored["aggregation"]["backend"] == "pandas"
+    assert stored["aggregation"]["queries"] == [] and stored["aggregation"]["source"]
     assert stored["rows"] == len(frame)
     rates = frame.groupby("sex")["approved"].mean()
     for group in stored["groups"]:
