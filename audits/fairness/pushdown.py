@@ -206,9 +206,10 @@ def _count(fetch: Callable[[str], list[tuple[Any, ...]]], columns: Sequence[str]
                                                                 role="y_score", n=nulls))
         ends = np.asarray([(float(r[at + 2]), float(r[at + 3])) for r in rows])
         if not np.isfinite(ends).all():  # a NaN or an infinity: count them, to say how many
-            score = f"CAST({DIALECTS[dialect].ident(str(y_score))} AS {DIALECTS[dialect].double})"
-            bad = fetch(f"SELECT sum(CASE WHEN {DIALECTS[dialect].not_finite(score)} THEN 1 "
-                        f"ELSE 0 END) FROM {source}")[0][0]
+            d = DIALECTS[dialect]
+            score = f"CAST({d.ident(str(y_score))} AS {d.double})"
+            bad = fetch(f"SELECT sum(CASE WHEN {d.not_finite(score)} THEN 1 ELSE 0 END) "
+                        f"FROM {source}")[0][0]
             raise DataValidationError(MSG_SCORE_VALUES.format(column=y_score, n=int(bad)))
         low, high = float(ends[:, 0].min()), float(ends[:, 1].max())
         lo, hi = _bin_range(low, high)

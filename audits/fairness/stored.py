@@ -29,7 +29,7 @@ from audits.models.group_thresholds import apply_thresholds
 from audits.models.training import predict_decisions, split_rows
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
-from audits.systems.in_place import count_in_place, in_place_source
+from audits.systems.in_place import InPlace, count_in_place, in_place_source
 from audits.systems.registry import load_version
 from audits.versions import library_versions
 
@@ -222,19 +222,17 @@ def run_fairness_audit(
         options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
     place = in_place_source(dataset)
     if place is not None:
-        return _in_place_run(store, actor, dataset, model, options, chosen, report)
+        return _in_place_run(store, actor, dataset, place, model, options, chosen, report)
     return stored_or_computed(store, actor, dataset, model, options,
                               lambda decisions: _compute(decisions, chosen, options, report),
                               report=report)
 
 
-def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord,
+def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord, place: InPlace,
                   model: ModelRecord | None, options: dict[str, Any], chosen: list[str],
                   report: Progress) -> AuditRunRecord:
     """Audit a version kept in its database: counted there, now; a stored run is reused
     only while the counts it read are the same (their fingerprint is in its key)."""
-    place = in_place_source(dataset)
-    assert place is not None
     if model is not None:
         raise ValueError(MSG_IN_PLACE_MODEL.format(version=dataset.version, name=dataset.name))
     require_role(actor, "run an audit")
@@ -247,23 +245,12 @@ def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord,
     if reused is not None:
         return reused
     roles = dict(dataset.roles)
-    source = f"every decision in {place.describe()}, counted where they live"
-    run = store.create_audit_run(actor, dataset_id=dataset.id, model_id=None,
-                                 config={**options, "config_sha256": key, "decisions": source,
-                                         "library_versions": library_versions()})
-    try:
-        audit = _audit_of_counts(counts, roles, options, report)
-        results = {**audit.to_dict(), "aggregation": aggregation.to_dict()}
-        if roles.get("score") is not None:
-            report(0.93, "Threshold curves")
-            curves = threshold_curves(audit.counts, reference=options["reference"],
-                                      metrics=THRESHOLD_METRICS, max_thresholds=51)
-            results["threshold_curves"] = columnar(curves)
-    except Exception as error:
-        store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
-        raise
-    report(1.0, "Audit stored")
-    return store.finish_audit_run(actor, run.id, results=results)
+    return _recorded_run(
+        store, actor, dataset, None, options, key,
+        f"every decision in {place.describe()}, counted where they live",
+        lambda: _stored_results(_audit_of_counts(counts, roles, options, report),
+                                aggregation.to_dict(), roles.get("score") is not None,
+                                options, report))
 
 
 def _audit_of_counts(counts: GroupCounts, roles: dict[str, Any], options: dict[str, Any],
@@ -362,13 +349,23 @@ def stored_or_computed(
     report(0.02, "Rebuilding the decisions from stored provenance")
     decisions = decisions_for(store, actor, dataset, model,
                               exclude_rows=options.get("exclude_rows", ()))
+    return _recorded_run(store, actor, dataset, model, options, key, decisions.source,
+                         lambda: compute(decisions))
+
+
+def _recorded_run(store: Store, actor: Actor, dataset: DatasetRecord,
+                  model: ModelRecord | None, options: dict[str, Any], key: str, source: str,
+                  compute: Callable[[], dict[str, Any]]) -> AuditRunRecord:
+    """Create the run (its configuration: ``options``, ``key``, the decisions' source and
+    the library versions), compute its results and finish it; a computation that raises
+    leaves the run ``failed`` with the error, and re-raises."""
     run = store.create_audit_run(actor, dataset_id=dataset.id,
                                  model_id=model.id if model else None,
                                  config={**options, "config_sha256": key,
-                                         "decisions": decisions.source,
+                                         "decisions": source,
                                          "library_versions": library_versions()})
     try:
-        results = compute(decisions)
+        results = compute()
     except Exception as error:
         store.finish_audit_run(actor, run.id, results={"error": str(error)}, status="failed")
         raise
@@ -416,10 +413,18 @@ def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
         min_n=int(options["min_n"]), positive_is_favourable=bool(options["favourable"]),
         progress=lambda f, m: report(0.05 + 0.85 * f, m),
     )
-    results = audit.to_dict()
     # Where the counts were made (the report states it): in memory here, by pandas.
-    results["aggregation"] = {"backend": "pandas", "source": decisions.source, "queries": []}
-    if decisions.y_score is not None:
+    return _stored_results(audit, {"backend": "pandas", "source": decisions.source,
+                                   "queries": []}, decisions.y_score is not None, options,
+                           report)
+
+
+def _stored_results(audit: FairnessAudit, aggregation: dict[str, Any], scored: bool,
+                    options: dict[str, Any], report: Progress) -> dict[str, Any]:
+    """A run's results: the audit's JSON, where its counts were made, and (with scores)
+    the threshold curves."""
+    results = {**audit.to_dict(), "aggregation": aggregation}
+    if scored:
         report(0.93, "Threshold curves")
         curves = threshold_curves(audit.counts, reference=options["reference"],
                                   metrics=THRESHOLD_METRICS, max_thresholds=51)

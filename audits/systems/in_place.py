@@ -25,13 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from audits.data.encoding import MISSING as MISSING_GROUP
 from audits.data.schema import MSG_MISSING_COLUMN, DataValidationError
 from audits.fairness.count_types import GroupCounts
-from audits.fairness.pushdown import Aggregation, count_groups_sql
+from audits.fairness.pushdown import (
+    DIALECTS,
+    Aggregation,
+    _driver,
+    _source_sql,
+    count_groups_sql,
+)
 from audits.roles import Actor, require_role
 from audits.store import DatasetRecord, RegisteredVersion, Store, SystemInput, VersionInput
 from audits.store.db import redact_url
@@ -95,9 +101,10 @@ def count_in_place(dataset: DatasetRecord, *, sensitive_features: Sequence[str],
 
 
 def _count(place: InPlace, mapping: ColumnMapping, sensitive_features: Sequence[str],
-           intersections: bool) -> tuple[GroupCounts, Aggregation]:
+           intersections: bool, engine: Engine | None = None
+           ) -> tuple[GroupCounts, Aggregation]:
     result: tuple[GroupCounts, Aggregation] = count_groups_sql(
-        place.url, table=place.table, query=place.query, y_true=mapping.target,
+        engine or place.url, table=place.table, query=place.query, y_true=mapping.target,
         y_pred=mapping.prediction, y_score=mapping.score,
         threshold=mapping.threshold if mapping.prediction is None else None,
         pos_label=mapping.positive_label, sensitive_features=list(sensitive_features),
@@ -168,15 +175,19 @@ def register_in_place(
         threshold=threshold if prediction is None else None, features=None,
         positive_label=positive_label, time=time)
     report(0.1, f"Reading the columns of {place.describe()}")
-    columns = _columns(place)
-    for column, role in ((id, "id"), (time, "time")):
-        if column is not None and column not in columns:
-            raise DataValidationError(MSG_MISSING_COLUMN.format(
-                column=column, role=role, present=", ".join(columns[:30])))
+    engine = create_engine(_driver(url))  # one connection pool for the columns and counts
+    try:
+        columns = _columns(place, engine)
+        for column, role in ((id, "id"), (time, "time")):
+            if column is not None and column not in columns:
+                raise DataValidationError(MSG_MISSING_COLUMN.format(
+                    column=column, role=role, present=", ".join(columns[:30])))
+        report(0.3, f"Counting {place.describe()} where it lives")
+        counts, aggregation = _count(place, mapping, mapping.sensitive, False, engine)
+    finally:
+        engine.dispose()
     roles = _roles(mapping, columns, None, outcome_label)
     roles["in_place"] = {"url": url, "table": table, "query": query}
-    report(0.3, f"Counting {place.describe()} where it lives")
-    counts, aggregation = _count(place, mapping, mapping.sensitive, False)
     report(0.8, "Writing the data card")
     facts = _card_facts(counts, place, aggregation)
     definition = json.dumps({"in_place": roles["in_place"], "mapping": roles["mapping"]},
@@ -193,21 +204,16 @@ def register_in_place(
     return done
 
 
-def _columns(place: InPlace) -> list[str]:
-    from audits.fairness.pushdown import DIALECTS, _driver, _source_sql
-
-    engine = create_engine(_driver(place.url))
+def _columns(place: InPlace, engine: Engine) -> list[str]:
+    dialect = engine.dialect.name if engine.dialect.name in DIALECTS else "sql"
+    source = _source_sql(DIALECTS[dialect].ident, place.table, place.query)
     try:
-        dialect = engine.dialect.name if engine.dialect.name in DIALECTS else "sql"
-        source = _source_sql(DIALECTS[dialect].ident, place.table, place.query)
         with engine.connect() as conn:
             return list(conn.execute(text(f"SELECT * FROM {source} WHERE 1 = 0")).keys())
     except SQLAlchemyError as error:
         raise DataValidationError(MSG_CANNOT_READ.format(
             source=place.table or place.query, url=redact_url(place.url),
             error=getattr(error, "orig", error))) from None
-    finally:
-        engine.dispose()
 
 
 def _card_facts(counts: GroupCounts, place: InPlace, aggregation: Aggregation
