@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from audits.retrain.retraining import apply_consensus
     from audits.retrain.stored import retrain_from_panel
     from audits.slices.discovery import find_slices
+    from audits.slices.pushdown import find_slices_duckdb, find_slices_sql
     from audits.store.repository import Store
     from audits.systems.in_place import register_in_place
     from audits.systems.registry import load_version, purge_sensitive, register_system
@@ -101,6 +102,8 @@ __all__ = [
     "explain_model",
     "find_proxies",
     "find_slices",
+    "find_slices_duckdb",
+    "find_slices_sql",
     "fleiss_kappa",
     "gap_decomposition",
     "gwet_ac1",

@@ -7,12 +7,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from audits.roles import Actor, Role
 from audits.store import Store
@@ -113,6 +118,30 @@ def postgres_schema(base_url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+def write_table(url: str, frame: pd.DataFrame, name: str = "decisions") -> None:
+    """Write ``frame`` as table ``name`` of the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        frame.to_sql(name, engine, index=False)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def database_holding(kind: str, folder: Path, frame: pd.DataFrame,
+                     name: str = "decisions") -> Iterator[str]:
+    """Yield the URL of a database holding ``frame`` as table ``name``: a SQLite file in
+    ``folder`` (``kind`` "sqlite") or a scratch PostgreSQL schema ("postgresql")."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'warehouse.db'}"
+        write_table(url, frame, name)
+        yield url
+    else:
+        with postgres_schema(postgres_url_or_skip()) as url:
+            write_table(url, frame, name)
+            yield url
 
 
 def row_counts(store: Store) -> dict[str, int]:

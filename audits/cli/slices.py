@@ -1,9 +1,12 @@
 """``fairpanel slices``: the worst-off subgroups nobody declared, found and tested.
 
-``fairpanel slices DATA --target Y (--prediction P | --score S --threshold T)`` or
+``fairpanel slices DATA --target Y (--prediction P | --score S --threshold T)``,
+``fairpanel slices --sql URL (--table T | --query Q) --target Y ...`` or
 ``fairpanel slices --system NAME`` looks at every 1-, 2- and 3-way slice of the data's
 columns (numeric ones binned at quantiles) and reports those significantly worse than
-the rest on ``--metric``, worst first (:func:`audits.slices.find_slices`). ``--json -``
+the rest on ``--metric``, worst first (:func:`audits.slices.find_slices`). A Parquet file
+or glob is counted by DuckDB, a database (``--sql``, or a system kept in place) where it
+is; only the counts come back, and the report is the one pandas would give. ``--json -``
 prints ``{"rows", "metric", "n_tested", "slices": [{"attributes", "n", "value",
 "ci_low", "ci_high", "complement_value", "p_adjusted"}]}``, with ``n_discovered``,
 ``p_holdout`` per slice, ``columns``, ``bins`` and ``config`` added.
@@ -23,7 +26,10 @@ __all__ = ["add_slices_parser"]
 
 METRIC_CHOICES = ("error_rate", "false_positive_rate", "false_negative_rate",
                   "selection_rate")
-MSG_DATA_OR_SYSTEM = "give DATA (a CSV or Parquet file) or --system NAME, not both"
+MSG_DATA_OR_SYSTEM = ("give one of DATA (a CSV or Parquet file, or a Parquet glob), --sql URL "
+                      "or --system NAME")
+MSG_TABLE_OR_QUERY = "--sql needs --table T or --query Q (one of them)"
+MSG_SQL_ONLY = "{option} goes with --sql URL"
 MSG_NEED_ROLES = "with DATA give --target and --prediction, or --score with --threshold"
 MSG_ROLES_WITH_SYSTEM = "{option} is fixed by the system's registration; drop it"
 
@@ -33,11 +39,18 @@ def add_slices_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = sub.add_parser(
         "slices", help="find the worst-off subgroups nobody declared (tested slices)",
         description="Every 1-, 2- and 3-way slice of the data's columns (numeric columns "
-                    "binned at quantiles), counted in one query, tested against the rest "
-                    "(Benjamini-Hochberg), kept only when worse than each of its parents "
-                    "and confirmed on a held-out half. Worst first.")
+                    "binned at quantiles), tested against the rest (Benjamini-Hochberg), "
+                    "kept only when worse than each of its parents and confirmed on a "
+                    "held-out half. Worst first. A Parquet file or glob is counted by "
+                    "DuckDB, a database where it is (one GROUP BY of the binned columns): "
+                    "only the counts come back.")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
-                   help="a CSV or Parquet file of decisions")
+                   help="a CSV or Parquet file of decisions, or a Parquet glob")
+    p.add_argument("--sql", metavar="URL",
+                   help="a database URL (no password: the driver finds it) holding the "
+                        "decisions")
+    p.add_argument("--table", help="the table of decisions (name or schema.name; --sql)")
+    p.add_argument("--query", help="a SELECT whose rows are the decisions (--sql)")
     p.add_argument("--system", metavar="NAME", help="a registered system's latest version")
     p.add_argument("--target", help="observed outcome column (0/1)")
     p.add_argument("--prediction", help="decision column (0/1)")
@@ -62,52 +75,82 @@ def add_slices_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _cmd_slices(args: argparse.Namespace) -> int:
-    from audits.slices.discovery import find_slices
-
     progress = ProgressBar(sys.stderr)
-    frame, roles = _decisions(args, progress)
-    progress(0.3, "Counting and testing every slice")
-    report = find_slices(frame, metric=args.metric, columns=args.columns,
-                         max_depth=args.max_depth, min_support=args.min_support,
-                         bins=args.bins, random_state=args.seed, **roles)
+    report = _found(args, progress)
     progress(1.0, "Done")
     emit_json(report.to_dict(), args.json, _text(report))
     return EXIT_OK
 
 
-def _decisions(args: argparse.Namespace, progress: Any) -> tuple[Any, dict[str, Any]]:
-    if (args.data is None) == (args.system is None):
+def _found(args: argparse.Namespace, progress: Any) -> Any:
+    given = [v for v in (args.data, args.sql, args.system) if v is not None]
+    if len(given) != 1:
         raise ValueError(MSG_DATA_OR_SYSTEM)
-    if args.system is None:
-        from audits.data.datasets import read_table
+    for option in ("table", "query"):
+        if args.sql is None and getattr(args, option) is not None:
+            raise ValueError(MSG_SQL_ONLY.format(option=f"--{option}"))
+    options = {"metric": args.metric, "columns": args.columns, "max_depth": args.max_depth,
+               "min_support": args.min_support, "random_state": args.seed}
+    sub = (lambda f, m: progress(0.05 + 0.9 * f, m))  # noqa: E731 - a small adapter
+    if args.system is not None:
+        return _of_system(args, options, sub)
+    roles = _roles(args)
+    if args.sql is not None:
+        from audits.slices.pushdown import find_slices_sql
 
-        if not args.target or (args.prediction is None and (args.score is None
-                                                            or args.threshold is None)):
-            raise ValueError(MSG_NEED_ROLES)
-        progress(0.05, f"Reading {args.data}")
-        frame = read_table(Path(args.data))
-        return frame, {"y_true": args.target, "y_pred": args.prediction,
-                       "y_score": args.score if args.prediction is None else None,
-                       "threshold": args.threshold}
+        if (args.table is None) == (args.query is None):
+            raise ValueError(MSG_TABLE_OR_QUERY)
+        return find_slices_sql(args.sql, table=args.table, query=args.query, bins=args.bins,
+                               progress=sub, **roles, **options)
+    if str(args.data).lower().endswith(".parquet"):  # a file or a glob: counted by DuckDB
+        from audits.slices.pushdown import find_slices_duckdb
+
+        return find_slices_duckdb(args.data, bins=args.bins, progress=sub, **roles, **options)
+    from audits.data.datasets import read_table
+    from audits.slices.discovery import find_slices
+
+    progress(0.05, f"Reading {args.data}")
+    return find_slices(read_table(Path(args.data)), bins=args.bins, progress=sub, **roles,
+                       **options)
+
+
+def _roles(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.target or (args.prediction is None and (args.score is None
+                                                        or args.threshold is None)):
+        raise ValueError(MSG_NEED_ROLES)
+    return {"y_true": args.target, "y_pred": args.prediction,
+            "y_score": args.score if args.prediction is None else None,
+            "threshold": args.threshold}
+
+
+def _of_system(args: argparse.Namespace, options: dict[str, Any], progress: Any) -> Any:
     for option in ("target", "prediction", "score", "threshold"):
         if getattr(args, option) is not None:
             raise ValueError(MSG_ROLES_WITH_SYSTEM.format(option=f"--{option}"))
     from audits.cli.systems import find_version, system_model
     from audits.fairness.stored import decisions_for
+    from audits.slices.discovery import find_slices
+    from audits.slices.stored import count_version_in_place
+    from audits.systems.in_place import in_place_source
 
-    progress(0.05, f"Loading system {args.system!r}")
+    progress(0.0, f"Loading system {args.system!r}")
     with open_store() as store:
         actor = acting_user(store, args)
         dataset = find_version(store, args.system, None)
+        if in_place_source(dataset) is not None:  # counted where it lives
+            counted = count_version_in_place(dataset, columns=options["columns"],
+                                             bins=args.bins, progress=progress)
+            return counted.find(**{k: v for k, v in options.items() if k != "columns"})
         decisions = decisions_for(store, actor, dataset, system_model(store, dataset))
     frame = decisions.frame
-    if args.columns is None:  # not the registration's role columns (id, logged decision)
+    if options["columns"] is None:  # not the registration's role columns (id, decision)
         roles = {v for v in dataset.roles.values() if isinstance(v, str)}
         roles -= set(decisions.sensitive_features)
         frame = frame.drop(columns=[c for c in roles if c in frame.columns
                                     and c != decisions.y_true])
-    return frame, {"y_true": decisions.y_true, "y_pred": decisions.y_pred,
-                   "y_score": decisions.y_score}
+    return find_slices(frame, y_true=decisions.y_true, y_pred=decisions.y_pred,
+                       y_score=decisions.y_score, bins=args.bins, progress=progress,
+                       **options)
 
 
 def _text(report: Any) -> str:

@@ -22,7 +22,8 @@ Backends: :func:`count_groups_duckdb` (Parquet and CSV files, globs, frames; out
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,8 @@ from audits.fairness.count_types import DEFAULT_SCORE_BINS, FineCounts, GroupCou
 from audits.fairness.counts import MSG_EMPTY, check_roles, resolve_slices
 from audits.fairness.rollup import counts_from_fine
 
-__all__ = ["Aggregation", "aggregation_queries", "count_groups_duckdb",
-           "count_groups_spark", "count_groups_sql"]
+__all__ = ["Aggregation", "SqlSource", "aggregation_queries", "count_groups_duckdb",
+           "count_groups_spark", "count_groups_sql", "duckdb_source", "sql_source"]
 
 MSG_NO_DUCKDB = ("the DuckDB backend needs the duckdb package (a dependency of fairpanel): "
                  "pip install duckdb")
@@ -304,12 +305,25 @@ score_bins
     -------
     GroupCounts, or (GroupCounts, Aggregation) with ``with_query``
     """
+    features, slices = _roles(y_true, y_pred, sensitive_features, y_score, threshold,
+                              intersections, score_bins)
+    with duckdb_source(source) as where:
+        counts, aggregation = _count(
+            where.fetch, where.columns, backend="duckdb", source=where.source,
+            dialect="duckdb", y_true=y_true, y_pred=y_pred, features=features,
+            y_score=y_score, threshold=threshold, pos_label=pos_label, slices=slices,
+            score_bins=score_bins)
+    return (counts, aggregation) if with_query else counts
+
+
+@contextmanager
+def duckdb_source(source: str | os.PathLike[str] | pd.DataFrame) -> Iterator[SqlSource]:
+    """Open a DuckDB connection on a Parquet or CSV file or glob, or a frame (scanned in
+    place, never copied), and read its columns; closed after."""
     try:
         import duckdb
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(MSG_NO_DUCKDB) from None
-    features, slices = _roles(y_true, y_pred, sensitive_features, y_score, threshold,
-                              intersections, score_bins)
     con = duckdb.connect()
     try:
         if isinstance(source, pd.DataFrame):
@@ -318,14 +332,10 @@ score_bins
         else:
             from_sql = _duckdb_reader(source)
         columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {from_sql}").fetchall()]
-        counts, aggregation = _count(
-            lambda sql: con.execute(sql).fetchall(), columns, backend="duckdb",
-            source=from_sql, dialect="duckdb", y_true=y_true, y_pred=y_pred,
-            features=features, y_score=y_score, threshold=threshold, pos_label=pos_label,
-            slices=slices, score_bins=score_bins)
+        yield SqlSource(lambda sql: con.execute(sql).fetchall(), columns, "duckdb", "duckdb",
+                        from_sql)
     finally:
         con.close()
-    return (counts, aggregation) if with_query else counts
 
 
 def _duckdb_reader(source: str | os.PathLike[str]) -> str:
@@ -367,12 +377,42 @@ def count_groups_sql(
     -------
     GroupCounts, or (GroupCounts, Aggregation) with ``with_query``
     """
+    features, slices = _roles(y_true, y_pred, sensitive_features, y_score, threshold,
+                              intersections, score_bins)
+    with sql_source(url, table=table, query=query) as where:
+        counts, aggregation = _count(
+            where.fetch, where.columns, backend=where.backend, source=where.source,
+            dialect=where.dialect, y_true=y_true, y_pred=y_pred, features=features,
+            y_score=y_score, threshold=threshold, pos_label=pos_label, slices=slices,
+            score_bins=score_bins)
+    return (counts, aggregation) if with_query else counts
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """An open SQL source: how to run a query on it, and what it is."""
+
+    fetch: Callable[[str], list[tuple[Any, ...]]]
+    columns: list[str]
+    backend: str
+    dialect: str
+    source: str
+
+
+@contextmanager
+def sql_source(url: Any, *, table: str | None, query: str | None) -> Iterator[SqlSource]:
+    """Connect to a SQL database (a SQLAlchemy URL or engine) and read the columns of
+    ``table`` or ``query``; the connection (and an engine made here) is closed after.
+
+    Raises
+    ------
+    DataValidationError
+        The table or query cannot be read (:data:`MSG_CANNOT_READ`).
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import Engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    features, slices = _roles(y_true, y_pred, sensitive_features, y_score, threshold,
-                              intersections, score_bins)
     engine = url if isinstance(url, Engine) else create_engine(_driver(url))
     try:
         name = engine.dialect.name
@@ -385,15 +425,11 @@ def count_groups_sql(
             except SQLAlchemyError as error:
                 raise DataValidationError(MSG_CANNOT_READ.format(
                     source=source, error=getattr(error, "orig", error))) from None
-            counts, aggregation = _count(
-                lambda sql: [tuple(r) for r in conn.execute(text(sql)).fetchall()], columns,
-                backend=name, source=source, dialect=dialect, y_true=y_true, y_pred=y_pred,
-                features=features, y_score=y_score, threshold=threshold,
-                pos_label=pos_label, slices=slices, score_bins=score_bins)
+            yield SqlSource(lambda sql: [tuple(r) for r in conn.execute(text(sql)).fetchall()],
+                            columns, name, dialect, source)
     finally:
         if not isinstance(url, Engine):
             engine.dispose()
-    return (counts, aggregation) if with_query else counts
 
 
 def _driver(url: Any) -> Any:

@@ -36,7 +36,7 @@ from audits.versions import library_versions
 __all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar",
            "completed_fairness_run", "config_key", "counts_sha256", "decisions_for", "favourable",
            "in_place_audit", "json_safe", "registered_data", "registered_model",
-           "run_fairness_audit", "stored_or_computed"]
+           "reused_or_recorded", "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
 #: Metrics tabulated against the decision threshold (what a threshold slider shows).
@@ -240,17 +240,30 @@ def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord, place: InP
     counts, aggregation = count_in_place(dataset, sensitive_features=chosen,
                                          intersections=bool(options["intersections"]))
     options = {**options, "counts_sha256": counts_sha256(counts)}
+    roles = dict(dataset.roles)
+    return reused_or_recorded(
+        store, actor, dataset, None, options,
+        source=f"every decision in {place.describe()}, counted where they live",
+        compute=lambda: _stored_results(_audit_of_counts(counts, roles, options, report),
+                                        aggregation.to_dict(),
+                                        roles.get("score") is not None, options, report),
+        report=report)
+
+
+def reused_or_recorded(store: Store, actor: Actor, dataset: DatasetRecord,
+                       model: ModelRecord | None, options: dict[str, Any], *, source: str,
+                       compute: Callable[[], dict[str, Any]], report: Progress
+                       ) -> AuditRunRecord:
+    """Return the completed run stored for ``options``, or store a new one whose results
+    ``compute`` returns, for work that needs no decisions rebuilt (counted where the
+    data lives; ``options`` then hold a fingerprint of the counts, so a changed table is
+    worked on again). ``source`` says in words where the decisions were.
+    """
     key = config_key(options)
     reused = _reused(store, key, report)
     if reused is not None:
         return reused
-    roles = dict(dataset.roles)
-    return _recorded_run(
-        store, actor, dataset, None, options, key,
-        f"every decision in {place.describe()}, counted where they live",
-        lambda: _stored_results(_audit_of_counts(counts, roles, options, report),
-                                aggregation.to_dict(), roles.get("score") is not None,
-                                options, report))
+    return _recorded_run(store, actor, dataset, model, options, key, source, compute)
 
 
 def _audit_of_counts(counts: GroupCounts, roles: dict[str, Any], options: dict[str, Any],

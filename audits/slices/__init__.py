@@ -4,8 +4,10 @@ Owns finding every 1-, 2- and 3-way slice of a system's columns that is signific
 worse than the rest on a metric (:mod:`~audits.slices.discovery`: numeric columns binned
 at quantiles, every slice of a set of columns counted at once, tested against its
 complement with Benjamini-Hochberg, kept only when worse than each of its parents, and
-confirmed on a held-out half), and that discovery on a stored fairness audit's decisions,
-kept as an audit run of its own for the audit's report (:mod:`~audits.slices.stored`).
+confirmed on a held-out half), the same discovery counted where the data lives (DuckDB on
+files, a SQL database: :mod:`~audits.slices.pushdown`), and that discovery on a stored
+fairness audit's decisions, kept as an audit run of its own for the audit's report
+(:mod:`~audits.slices.stored`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
         slice_label,
         slice_mask,
     )
+    from audits.slices.pushdown import (
+        CountedSlices,
+        count_slices_duckdb,
+        count_slices_sql,
+        find_slices_duckdb,
+        find_slices_sql,
+    )
     from audits.slices.stored import (
         SLICES_KIND,
         find_audit_slices,
@@ -34,14 +43,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CountedSlices",
     "DEFAULT_BINS",
     "METRICS",
     "SLICES_KIND",
     "Slice",
     "SliceReport",
+    "count_slices_duckdb",
+    "count_slices_sql",
     "feature_columns",
     "find_audit_slices",
     "find_slices",
+    "find_slices_duckdb",
+    "find_slices_sql",
     "latest_slice_run",
     "run_slice_discovery",
     "slice_columns",

@@ -7,11 +7,14 @@ chosen columns up to ``max_depth`` attributes:
 1. **Bins.** A numeric column with more than ``bins`` distinct values is cut at its
    quantiles (labels like ``"[31, 45)"``); every other column keeps its values, a missing
    value being a value of its own.
-2. **Counts.** Every slice of a set of columns is counted at once, in both halves of the
-   rows (a random half for discovery, the other for the hold-out): one ``np.bincount``
-   of a combined key (the columns' codes, the decision's confusion cell and the half)
-   per set of columns, so a 3-way set is one small array and no row is copied. (DuckDB's
-   GROUPING SETS over the 1,350 sets of 20 columns needed over 3 GB for 200,000 rows.)
+2. **Counts.** The rows are counted as patterns (:class:`Patterns`: each distinct
+   combination of the columns' codes and the decision's confusion cell, with its number
+   of rows), which is all a database has to return (:mod:`audits.slices.pushdown`); the
+   held-out half takes ``Binomial(count, 1/2)`` rows of each pattern, a fair coin per
+   row. Every slice of a set of columns is then counted at once, in both halves: one
+   ``np.bincount`` of a combined key (the columns' codes, the cell and the half) per set
+   of columns, so a 3-way set is one small array. (DuckDB's GROUPING SETS over the
+   1,350 sets of 20 columns needed over 3 GB for 200,000 rows.)
 3. **Tests.** On the discovery half each slice with at least ``min_support`` rows in the
    metric's population is tested against its complement (a one-sided two-proportion
    z-test: is the slice worse?), and Benjamini-Hochberg at ``alpha`` runs over every slice
@@ -48,9 +51,9 @@ from scipy.stats import norm
 from audits.fairness.intervals import wilson_interval
 from audits.fairness.significance import benjamini_hochberg
 
-__all__ = ["DEFAULT_BINS", "MAX_CELLS", "MAX_LEVELS", "METRICS", "Progress", "Slice",
-           "SliceReport", "feature_columns", "find_slices", "slice_columns", "slice_label",
-           "slice_mask"]
+__all__ = ["DEFAULT_BINS", "MAX_CELLS", "MAX_LEVELS", "METRICS", "Patterns", "Progress",
+           "Slice", "SliceReport", "feature_columns", "find_slices", "slice_columns",
+           "slice_label", "slice_mask"]
 
 #: ``(fraction done in [0, 1], what is being done) -> None``.
 Progress = Callable[[float, str], None]
@@ -281,17 +284,95 @@ def find_slices(
     report = progress or (lambda fraction, message: None)
     report(0.0, f"Binning {len(chosen)} columns of {len(frame):,} rows")
     codes, labels = _encode(frame, chosen, bins)
-    half = np.random.default_rng(random_state).random(len(frame)) >= 0.5  # True: hold-out
+    binned = {c: labels[c] for c in chosen if pd.api.types.is_numeric_dtype(frame[c])
+              and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].nunique() > bins}
+    patterns = Patterns.of_rows(codes, y * 2 + p)
+    del codes  # the patterns replace the rows' codes (memory on wide tables)
+    return _find(patterns, columns=chosen, labels=labels,
+                 binned=binned, metric=metric, max_depth=max_depth, min_support=min_support,
+                 bins=bins, alpha=alpha, random_state=random_state, report=report)
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The decisions as counted patterns: each distinct combination of the columns' codes
+    and the decision's confusion cell (``y_true * 2 + y_pred``), with how many rows have
+    it, in lexicographic order of ``(codes..., cell)``.
+
+    Slice discovery needs nothing else, so the rows of a table can stay where they live:
+    a database returns these counts from one GROUP BY
+    (:mod:`audits.slices.pushdown`), and a frame's rows are counted the same way, so both
+    give the same patterns, the same held-out split and the same slices.
+    """
+
+    codes: np.ndarray
+    cell: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of_rows(cls, codes: np.ndarray, cell: np.ndarray,
+                count: np.ndarray | None = None) -> Patterns:
+        """Count the distinct rows of ``codes`` (rows x columns) with ``cell`` (each row
+        weighted by ``count``, default 1), in lexicographic order."""
+        codes = np.asarray(codes).reshape(len(cell), -1)
+        cell = np.asarray(cell, dtype=np.int64)
+        weight = (np.ones(len(cell), dtype=np.int64) if count is None
+                  else np.asarray(count, dtype=np.int64))
+        if len(cell) == 0:
+            return cls(codes.astype(np.int32), cell, weight)
+        columns = [codes[:, j] for j in range(codes.shape[1])] + [cell]
+        sizes = [int(c.max()) + 1 for c in columns]
+        if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
+            # Mixed radix, the first column most significant: the key's order is the
+            # lexicographic order of the rows.
+            key = np.zeros(len(cell), dtype=np.int64)
+            for column, size in zip(columns, sizes, strict=True):
+                key *= size
+                key += column
+            order = np.argsort(key, kind="stable")
+            ranked = key[order]
+            starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        else:
+            order = np.lexsort(columns[::-1])
+            differs = np.zeros(len(cell) - 1, dtype=bool)
+            for column in columns:
+                ranked = column[order]
+                differs |= ranked[1:] != ranked[:-1]
+            starts = np.flatnonzero(np.r_[True, differs])
+        first = order[starts]
+        total = np.add.reduceat(weight[order], starts) if len(starts) < len(cell) else (
+            weight[order])
+        keep = total > 0
+        return cls(codes[first[keep]].astype(np.int32), cell[first[keep]], total[keep])
+
+    @property
+    def rows(self) -> int:
+        return int(self.count.sum())
+
+
+def _find(patterns: Patterns, *, columns: Sequence[str], labels: Mapping[str, list[str]],
+          binned: Mapping[str, list[str]], metric: str, max_depth: int, min_support: int,
+          bins: int, alpha: float, random_state: int, report: Progress) -> SliceReport:
+    """Slice discovery on counted patterns (steps 2-4 of the module's description).
+
+    The held-out half is drawn per pattern: ``Binomial(count, 1/2)`` of its rows, which
+    is what a fair coin per row gives (the rows of a pattern are alike).
+    """
+    chosen = list(columns)
+    hold = np.random.default_rng(random_state).binomial(patterns.count, 0.5)
     depth = min(max_depth, len(chosen))
     sets = [c for k in range(1, depth + 1) for c in itertools.combinations(range(len(chosen)), k)]
     _check_cells(sets, chosen, labels)
-    counts = _Counts(codes, [len(labels[c]) for c in chosen], y, p, half, sets, metric,
+    counts = _Counts(patterns.codes, [len(labels[c]) for c in chosen], patterns.cell,
+                     patterns.count - hold, hold, sets, metric,
                      progress=lambda f, m: report(0.05 + 0.75 * f, m))
     report(0.8, "Testing every slice against the rest (Benjamini-Hochberg)")
     found = _discover(counts, min_support, alpha)
     report(0.9, f"Checking the {len(found.discovered)} discovered slices on the held-out half")
     confirmed = _confirm(found, counts, alpha)
-    confirmed = _explained_away(confirmed, codes[half], *_row_events(y[half], p[half], metric),
+    held = hold > 0
+    confirmed = _explained_away(confirmed, patterns.codes[held],
+                                *_cell_events(patterns.cell[held], metric), hold[held],
                                 alpha / max(1, len(found.discovered)))
     tot_n, tot_e = counts.get((), None)
     slices = []
@@ -304,15 +385,14 @@ def find_slices(
             complement_value=(tot_e - e) / (tot_n - n) if tot_n > n else math.nan,
             p_adjusted=p_adj, p_holdout=p_hold))
     slices.sort(key=lambda s: (-s.value, s.p_adjusted, len(s.attributes)))
-    binned = {c: labels[c] for c in chosen if pd.api.types.is_numeric_dtype(frame[c])
-              and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].nunique() > bins}
     report(1.0, f"{len(slices)} slice(s) confirmed of {found.tested:,} tested")
     return SliceReport(
-        rows=len(frame), metric=metric, n_tested=found.tested,
+        rows=patterns.rows, metric=metric, n_tested=found.tested,
         n_discovered=len(found.discovered), columns=tuple(chosen), slices=tuple(slices),
-        bins=binned, config={"max_depth": max_depth, "min_support": min_support,
-                             "bins": bins, "alpha": alpha, "random_state": random_state,
-                             "correction": "benjamini_hochberg", "holdout": "bonferroni"})
+        bins={c: list(v) for c, v in binned.items()},
+        config={"max_depth": max_depth, "min_support": min_support,
+                "bins": bins, "alpha": alpha, "random_state": random_state,
+                "correction": "benjamini_hochberg", "holdout": "bonferroni"})
 
 
 def _check(metric: str, max_depth: int, min_support: int, alpha: float) -> None:
@@ -419,15 +499,30 @@ class _Counts:
     an index into it. Only the counts are kept, never a row.
     """
 
-    def __init__(self, codes: np.ndarray, levels: Sequence[int], y: np.ndarray,
-                 p: np.ndarray, half: np.ndarray, sets: Sequence[tuple[int, ...]],
-                 metric: str, progress: Progress | None = None) -> None:
+    def __init__(self, codes: np.ndarray, levels: Sequence[int], cell: np.ndarray,
+                 discovery: np.ndarray, holdout: np.ndarray,
+                 sets: Sequence[tuple[int, ...]], metric: str,
+                 progress: Progress | None = None) -> None:
         population, events = METRICS[metric]
         self.pop, self.ev = list(_CELLS[population]), list(_CELLS[events])
         self.levels = list(levels)
-        cell_half = (y.astype(np.int64) * 2 + p) * 2 + half
+        # Each pattern once per half it has rows in, weighted by those rows (a pattern
+        # of one row, or all of whose rows fell in one half, needs no copy).
+        if not ((discovery > 0) & (holdout > 0)).any():
+            cell_half = cell.astype(np.int64) * 2 + (holdout > 0)
+            weight = discovery + holdout
+        else:
+            parts = [(discovery > 0, 0, discovery), (holdout > 0, 1, holdout)]
+            codes = np.concatenate([codes[w] for w, _, _ in parts])
+            cell_half = np.concatenate([cell[w].astype(np.int64) * 2 + h
+                                        for w, h, _ in parts])
+            weight = np.concatenate([n[w] for w, _, n in parts])
+        # Rows counted once each (most rows of a wide table) need no weights, and an
+        # unweighted count is faster; sums of whole numbers below 2**53 are exact in
+        # float64 otherwise.
+        weights = None if bool((weight == 1).all()) else weight.astype(np.float64)
         self.cubes: dict[tuple[int, ...], np.ndarray] = {}
-        singles = [codes[:, i].astype(np.int64) for i in range(codes.shape[1])]
+        singles = [np.ascontiguousarray(codes[:, i]) for i in range(codes.shape[1])]
         tail = [c * 8 + cell_half for c in singles]  # a column's code with cell and half
         prefix: tuple[tuple[int, ...], np.ndarray] | None = None
         every = max(1, len(sets) // 50)  # about 50 progress reports, whatever the sets
@@ -440,16 +535,16 @@ class _Counts:
             else:
                 head = combo[:-1]
                 if prefix is None or prefix[0] != head:  # sets come in order: reuse it
-                    start = singles[head[0]]
+                    start = singles[head[0]].astype(np.int64)
                     for i in head[1:]:
                         start = start * self.levels[i] + singles[i]
                     prefix = (head, start)
                 key = prefix[1] * (self.levels[combo[-1]] * 8) + tail[combo[-1]]
             size = int(np.prod([self.levels[i] for i in combo])) * 8
-            self.cubes[combo] = np.bincount(key, minlength=size).reshape(
-                *[self.levels[i] for i in combo], 4, 2)
-        cells = np.bincount(cell_half, minlength=8).reshape(4, 2)
-        self.total = cells
+            self.cubes[combo] = np.bincount(key, weights=weights, minlength=size).astype(
+                np.int64, copy=False).reshape(*[self.levels[i] for i in combo], 4, 2)
+        self.total = np.bincount(cell_half, weights=weights, minlength=8).astype(
+            np.int64, copy=False).reshape(4, 2)
 
     def arrays(self, combo: tuple[int, ...], half: int | None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -526,24 +621,21 @@ def _worse_than_parents(counts: _Counts, key: Key, half: int, level: float) -> b
     return True
 
 
-def _row_events(y: np.ndarray, p: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each row: in the metric's population, and an event of it."""
-    if metric == "error_rate":
-        return np.ones(len(y), dtype=bool), y != p
-    if metric == "false_positive_rate":
-        return y == 0, p == 1
-    if metric == "false_negative_rate":
-        return y == 1, p == 0
-    return np.ones(len(y), dtype=bool), p == 1
+def _cell_events(cell: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each pattern (of confusion cell ``y_true * 2 + y_pred``): in the metric's
+    population, and an event of it."""
+    population, events = METRICS[metric]
+    return np.isin(cell, _CELLS[population]), np.isin(cell, _CELLS[events])
 
 
 def _explained_away(confirmed: dict[Key, tuple[float, float]], codes: np.ndarray,
-                    population: np.ndarray, events: np.ndarray, level: float
-                    ) -> dict[Key, tuple[float, float]]:
+                    population: np.ndarray, events: np.ndarray, weight: np.ndarray,
+                    level: float) -> dict[Key, tuple[float, float]]:
     """Keep the confirmed slices that are bad on their own, strongest first: a slice is
     dropped when, without the rows of the slices kept before it, it is no longer worse
-    than the rest (on the hold-out half). A parent of a bad slice, or the overlap of two
-    bad slices, is then not reported as a third."""
+    than the rest (on the hold-out half: its patterns, each of ``weight`` rows). A
+    parent of a bad slice, or the overlap of two bad slices, is then not reported as a
+    third."""
     taken = np.zeros(len(codes), dtype=bool)
     kept = {}
     for key in sorted(confirmed, key=lambda k: (confirmed[k][1], len(k))):
@@ -552,8 +644,8 @@ def _explained_away(confirmed: dict[Key, tuple[float, float]], codes: np.ndarray
             inside &= codes[:, column] == code
         own = inside & ~taken & population
         rest = ~inside & population
-        p_own = _worse_p(int((own & events).sum()), int(own.sum()),
-                         int((rest & events).sum()), int(rest.sum()))
+        p_own = _worse_p(int(weight[own & events].sum()), int(weight[own].sum()),
+                         int(weight[rest & events].sum()), int(weight[rest].sum()))
         if p_own <= level:
             kept[key] = confirmed[key]
             taken |= inside

@@ -7,6 +7,9 @@ features by default (:func:`audit_slice_columns`). :func:`run_slice_discovery` d
 same and keeps the result as an audit run of kind :data:`SLICES_KIND` (reused when the
 same options were stored before), which the audit's report reads
 (:func:`latest_slice_run`); nothing is recomputed when a report is built or verified.
+A system kept in its database is counted there (:func:`audits.slices.count_slices_sql`:
+the same slices as its copy would give), and its run is reused only while the counts
+are the same.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from audits.fairness.stored import (
     Decisions,
     completed_fairness_run,
     decisions_for,
+    reused_or_recorded,
     stored_or_computed,
 )
 from audits.roles import Actor, require_role
@@ -33,11 +37,13 @@ from audits.slices.discovery import (
     feature_columns,
     find_slices,
 )
+from audits.slices.pushdown import CountedSlices, count_slices_sql
 from audits.store import AuditRunRecord, DatasetRecord, ModelRecord, Store
+from audits.systems.in_place import in_place_source
 
 __all__ = ["ALPHA", "MSG_NOT_FAIRNESS", "MSG_NO_OUTCOME", "MSG_NO_RUN", "SLICES_KIND",
            "AuditDecisions", "audit_decisions", "audit_slice_columns", "candidate_columns",
-           "find_audit_slices",
+           "count_version_in_place", "find_audit_slices",
            "latest_slice_run", "run_slice_discovery"]
 
 SLICES_KIND = "slices"
@@ -143,6 +149,13 @@ def find_audit_slices(
     SliceReport
     """
     report = progress or (lambda fraction, message: None)
+    run = _fairness_run(store, audit_run_id)
+    dataset = store.get_dataset(run.dataset_id)
+    if dataset is not None and in_place_source(dataset) is not None:
+        report(0.0, "Counting the decisions where they live")
+        return _in_place_counts(run, dataset, columns, lambda f, m: report(0.6 * f, m)).find(
+            metric=metric, max_depth=max_depth, min_support=min_support, alpha=ALPHA,
+            random_state=random_state, progress=lambda f, m: report(0.6 + 0.4 * f, m))
     report(0.0, "Rebuilding the audited decisions")
     found = audit_decisions(store, actor, audit_run_id)
     return find_slices(found.frame, y_true=found.y_true, y_pred=found.y_pred, metric=metric,
@@ -164,7 +177,8 @@ def run_slice_discovery(
     ``columns``, ``max_depth``, ``min_support``, ``bins``, ``alpha``, ``random_state``)
     and whose ``results`` are :meth:`SliceReport.to_dict` (the ``fairpanel slices``
     JSON, whose ``columns`` are those sliced on; ``config["columns"]`` is None for the
-    default). The same options stored before return that run.
+    default) with ``aggregation`` (where the counts were made, and the queries of a
+    system kept in its database). The same options stored before return that run.
 
     Raises
     ------
@@ -185,18 +199,74 @@ def run_slice_discovery(
         "max_depth": max_depth, "min_support": min_support, "bins": DEFAULT_BINS,
         "alpha": ALPHA, "random_state": random_state}
 
+    place = in_place_source(dataset)
+    if place is not None:
+        report(0.02, f"Counting {place.describe()} where it lives")
+        counted = _in_place_counts(run, dataset, columns, lambda f, m: report(0.6 * f, m))
+        return reused_or_recorded(
+            store, actor, dataset, None, {**options, "patterns_sha256": counted.sha256()},
+            source=f"every decision in {place.describe()}, counted where they live",
+            compute=lambda: {**counted.find(
+                metric=metric, max_depth=max_depth, min_support=min_support, alpha=ALPHA,
+                random_state=random_state, progress=lambda f, m: report(0.6 + 0.4 * f, m)
+            ).to_dict(), "aggregation": counted.aggregation.to_dict()},
+            report=report)
+
     def compute(decisions: Decisions) -> dict[str, Any]:
         if decisions.y_true is None:
             raise ValueError(MSG_NO_OUTCOME.format(id=run.id))
         chosen = list(columns) if columns is not None else audit_slice_columns(
             decisions.frame, run, dataset, model,
             roles=[decisions.y_true, decisions.y_pred, decisions.y_score])
-        return find_slices(decisions.frame, y_true=decisions.y_true, y_pred=decisions.y_pred,
-                           metric=metric, columns=chosen, max_depth=max_depth,
-                           min_support=min_support, alpha=ALPHA, random_state=random_state,
-                           progress=lambda f, m: report(0.1 + 0.9 * f, m)).to_dict()
+        found = find_slices(decisions.frame, y_true=decisions.y_true,
+                            y_pred=decisions.y_pred, metric=metric, columns=chosen,
+                            max_depth=max_depth, min_support=min_support, alpha=ALPHA,
+                            random_state=random_state,
+                            progress=lambda f, m: report(0.1 + 0.9 * f, m))
+        # Where the counts were made, as a fairness run says: in memory, by pandas.
+        return {**found.to_dict(), "aggregation": {"backend": "pandas",
+                                                   "source": decisions.source, "queries": []}}
 
     return stored_or_computed(store, actor, dataset, model, options, compute, report=report)
+
+
+def _in_place_counts(run: AuditRunRecord, dataset: DatasetRecord,
+                     columns: Sequence[str] | None, progress: Progress) -> CountedSlices:
+    """Count an audited version kept in its database, on the columns
+    :func:`audit_slice_columns` would choose on its copy (by default)."""
+    return count_version_in_place(
+        dataset, columns=columns, progress=progress,
+        sensitive_features=run.config.get("sensitive_features"))
+
+
+def count_version_in_place(dataset: DatasetRecord, *, columns: Sequence[str] | None = None,
+                           sensitive_features: Sequence[str] | None = None,
+                           bins: int = DEFAULT_BINS, progress: Progress | None = None
+                           ) -> CountedSlices:
+    """Count a version kept in its database for slice discovery, where it lives
+    (:func:`audits.slices.count_slices_sql`); by default on its features and sensitive
+    features, chosen as :func:`audits.slices.feature_columns` chooses them on a copy.
+
+    Raises
+    ------
+    ValueError
+        The version is a stored copy.
+    """
+    place = in_place_source(dataset)
+    if place is None:
+        raise ValueError(f"version {dataset.version} of {dataset.name!r} is a stored copy")
+    roles = dict(dataset.roles)
+    mapping = dict(roles["mapping"])
+    prediction = mapping.get("prediction")
+    return count_slices_sql(
+        place.url, table=place.table, query=place.query, y_true=str(mapping["target"]),
+        y_pred=prediction, y_score=mapping.get("score"),
+        threshold=None if prediction else mapping.get("threshold"),
+        pos_label=mapping.get("positive_label"),
+        columns=list(columns) if columns is not None else None,
+        features=list(roles.get("features") or []),
+        sensitive_features=list(sensitive_features or roles.get("sensitive_features") or []),
+        bins=bins, progress=progress)
 
 
 def latest_slice_run(store: Store, audit_run_id: int) -> AuditRunRecord | None:

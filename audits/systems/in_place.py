@@ -8,8 +8,9 @@ the source instead of a Parquet copy. An audit of such a version
 (:func:`audits.fairness.stored.run_fairness_audit`, ``fairpanel audit --system NAME
 --save``) counts the source again where it lives, so it audits the table as it is then;
 each run records a fingerprint of the counts it read (a run is reused only while they are
-the same) and the exact queries, which the report prints. What needs the rows themselves
-(explanations, review queues, slices, retraining) refuses with a message that says to
+the same) and the exact queries, which the report prints. Slice discovery is counted
+there too (:func:`audits.slices.stored.count_version_in_place`). What needs the rows
+themselves (explanations, review queues, retraining) refuses with a message that says to
 register a copy.
 
 fairpanel keeps no database password: a URL with one is refused, and the database driver

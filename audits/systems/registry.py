@@ -72,9 +72,10 @@ MSG_LEGACY = (
     "and is not a bundled dataset; register it again with register_system"
 )
 MSG_IN_PLACE = (
-    "version {version} of {name!r} stays in its database ({source}): only audits read it "
-    "there (fairpanel audit --system {name} --save); register a copy (systems add without "
-    "--in-place) to explain, flag, review or retrain on its decisions"
+    "version {version} of {name!r} stays in its database ({source}): only audits and slice "
+    "discovery read it there (fairpanel audit --system {name} --save, fairpanel slices "
+    "--system {name}); register a copy (systems add without --in-place) to explain, flag, "
+    "review or retrain on its decisions"
 )
 MSG_DATA_CHANGED = (
     "dataset {name!r} no longer matches what was registered (stored sha256 {stored}, "

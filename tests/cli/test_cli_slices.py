@@ -1,10 +1,13 @@
 """``fairpanel slices``: the JSON contract, a file and a registered system, bad input.
 
 Oracle: the same call of :func:`audits.slices.find_slices` in-process gives the same
-JSON as the command. On a registered system (decisions, demographics held apart, a
-skops model), the system's own decisions are sliced and its id column is not. What bad
-input gets: DATA with --system, neither, a file without its roles, a role option with
---system, an unknown metric or depth: each refused by name with exit 2.
+JSON as the command, for a CSV file read by pandas, a Parquet file or glob counted by
+DuckDB, a database table (``--sql``) and a system kept in its database. On a registered
+system (decisions, demographics held apart, a skops model), the system's own decisions
+are sliced and its id column is not. What bad input gets: DATA with --system or --sql,
+none of them, a file without its roles, a role option with --system, --table without
+--sql, --sql without a table or query, an unknown metric or depth: each refused by name
+with exit 2.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from db_support import write_table
 from own_system_support import fairpanel, fairpanel_json, fairpanel_refused
 from system_files import write_system
 
@@ -79,9 +83,48 @@ def test_a_registered_system_is_sliced_from_its_own_decisions(
     assert result["n_tested"] > 0
 
 
+def test_parquet_and_a_database_are_counted_where_they_are(
+        decisions: tuple[Path, pd.DataFrame], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, df = decisions
+    oracle = json.loads(json.dumps(find_slices(df, y_true="y", y_pred="p").to_dict()))
+    df.iloc[:10_000].to_parquet(tmp_path / "part-1.parquet")
+    df.iloc[10_000:].to_parquet(tmp_path / "part-2.parquet")
+    roles = ["--target", "y", "--prediction", "p", "--json", "-"]
+    assert fairpanel_json(capsys, "slices", str(tmp_path / "part-*.parquet"), *roles) == oracle
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    write_table(url, df)
+    assert fairpanel_json(capsys, "slices", "--sql", url, "--table", "decisions",
+                          *roles) == oracle
+
+
+def test_a_system_kept_in_place_is_sliced_where_it_lives(
+        decisions: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "home"))
+    _, df = decisions
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    write_table(url, df)
+    fairpanel_json(capsys, "systems", "add", "loans", "--sql", url, "--table", "decisions",
+                   "--in-place", "--id", "applicant_id", "--target", "y", "--prediction",
+                   "p", "--sensitive", "region", "--json", "-")
+    result = fairpanel_json(capsys, "slices", "--system", "loans", "--json", "-")
+    oracle = find_slices(df, y_true="y", y_pred="p",
+                         columns=["product", "age", "region"]).to_dict()
+    assert result == json.loads(json.dumps(oracle))
+    assert [s["attributes"] for s in result["slices"]] == [{"region": "e",
+                                                            "product": "lease"}]
+
+
 @pytest.mark.parametrize(("argv", "message"), [
-    (["DATA", "--system", "credit"], "give DATA (a CSV or Parquet file) or --system NAME"),
-    ([], "give DATA (a CSV or Parquet file) or --system NAME"),
+    (["DATA", "--system", "credit"], "give one of DATA (a CSV or Parquet file, or a Parquet "
+                                     "glob), --sql URL or --system NAME"),
+    (["DATA", "--sql", "sqlite://"], "give one of DATA"),
+    ([], "give one of DATA"),
+    (["DATA", "--table", "t", "--target", "y", "--prediction", "p"],
+     "--table goes with --sql URL"),
+    (["--sql", "sqlite://", "--target", "y", "--prediction", "p"],
+     "--sql needs --table T or --query Q"),
     (["DATA", "--target", "y"], "give --target and --prediction"),
     (["--system", "credit", "--target", "y"], "--target is fixed by the system"),
     (["DATA", "--target", "y", "--prediction", "p", "--metric", "recall"], "invalid choice"),

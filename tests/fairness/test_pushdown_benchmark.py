@@ -14,8 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pushdown.py"
 
 def test_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "--rows", "20000", "--pandas-rows",
-                           "10000", "--spark-rows", "0", "--n-boot", "20", "--data-dir",
-                           str(tmp_path)], capture_output=True, text=True,
+                           "10000", "--spark-rows", "0", "--n-boot", "20", "--repeats", "1",
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True,
                           timeout=HANG_TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     assert ("20,000 rows on DuckDB, with a score (AUC and calibration per group): "

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 import pytest
-from db_support import postgres_schema, postgres_url_or_skip
+from db_support import database_holding, write_table
 from sqlalchemy import create_engine, text
 from systems_support import credit_frame
 
@@ -30,6 +30,7 @@ from audits.data.schema import DataValidationError
 from audits.fairness.stored import in_place_audit, run_fairness_audit
 from audits.reports.report import build_report
 from audits.roles import Actor, Role
+from audits.slices.stored import find_audit_slices, run_slice_discovery
 from audits.store import Store
 from audits.systems.in_place import register_in_place
 from audits.systems.registry import load_version, register_system
@@ -43,23 +44,8 @@ ROLES: dict[str, Any] = {"id": "id", "target": "repaid", "sensitive": ["sex", "r
 @pytest.fixture(params=["sqlite", "postgresql"])
 def decisions_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database holding the table ``decisions`` (2,000 credit decisions)."""
-    frame = credit_frame(n=2_000, seed=4)
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-        _write(url, frame)
+    with database_holding(request.param, tmp_path, credit_frame(n=2_000, seed=4)) as url:
         yield url
-    else:
-        with postgres_schema(postgres_url_or_skip()) as url:
-            _write(url, frame)
-            yield url
-
-
-def _write(url: str, frame: pd.DataFrame) -> None:
-    engine = create_engine(url)
-    try:
-        frame.to_sql("decisions", engine, index=False)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -175,3 +161,35 @@ def _a_model(store: Store, tmp_path: Path) -> Any:
     done = register_system(store, SCIENTIST, "with-model", frame, **ROLES, model=path)
     assert done.model is not None
     return done.model
+
+
+def test_slices_of_a_table_kept_in_place_are_its_copys(store: Store,
+                                                       decisions_url: str) -> None:
+    # Errors planted for group_b in the south; the table sits beside the fixture's, in
+    # the same database.
+    frame = credit_frame(n=3_000, seed=5)
+    rng = np.random.default_rng(5)
+    bad = (frame["region"] == "south") & (frame["race"] == "group_b")
+    flip = np.where(bad, rng.random(len(frame)) < 0.6, False)
+    frame["approved"] = np.where(flip, 1 - frame["approved"], frame["approved"])
+    write_table(decisions_url, frame, "planted")
+    kept = register_in_place(store, SCIENTIST, "credit", decisions_url, table="planted",
+                             **ROLES)
+    copy = register_system(store, SCIENTIST, "credit-copy", frame, **ROLES)
+    runs = [run_fairness_audit(store, SCIENTIST, v.dataset, None, n_boot=20)
+            for v in (kept, copy)]
+    in_place, copied = (run_slice_discovery(store, SCIENTIST, r.id) for r in runs)
+    assert without_place(in_place.results or {}) == without_place(copied.results or {})
+    found = [s["attributes"] for s in (in_place.results or {})["slices"]]
+    assert {"race": "group_b", "region": "south"} in found
+    where = (in_place.results or {})["aggregation"]
+    assert where["backend"] in ("sqlite", "postgresql") and len(where["queries"]) >= 3
+    assert (copied.results or {})["aggregation"]["backend"] == "pandas"
+    # The same table: the run is reused; the report of the in-place audit lists the slice.
+    assert run_slice_discovery(store, SCIENTIST, runs[0].id).id == in_place.id
+    report = build_report(store, COMPLIANCE, runs[0].id)
+    section = next(s for s in report.body["sections"] if s["key"] == "slices")
+    assert "region=south" in json.dumps(section)
+    # The page's discovery on chosen columns (nothing stored) counts where it lives too.
+    chosen = find_audit_slices(store, SCIENTIST, runs[0].id, columns=["region", "sex"])
+    assert chosen.columns == ("region", "sex")
