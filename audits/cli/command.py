@@ -47,6 +47,7 @@ from audits.cli.common import (
 )
 from audits.cli.explain import add_explain_parser
 from audits.cli.interchange import add_interchange_parsers
+from audits.cli.judges import add_judges_parser
 from audits.cli.live import add_live_parser
 from audits.cli.log import add_log_commands, add_verify_options, cmd_log_verify
 from audits.cli.panel import add_panel_parsers
@@ -162,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     add_systems_parsers(sub)
     add_audit_parser(sub)
     add_slices_parser(sub)
+    add_judges_parser(sub)
     add_explain_parser(sub)
     add_queue_parsers(sub)
     add_interchange_parsers(sub)

@@ -98,6 +98,14 @@ class Conversations:
         """The turns of one conversation, in order."""
         return self.turns[conversation_id]
 
+    def judge_scores(self) -> pd.DataFrame:
+        """The judge's scores, long: ``conversation_id, criterion, score`` (the form
+        :func:`audits.raters.judges.judge_analysis` reads; missing scores left out)."""
+        wide = self.frame[[JUDGE_PREFIX + c for c in self.judge_criteria]].rename(
+            columns=lambda k: k[len(JUDGE_PREFIX):])
+        wide.columns.name = "criterion"
+        return wide.stack().rename("score").reset_index()
+
 
 def read_conversations(path: str | Path) -> Conversations:
     """Read and check a conversation log (``.jsonl`` or ``.parquet``).

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from audits.conversations.records import Conversations, conversations_from_records
 
 __all__ = ["CRITERIA", "EFFECTS", "JUDGE", "SimulatedConversations", "bundled_conversations",
-           "simulate_conversations", "write_jsonl"]
+           "simulate_conversations", "simulated_panel_ratings", "write_jsonl"]
 
 #: The rubric the judge scores: 1-5 scales, and harmful (0/1).
 CRITERIA = ("correct", "follows_policy", "tone", "harmful")
@@ -140,6 +141,42 @@ def simulate_conversations(n: int = 2_000, *, seed: int = 0) -> SimulatedConvers
             "judge": {"name": JUDGE, "scores": scores},
         })
     return SimulatedConversations(records, truth)
+
+
+def simulated_panel_ratings(sim: SimulatedConversations, *, n_conversations: int = 400,
+                            n_reviewers: int = 6, per_conversation: int = 3,
+                            seed: int = 0) -> pd.DataFrame:
+    """An unbiased simulated panel's rubric ratings of a sample of the conversations.
+
+    Each sampled conversation is rated by ``per_conversation`` of ``n_reviewers``
+    reviewers: the deserved score plus noise (sd 0.6, rounded to the 1-5 scale; harmful
+    flipped 3% of the time), the same for every user. Long format: ``conversation_id,
+    reviewer_id, criterion, score``.
+
+    Examples
+    --------
+    >>> sim = simulate_conversations(50, seed=2)
+    >>> r = simulated_panel_ratings(sim, n_conversations=10)
+    >>> len(r), sorted(r["criterion"].unique()) == sorted(CRITERIA)
+    (120, True)
+    """
+    rng = np.random.default_rng(seed)
+    ids = list(sim.truth)
+    chosen = rng.choice(len(ids), size=min(n_conversations, len(ids)), replace=False)
+    reviewers = [f"reviewer-{k + 1}" for k in range(n_reviewers)]
+    rows = []
+    for index in sorted(chosen):
+        cid = ids[index]
+        for reviewer in rng.choice(reviewers, size=per_conversation, replace=False):
+            for criterion in CRITERIA:
+                deserved = sim.truth[cid][criterion]
+                if criterion == "harmful":
+                    score = float(deserved if rng.random() > 0.03 else 1 - deserved)
+                else:
+                    score = float(np.clip(round(deserved + rng.normal(0, 0.6)), 1, 5))
+                rows.append({"conversation_id": cid, "reviewer_id": str(reviewer),
+                             "criterion": criterion, "score": score})
+    return pd.DataFrame(rows)
 
 
 def bundled_conversations() -> Conversations:

@@ -7,7 +7,8 @@ statistics with intervals, overall and per group (:mod:`~audits.raters.agreement
 (:mod:`~audits.raters.consensus`), reviewer severity and differential rater functioning
 (:mod:`~audits.raters.human_bias`), automation bias (:mod:`~audits.raters.automation`),
 drift and fatigue (:mod:`~audits.raters.drift`), reviewers audited like a model
-(:mod:`~audits.raters.fairness`), and all of it on stored ratings
+(:mod:`~audits.raters.fairness`), LLM judges held to the panel's standard per user group
+(:mod:`~audits.raters.judges`), and all of it on stored ratings
 (:mod:`~audits.raters.stored`).
 """
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         reviewer_report,
         reviewer_severity,
     )
+    from audits.raters.judges import JudgeAnalysis, alternative_annotator_test, judge_analysis
     from audits.raters.stored import PanelAnalysis, analyse_panel
 
 __all__ = [
@@ -51,10 +53,12 @@ __all__ = [
     "DawidSkene",
     "Estimate",
     "FlaggedReviewers",
+    "JudgeAnalysis",
     "PanelAnalysis",
     "agreement_by_group",
     "agreement_by_rater_group",
     "agreement_summary",
+    "alternative_annotator_test",
     "analyse_panel",
     "automation_bias",
     "case_disagreement",
@@ -66,6 +70,7 @@ __all__ = [
     "fleiss_kappa",
     "gwet_ac1",
     "in_group_vs_cross_group",
+    "judge_analysis",
     "krippendorff_alpha",
     "majority_vote",
     "over_reliance",
