@@ -33,6 +33,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _store_url_restored() -> Iterator[None]:
+    """Put FAIRPANEL_DATABASE_URL back after each test: ``fairpanel --database-url URL``
+    run in-process sets it for the rest of its process (as a command should), which must
+    not send a later test to a store whose scratch schema is gone."""
+    before = os.environ.get("FAIRPANEL_DATABASE_URL")
+    yield
+    if before is None:
+        os.environ.pop("FAIRPANEL_DATABASE_URL", None)
+    else:
+        os.environ["FAIRPANEL_DATABASE_URL"] = before
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _home_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One temporary FAIRPANEL_HOME for the session (a test may set its own): the

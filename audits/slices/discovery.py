@@ -450,7 +450,8 @@ def _encode(frame: pd.DataFrame, columns: Sequence[str], bins: int
         numeric = (pd.api.types.is_numeric_dtype(values)
                    and not pd.api.types.is_bool_dtype(values))
         if numeric and values.nunique() > bins:
-            edges = np.unique(np.nanquantile(values.to_numpy(dtype=float),
+            # + 0.0 makes -0.0 a 0.0: one zero, whichever order a sort leaves them in.
+            edges = np.unique(np.nanquantile(values.to_numpy(dtype=float) + 0.0,
                                              np.linspace(0, 1, bins + 1)))
             inner = edges[1:-1]
             index = np.searchsorted(inner, values.to_numpy(dtype=float), side="right")

@@ -116,7 +116,7 @@ class CountedSlices:
 def weighted_quantiles(values: np.ndarray, counts: np.ndarray, q: np.ndarray) -> np.ndarray:
     """:func:`numpy.nanquantile` (method ``"linear"``) of ``values`` repeated ``counts``
     times, without repeating them: the same floating-point operations on the same two
-    order statistics, so the same bits.
+    order statistics, so the same bits (a -0.0 counted as 0.0, as the binning does).
 
     Examples
     --------
@@ -125,8 +125,9 @@ def weighted_quantiles(values: np.ndarray, counts: np.ndarray, q: np.ndarray) ->
     >>> bool((weighted_quantiles(v, c, q) == np.nanquantile(np.repeat(v, c), q)).all())
     True
     """
+    values = np.asarray(values, dtype=np.float64) + 0.0  # -0.0 is 0.0, as when binning
     order = np.argsort(values, kind="stable")
-    values, counts = np.asarray(values, dtype=np.float64)[order], np.asarray(counts)[order]
+    values, counts = values[order], np.asarray(counts)[order]
     ends = np.cumsum(counts)  # the sorted position after each value's last copy
     n = int(ends[-1])
     q = np.asarray(q, dtype=np.float64)
@@ -138,8 +139,10 @@ def weighted_quantiles(values: np.ndarray, counts: np.ndarray, q: np.ndarray) ->
     previous[virtual < 0], following[virtual < 0] = 0, 0
     a = values[np.searchsorted(ends, previous.astype(np.int64), side="right")]
     b = values[np.searchsorted(ends, following.astype(np.int64), side="right")]
+    # NumPy takes the last value at and past the end (index -1), and its gamma is
+    # measured from that index (so a -0.0 stays -0.0, as NumPy leaves it).
     gamma = virtual - np.floor(virtual)
-    gamma[above] = virtual[above] - (n - 1)
+    gamma[above] = virtual[above] + 1
     diff = b - a
     out = a + diff * gamma
     late = gamma >= 0.5

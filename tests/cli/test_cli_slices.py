@@ -102,6 +102,7 @@ def test_a_system_kept_in_place_is_sliced_where_it_lives(
         decisions: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FAIRPANEL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FAIRPANEL_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     _, df = decisions
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     write_table(url, df)
