@@ -23,6 +23,13 @@ if TYPE_CHECKING:
         conversations_from_records,
         read_conversations,
     )
+    from audits.conversations.signals import (
+        SIGNALS,
+        PolicyRule,
+        SignalPolicy,
+        conversation_signals,
+        signal_coverage,
+    )
     from audits.conversations.simulated import (
         SimulatedConversations,
         bundled_conversations,
@@ -32,14 +39,19 @@ if TYPE_CHECKING:
 __all__ = [
     "BotRates",
     "Conversations",
+    "PolicyRule",
     "RATES",
+    "SIGNALS",
+    "SignalPolicy",
     "SimulatedConversations",
     "Turn",
     "bot_rates",
     "bundled_conversations",
+    "conversation_signals",
     "conversations_from_records",
     "read_conversations",
     "score_means",
+    "signal_coverage",
     "simulate_conversations",
 ]
 

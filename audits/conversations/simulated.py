@@ -62,6 +62,9 @@ _INTENTS = {
 }
 _REGIONAL = ("Aye, ", "Wee question: ", "I reckon ")
 _NEGATIVE = (" This is useless and I am really angry.", " Terrible service, again.")
+_NEGATIVE_ES = (" Esto no sirve para nada y estoy muy enfadado.",
+                " Un servicio terrible, otra vez.")
+_ASK = ("Can I speak to a real person, please?", "Quiero hablar con una persona, por favor.")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ def simulate_conversations(n: int = 2_000, *, seed: int = 0) -> SimulatedConvers
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
     rng = np.random.default_rng(seed)
+    asks = np.random.default_rng([seed, 1])  # who asks for a person
     start = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
     intents = list(_INTENTS)
     records: list[dict[str, Any]] = []
@@ -119,8 +123,12 @@ def simulate_conversations(n: int = 2_000, *, seed: int = 0) -> SimulatedConvers
                  {"role": "assistant", "text": _INTENTS[intent][2],
                   "at": _iso(at + timedelta(seconds=4))}]
         if angry:
-            turns.append({"role": "user", "text": str(rng.choice(_NEGATIVE)).strip(),
+            said = str(rng.choice(_NEGATIVE_ES if language == "es" else _NEGATIVE)).strip()
+            turns.append({"role": "user", "text": said,
                           "at": _iso(at + timedelta(seconds=40))})
+        if asks.random() < (0.5 if escalated else 0.03):  # its own stream: the rest stays
+            turns.append({"role": "user", "text": _ASK[language == "es"],
+                          "at": _iso(at + timedelta(seconds=50))})
         if handed_over:
             turns.append({"role": "agent", "text": "Hello, I'm Sam from the support team; "
                           "I'll sort this out for you.",
