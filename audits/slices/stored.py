@@ -153,7 +153,9 @@ def find_audit_slices(
     dataset = store.get_dataset(run.dataset_id)
     if dataset is not None and in_place_source(dataset) is not None:
         report(0.0, "Counting the decisions where they live")
-        return _in_place_counts(run, dataset, columns, lambda f, m: report(0.6 * f, m)).find(
+        return count_version_in_place(
+            dataset, columns=columns, sensitive_features=run.config.get("sensitive_features"),
+            progress=lambda f, m: report(0.6 * f, m)).find(
             metric=metric, max_depth=max_depth, min_support=min_support, alpha=ALPHA,
             random_state=random_state, progress=lambda f, m: report(0.6 + 0.4 * f, m))
     report(0.0, "Rebuilding the audited decisions")
@@ -202,7 +204,9 @@ def run_slice_discovery(
     place = in_place_source(dataset)
     if place is not None:
         report(0.02, f"Counting {place.describe()} where it lives")
-        counted = _in_place_counts(run, dataset, columns, lambda f, m: report(0.6 * f, m))
+        counted = count_version_in_place(
+            dataset, columns=columns, sensitive_features=run.config.get("sensitive_features"),
+            progress=lambda f, m: report(0.6 * f, m))
         return reused_or_recorded(
             store, actor, dataset, None, {**options, "patterns_sha256": counted.sha256()},
             source=f"every decision in {place.describe()}, counted where they live",
@@ -228,15 +232,6 @@ def run_slice_discovery(
                                                    "source": decisions.source, "queries": []}}
 
     return stored_or_computed(store, actor, dataset, model, options, compute, report=report)
-
-
-def _in_place_counts(run: AuditRunRecord, dataset: DatasetRecord,
-                     columns: Sequence[str] | None, progress: Progress) -> CountedSlices:
-    """Count an audited version kept in its database, on the columns
-    :func:`audit_slice_columns` would choose on its copy (by default)."""
-    return count_version_in_place(
-        dataset, columns=columns, progress=progress,
-        sensitive_features=run.config.get("sensitive_features"))
 
 
 def count_version_in_place(dataset: DatasetRecord, *, columns: Sequence[str] | None = None,
