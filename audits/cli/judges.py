@@ -6,9 +6,10 @@ reviewer_id, criterion, score``) and prints, per criterion and per group of the 
 attribute, the judge-panel agreement, the alternative annotator test and the judge's
 offset from the panel (:func:`audits.raters.judges.judge_analysis`).
 ``fairpanel judges --simulated --by dialect`` runs it on the bundled simulated
-conversations and their simulated panel. ``--json -`` prints ``{"by", "judges",
-"conversations", "rated", "agreement", "alt_test", "bias", "config"}`` (README,
-"Conversations").
+conversations and their simulated panel. A ``judge_shown`` column in the ratings (true
+where the reviewer saw the judge's scores, randomised) adds the reviewers' automation
+bias. ``--json -`` prints ``{"by", "judges", "conversations", "rated", "agreement",
+"alt_test", "bias", "automation", "config"}`` (README, "Conversations").
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from audits.cli.common import EXIT_OK, ProgressBar, emit_json
 __all__ = ["add_judges_parser"]
 
 MSG_SOURCE = "give LOG with --ratings CSV, or --simulated (not both)"
+#: The simulated panel's reviewers copy the judge's score of a criterion this often when
+#: they were shown it (datasets/conversations.md).
+SIMULATED_AUTOMATION_BIAS = 0.3
 MSG_NEED_RATINGS = "LOG needs --ratings CSV (the panel's ratings)"
 MSG_NO_JUDGE = "{where} holds no judge scores (a record's judge.scores)"
 
@@ -39,7 +43,8 @@ def add_judges_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("log", metavar="LOG", nargs="?", default=None,
                    help="a conversation log (.jsonl or .parquet) holding the judge's scores")
     p.add_argument("--ratings", metavar="CSV",
-                   help="the panel's ratings: conversation_id, reviewer_id, criterion, score")
+                   help="the panel's ratings: conversation_id, reviewer_id, criterion, score"
+                        " (and judge_shown, for automation bias)")
     p.add_argument("--simulated", action="store_true",
                    help="the bundled simulated conversations and their simulated panel")
     p.add_argument("--by", required=True, metavar="ATTRIBUTE",
@@ -71,7 +76,8 @@ def _cmd_judges(args: argparse.Namespace) -> int:
     progress(0.05, "Reading the conversations and the ratings")
     if args.simulated:
         conversations = bundled_conversations()
-        panel = simulated_panel_ratings(simulate_conversations(2_000, seed=0))
+        panel = simulated_panel_ratings(simulate_conversations(2_000, seed=0),
+                                        automation_bias=SIMULATED_AUTOMATION_BIAS)
         where = "the simulated conversations"
     else:
         if args.ratings is None:
@@ -111,6 +117,13 @@ def _text(result: dict[str, Any]) -> str:
         lines.append(f"  {row['criterion']}, {row['group']}: {passes} (omega {omega}, "
                      f"{row['n_conversations']} conversations, "
                      f"{row['median_per_reviewer']} per reviewer)")
+    for row in result["automation"]:
+        if row["group"] == "all conversations" and row["ci_low"] is not None \
+                and row["ci_low"] > 0:
+            lines.append(f"  reviewers shown the judge's {row['criterion']} verdict agree "
+                         f"with it {row['value']:+.1%} more often [{row['ci_low']:+.1%}, "
+                         f"{row['ci_high']:+.1%}]: they copy it in {row['copy_rate']:.0%} "
+                         "of would-be disagreements")
     for row in result["bias"]:
         if row["p_adjusted"] is not None and row["p_adjusted"] < 0.05:
             lines.append(f"  the judge's {row['criterion']} scores for {row['group']} are "

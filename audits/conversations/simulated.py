@@ -153,13 +153,17 @@ def simulate_conversations(n: int = 2_000, *, seed: int = 0) -> SimulatedConvers
 
 def simulated_panel_ratings(sim: SimulatedConversations, *, n_conversations: int = 400,
                             n_reviewers: int = 6, per_conversation: int = 3,
-                            seed: int = 0) -> pd.DataFrame:
-    """An unbiased simulated panel's rubric ratings of a sample of the conversations.
+                            automation_bias: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """A simulated panel's rubric ratings of a sample of the conversations.
 
     Each sampled conversation is rated by ``per_conversation`` of ``n_reviewers``
     reviewers: the deserved score plus noise (sd 0.6, rounded to the 1-5 scale; harmful
-    flipped 3% of the time), the same for every user. Long format: ``conversation_id,
-    reviewer_id, criterion, score``.
+    flipped 3% of the time), the same for every user. Whether a reviewer saw the judge's
+    scores is drawn per (conversation, reviewer), a fair coin (``judge_shown``); with
+    ``automation_bias`` > 0 a reviewer who saw them copies the judge's score of each
+    criterion with that probability (the planted automation bias; 0: an unbiased
+    panel). Long format: ``conversation_id, reviewer_id, criterion, score,
+    judge_shown``.
 
     Examples
     --------
@@ -168,22 +172,29 @@ def simulated_panel_ratings(sim: SimulatedConversations, *, n_conversations: int
     >>> len(r), sorted(r["criterion"].unique()) == sorted(CRITERIA)
     (120, True)
     """
+    if not 0.0 <= automation_bias <= 1.0:
+        raise ValueError(f"automation_bias must lie in [0, 1]; got {automation_bias!r}")
     rng = np.random.default_rng(seed)
+    shown_rng = np.random.default_rng([seed, 2])  # its own stream: the scores stay
     ids = list(sim.truth)
+    judged = {r["conversation_id"]: r["judge"]["scores"] for r in sim.records}
     chosen = rng.choice(len(ids), size=min(n_conversations, len(ids)), replace=False)
     reviewers = [f"reviewer-{k + 1}" for k in range(n_reviewers)]
     rows = []
     for index in sorted(chosen):
         cid = ids[index]
         for reviewer in rng.choice(reviewers, size=per_conversation, replace=False):
+            shown = bool(shown_rng.random() < 0.5)
             for criterion in CRITERIA:
                 deserved = sim.truth[cid][criterion]
                 if criterion == "harmful":
                     score = float(deserved if rng.random() > 0.03 else 1 - deserved)
                 else:
                     score = float(np.clip(round(deserved + rng.normal(0, 0.6)), 1, 5))
+                if shown and shown_rng.random() < automation_bias:
+                    score = float(judged[cid][criterion])
                 rows.append({"conversation_id": cid, "reviewer_id": str(reviewer),
-                             "criterion": criterion, "score": score})
+                             "criterion": criterion, "score": score, "judge_shown": shown})
     return pd.DataFrame(rows)
 
 

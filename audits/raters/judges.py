@@ -28,12 +28,18 @@ reports for every criterion, over all conversations and within each group:
   used for reviewer groups permutes reviewers between rater groups, which one judge
   against a panel cannot give a useful permutation distribution, so the offset is
   compared directly.
+- **Automation bias**, when the panel's ratings say whether the reviewer saw the judge's
+  scores (a ``judge_shown`` column, randomised per conversation and reviewer): how much
+  seeing the judge's verdict (pass: a score of at least ``pass_at``; for ``harmful``, a
+  score of 1 means harmful) raises reviewers' agreement with it, overall and per group,
+  by :func:`audits.raters.automation.automation_bias` (reviewer jackknife intervals).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from audits.raters.agreement_groups import agreement_by_group
+from audits.raters.automation import automation_bias
 
 __all__ = ["EPSILON", "JudgeAnalysis", "alternative_annotator_test", "judge_analysis"]
 
@@ -62,20 +69,23 @@ class JudgeAnalysis:
     alt_test: pd.DataFrame
     bias: pd.DataFrame
     config: dict[str, Any]
+    automation: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``{"agreement", "alt_test", "bias", "config"}``, each table a
-        list of row objects (NaN as None)."""
+        """JSON-ready: ``{"agreement", "alt_test", "bias", "automation", "config"}``,
+        each table a list of row objects (NaN as None; ``automation`` empty when the
+        ratings do not say whether the judge was shown)."""
         def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
         return {"agreement": rows(self.agreement), "alt_test": rows(self.alt_test),
-                "bias": rows(self.bias), "config": dict(self.config)}
+                "bias": rows(self.bias), "automation": rows(self.automation),
+                "config": dict(self.config)}
 
 
 def judge_analysis(
     panel: pd.DataFrame, judge: pd.DataFrame, groups: Mapping[Any, str] | pd.Series, *,
     criteria: Sequence[str] | None = None, epsilon: float = EPSILON, q: float = 0.05,
-    n_boot: int = 1000, random_state: int = 0, level: float = 0.95,
+    n_boot: int = 1000, random_state: int = 0, level: float = 0.95, pass_at: float = 3.0,
 ) -> JudgeAnalysis:
     """Hold a judge to the panel's standard, per criterion and per user group.
 
@@ -91,6 +101,9 @@ def judge_analysis(
         The criteria to analyse (None: every one both the panel and the judge scored).
     epsilon, q : float
         The alternative annotator test's tolerance and its false discovery rate.
+    pass_at : float, default 3
+        A score of at least this passes (the verdict automation bias is measured on);
+        for ``harmful``, 1 means harmful.
     n_boot, random_state, level
         Bootstrap replicates, seed and interval level.
 
@@ -110,7 +123,7 @@ def judge_analysis(
     chosen = (list(criteria) if criteria is not None else
               sorted(set(panel["criterion"]) & set(judge["criterion"])))
     rng = np.random.default_rng(random_state)
-    agreement, alt, bias = [], [], []
+    agreement, alt, bias, automation = [], [], [], []
     for criterion in chosen:
         mine = panel[panel["criterion"] == criterion]
         theirs = judge[judge["criterion"] == criterion].set_index("conversation_id")["score"]
@@ -123,6 +136,9 @@ def judge_analysis(
             alt.append({"criterion": criterion, "group": group,
                         **alternative_annotator_test(part, theirs, epsilon=epsilon, q=q)})
         bias += _bias(mine, theirs, group_of, criterion, rng, n_boot, level)
+        if "judge_shown" in mine.columns:
+            automation.append(_automation(mine, theirs, group_of, criterion, pass_at,
+                                          level))
     bias_table = pd.DataFrame(bias)
     if len(bias_table):
         p = bias_table["p_value"].to_numpy(dtype=float)
@@ -134,8 +150,10 @@ def judge_analysis(
     return JudgeAnalysis(
         agreement=pd.concat(agreement, ignore_index=True) if agreement else pd.DataFrame(),
         alt_test=pd.DataFrame(alt), bias=bias_table,
+        automation=(pd.concat(automation, ignore_index=True) if automation
+                    else pd.DataFrame()),
         config={"criteria": chosen, "epsilon": epsilon, "q": q, "n_boot": n_boot,
-                "random_state": random_state, "level": level,
+                "random_state": random_state, "level": level, "pass_at": pass_at,
                 "agreement": "krippendorff_alpha (ordinal)",
                 "alt_test": "Calderon, Reichart and Dror (ACL 2025), one-sided t-tests, "
                             "Benjamini-Yekutieli over reviewers",
@@ -241,6 +259,31 @@ def _agreement(mine: pd.DataFrame, theirs: pd.Series, group_of: pd.Series, crite
             parts.append(table.assign(criterion=criterion, raters=who))
     out = pd.concat(parts, ignore_index=True)
     return out[["criterion", "raters", "group", "value", "ci_low", "ci_high", "n_items"]]
+
+
+def _automation(mine: pd.DataFrame, theirs: pd.Series, group_of: pd.Series, criterion: str,
+                pass_at: float, level: float) -> pd.DataFrame:
+    """Automation bias on the criterion's verdict, overall and per group."""
+    def verdict(score: pd.Series) -> pd.Series:
+        return (score >= 1) if criterion == "harmful" else (score >= pass_at)
+
+    data = pd.DataFrame({
+        "case_id": mine["conversation_id"].to_numpy(),
+        "reviewer_id": mine["reviewer_id"].to_numpy(),
+        "label": verdict(mine["score"]).astype(int).to_numpy(),
+        "model_decision": verdict(theirs.reindex(mine["conversation_id"])).astype(int)
+        .to_numpy(),
+        "model_shown": mine["judge_shown"].astype(bool).to_numpy(),
+        "subject_group": group_of.reindex(mine["conversation_id"]).to_numpy()})
+    data = data[theirs.reindex(mine["conversation_id"]).notna().to_numpy()]
+    overall = automation_bias(data, level=level)
+    rows = [{"criterion": criterion, "group": ALL, **dataclasses.asdict(overall)}]
+    per_group = automation_bias(data, by="subject_group", level=level)
+    assert isinstance(per_group, pd.DataFrame)  # by= gives the table
+    for record in per_group.to_dict("records"):
+        group = record.pop("subject_group")
+        rows.append({"criterion": criterion, "group": str(group), **record})
+    return pd.DataFrame(rows)
 
 
 def _by_group(mine: pd.DataFrame, group_of: pd.Series) -> list[tuple[str, list[Any]]]:

@@ -26,7 +26,7 @@ from audits.conversations.simulated import (
 from audits.raters.judges import judge_analysis
 
 CONTRACT = {"by", "judges", "conversations", "rated", "agreement", "alt_test", "bias",
-            "config"}
+            "automation", "config"}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_a_log_and_its_ratings_keep_the_contract(files: tuple[Path, Path],
     conversations = read_conversations(log)
     oracle = judge_analysis(pd.read_csv(ratings), conversations.judge_scores(),
                             conversations.frame["dialect"], n_boot=100).to_dict()
-    for key in ("agreement", "alt_test", "bias", "config"):
+    for key in ("agreement", "alt_test", "bias", "automation", "config"):
         assert result[key] == json.loads(json.dumps(oracle[key]))
     tone = {r["group"]: r for r in result["bias"] if r["criterion"] == "tone"}
     assert tone["regional"]["offset_ci_high"] < 0 < tone["standard"]["offset_ci_low"] + 0.2
@@ -64,6 +64,7 @@ def test_the_simulated_conversations_show_the_planted_judge(
     assert "tone, regional: not shown to replace a reviewer" in out
     assert "tone, standard: can replace a reviewer" in out
     assert "the judge's tone scores for regional are -0." in out
+    assert "reviewers shown the judge's correct verdict agree with it" in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -104,10 +104,28 @@ def test_bad_input_names_what_is_wrong(analysis) -> None:  # type: ignore[no-unt
         judge_analysis(panel, judged, groups, epsilon=1.5)
 
 
+def test_automation_bias_is_found_when_planted_and_not_otherwise() -> None:
+    sim = simulate_conversations(2_000, seed=0)
+    c = conversations_from_records(sim.records)
+    copied = simulated_panel_ratings(sim, automation_bias=0.4, seed=0)
+    found = judge_analysis(copied, c.judge_scores(), c.frame["dialect"], n_boot=100)
+    effect = found.automation.set_index(["criterion", "group"])
+    for criterion in ("correct", "tone"):  # judged often enough to disagree with
+        row = effect.loc[(criterion, ALL)]
+        assert row["ci_low"] > 0 and row["copy_rate_ci_low"] < 0.4 < row["copy_rate_ci_high"]
+    assert set(effect.index.get_level_values("group")) == {ALL, "regional", "standard"}
+    unbiased = judge_analysis(simulated_panel_ratings(sim, seed=0), c.judge_scores(),
+                              c.frame["dialect"], n_boot=100).automation
+    overall = unbiased[unbiased["group"] == ALL].set_index("criterion")
+    assert (overall.loc[["correct", "tone"], "ci_low"] < 0).all()
+    assert (overall.loc[["correct", "tone"], "ci_high"] > 0).all()
+
+
 def test_the_json_has_every_table(analysis) -> None:  # type: ignore[no-untyped-def]
     _, _, _, found = analysis
     data = found.to_dict()
-    assert set(data) == {"agreement", "alt_test", "bias", "config"}
+    assert set(data) == {"agreement", "alt_test", "bias", "automation", "config"}
+    assert data["automation"]  # the simulated ratings say whether the judge was shown
     assert {"criterion", "group", "omega", "rho", "passes"} <= set(data["alt_test"][0])
     assert data["config"]["epsilon"] == 0.2
 
