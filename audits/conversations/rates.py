@@ -20,7 +20,7 @@ import pandas as pd
 
 from audits.conversations.records import Conversations
 from audits.fairness.audit import audit_fairness
-from audits.fairness.intervals import percentile_interval
+from audits.fairness.intervals import bootstrap_means, percentile_interval
 from audits.fairness.result import FairnessAudit
 from audits.fairness.verdicts import ratio_rule
 
@@ -133,8 +133,8 @@ def score_means(conversations: Conversations, column: str, *, by: Sequence[str],
         for group in sorted(known[attribute].astype(str).unique()):
             inside = (known[attribute].astype(str) == group).to_numpy()
             mine, rest = values[inside], values[~inside]
-            boot_mine = _boot_means(rng, mine, n_boot)
-            boot_rest = _boot_means(rng, rest, n_boot)
+            boot_mine = bootstrap_means(rng, mine, n_boot)
+            boot_rest = bootstrap_means(rng, rest, n_boot)
             low, high = percentile_interval(boot_mine[:, None], level=level)
             d_low, d_high = percentile_interval((boot_mine - boot_rest)[:, None], level=level)
             rest_mean = float(rest.mean()) if len(rest) else float("nan")
@@ -145,14 +145,6 @@ def score_means(conversations: Conversations, column: str, *, by: Sequence[str],
                          "difference_ci_low": float(d_low[0]),
                          "difference_ci_high": float(d_high[0])})
     return pd.DataFrame(rows)
-
-
-def _boot_means(rng: np.random.Generator, values: np.ndarray, n_boot: int) -> np.ndarray:
-    if len(values) == 0:
-        return np.full(n_boot, np.nan)
-    picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-    out: np.ndarray = values[picks].mean(axis=1)
-    return out
 
 
 def _frame(conversations: Conversations, by: Sequence[str]) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from scipy import stats
 __all__ = [
     "MIN_EVENTS",
     "bootstrap_counts",
+    "bootstrap_means",
     "few_events",
     "floor_disparities",
     "newcombe_difference",
@@ -127,6 +128,23 @@ def resample_histogram(
     if n > 0:
         out[:, occupied] = random_state.multinomial(n, flat[occupied] / n, size=n_boot)
     return out.reshape(n_boot, *np.shape(counts))
+
+
+def bootstrap_means(rng: np.random.Generator, values: np.ndarray, n_boot: int) -> np.ndarray:
+    """Means of ``n_boot`` resamples of ``values`` (with replacement, each its own size);
+    NaN replicates when ``values`` is empty.
+
+    Examples
+    --------
+    >>> reps = bootstrap_means(np.random.default_rng(0), np.array([1.0, 3.0]), 4)
+    >>> reps.shape, bool(((reps >= 1) & (reps <= 3)).all())
+    ((4,), True)
+    """
+    if len(values) == 0:
+        return np.full(n_boot, np.nan)
+    out: np.ndarray = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(
+        axis=1)
+    return out
 
 
 def percentile_interval(

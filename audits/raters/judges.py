@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from audits.fairness.intervals import bootstrap_means
 from audits.raters.agreement_groups import agreement_by_group
 from audits.raters.automation import automation_bias
 
@@ -302,8 +303,8 @@ def _bias(mine: pd.DataFrame, theirs: pd.Series, group_of: pd.Series, criterion:
     for name in sorted(set(group)):
         inside = group == name
         a, b = values[inside], values[~inside]
-        boot_a = _boot_means(rng, a, n_boot)
-        boot_b = _boot_means(rng, b, n_boot)
+        boot_a = bootstrap_means(rng, a, n_boot)
+        boot_b = bootstrap_means(rng, b, n_boot)
         diff = boot_a - boot_b
         # Welch's t-test of the two mean offsets (a bootstrap tail could not go below
         # 1 / n_boot, too coarse for the adjustment over every group and criterion).
@@ -321,14 +322,6 @@ def _bias(mine: pd.DataFrame, theirs: pd.Series, group_of: pd.Series, criterion:
                                    else float("nan")),
             "p_value": p})
     return rows
-
-
-def _boot_means(rng: np.random.Generator, values: np.ndarray, n_boot: int) -> np.ndarray:
-    if len(values) == 0:
-        return np.full(n_boot, np.nan)
-    out: np.ndarray = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(
-        axis=1)
-    return out
 
 
 def _need(frame: pd.DataFrame, name: str, needed: Sequence[str]) -> None:

@@ -31,7 +31,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -86,7 +86,6 @@ class CountedSlices:
     binned: dict[str, list[str]]
     bins: int
     aggregation: Aggregation
-    roles: dict[str, Any] = field(default_factory=dict)
 
     def sha256(self) -> str:
         """A fingerprint of the counts (a table that changed gives another)."""
@@ -290,7 +289,7 @@ def _count(fetch: Fetch, available: Sequence[str], *, backend: str, dialect: str
     counted = run(f"SELECT {', '.join(keys)}, count(*) FROM {source} GROUP BY "
                   + ", ".join(str(i) for i in range(1, len(keys) + 1)))
     report(0.9, f"{len(counted):,} patterns counted")
-    return _patterns(counted, chosen, edges, bins, rows,
+    return _patterns(counted, chosen, edges, bins,
                      Aggregation(backend=backend, source=source, queries=tuple(queries)),
                      y_true=y_true, y_pred=y_pred, pos_label=pos_label)
 
@@ -330,7 +329,7 @@ def _edges(run: Callable[[str], list[tuple[Any, ...]]], d: Any, dialect: str, so
 
 
 def _patterns(counted: list[tuple[Any, ...]], chosen: list[str],
-              edges: dict[str, np.ndarray], bins: int, rows: int, aggregation: Aggregation,
+              edges: dict[str, np.ndarray], bins: int, aggregation: Aggregation,
               *, y_true: str, y_pred: str | None, pos_label: object) -> CountedSlices:
     k = len(chosen)
     labels: dict[str, list[str]] = {}
@@ -360,8 +359,7 @@ def _patterns(counted: list[tuple[Any, ...]], chosen: list[str],
     patterns = Patterns.of_rows(codes, y * 2 + p, count)
     binned = {c: labels[c] for c in chosen if c in edges}
     return CountedSlices(patterns=patterns, columns=tuple(chosen), labels=labels,
-                         binned=binned, bins=bins, aggregation=aggregation,
-                         roles={"rows": rows})
+                         binned=binned, bins=bins, aggregation=aggregation)
 
 
 def _missing(value: Any) -> bool:
