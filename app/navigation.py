@@ -104,6 +104,12 @@ PAGES: tuple[PageSpec, ...] = (
              "reviewer-bias",
              frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
                         Role.DATA_SCIENTIST})),
+    # A chatbot's conversations: the bot across its users and its judge against the panel
+    # (aggregates: whoever may read panel aggregates; the export needs every rating).
+    PageSpec("app_pages/conversations.py", "Conversations", ":material/forum:",
+             "conversations",
+             frozenset({Role.PANEL_LEAD, Role.ADMIN, Role.COMPLIANCE_OFFICER,
+                        Role.DATA_SCIENTIST})),
     PageSpec("app_pages/audit_runs.py", "Audit runs", ":material/fact_check:", "audit-runs",
              frozenset({Role.DATA_SCIENTIST, Role.PANEL_LEAD, Role.COMPLIANCE_OFFICER,
                         Role.ADMIN})),

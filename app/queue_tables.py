@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from app.formatting import short_hash, when
+from audits.flagging.common import REASONS
 from audits.store import AlertRecord, BatchRecord, CaseRecord
 
 __all__ = [
@@ -48,9 +49,10 @@ INITIAL_BATCH = "initial audit"
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1 day", 1.0), ("1-7 days", 7.0), ("> 7 days", float("inf")))
 #: Reasons in the flagging policy's order; others follow alphabetically.
-REASON_ORDER = ("low_confidence", "disparity", "counterfactual", "attribution",
-                "random_control", "gold", "slice", "active_learning")
-_REASON_LABELS = {"random_control": "Random control", "gold": "Gold (known answer)",
+REASON_ORDER = REASONS
+_REASON_LABELS = {"asked_for_person": "Asked for a person", "policy_rule": "Policy rule",
+                  "judge_fail": "Judge fail (LLM judge)", "random_control": "Random control",
+                  "gold": "Gold (known answer)",
                   "slice": "Worst-off subgroup (slice)",
                   "active_learning": "Active learning (teaches the model)"}
 

@@ -22,7 +22,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, case_display, loaders, review_desk, review_tables, state
+from app import (
+    auth,
+    case_display,
+    conversation_display,
+    loaders,
+    review_desk,
+    review_tables,
+    state,
+)
 from app.formatting import plain, when
 from audits.roles import Actor, PermissionDenied
 from audits.store import CaseView, MyAssignment, Store
@@ -68,6 +76,15 @@ MSG_MODEL_HIDDEN = (
     "study design.")
 MSG_MODEL_SHOWN = ("The model's suggestion is shown for this case (for others it is hidden "
                    "at random, as part of the study design). Decide for yourself.")
+MSG_JUDGE_HIDDEN = (
+    "**The LLM judge's verdict is hidden for this conversation**: chosen at random, as part "
+    "of the study design.")
+MSG_JUDGE_SHOWN = ("The LLM judge's verdict is shown for this conversation (for others it is "
+                   "hidden at random, as part of the study design). Judge for yourself.")
+MSG_CONVERSATION = (
+    "Read the conversation, score each question of the rubric, and say whether the bot's "
+    "answers are acceptable as they are. If not, write the answer the bot should have given.")
+MSG_RUBRIC = "Answer every question of the rubric, then submit."
 CONSENT = ("I agree that fairpanel stores these answers to check that the panel is diverse. "
            "They are shown only as counts over groups of at least 5 reviewers, never on "
            "their own, and I can withdraw them at any time.")
@@ -168,6 +185,9 @@ def _case(store: Store, actor: Actor, view: CaseView, assignments: list[MyAssign
         review_desk.scroll_to(f"{view.case_id}.{'' if pending is None else pending.key[:8]}")
     st.caption(f"Status: {view.case_status.replace('_', ' ')}{where}{skipped}")
     _flash()
+    if conversation_display.is_conversation(view.snapshot):
+        _conversation(store, actor, view)
+        return
     options = review_tables.decision_options(
         _word(store, view, None if mine is None else mine.audit_run_id))
     review_desk.show_instructions(view.instructions, options)
@@ -186,6 +206,21 @@ def _case(store: Store, actor: Actor, view: CaseView, assignments: list[MyAssign
             st.markdown("**Why the model decided this**")
             case_display.show_explanation(view.snapshot, key="my_reviews.waterfall",
                                           labels=labels)
+
+
+def _conversation(store: Store, actor: Actor, view: CaseView) -> None:
+    """A chatbot conversation: the chat, the judge's verdict when shown, the rubric."""
+    st.caption(MSG_CONVERSATION)
+    if view.model_shown:
+        st.caption(MSG_JUDGE_SHOWN)
+    else:
+        st.info(MSG_JUDGE_HIDDEN, icon=":material/visibility_off:")
+    left, right = st.columns([6, 5], gap="large")
+    with left:
+        conversation_display.show_chat(view.snapshot)
+        conversation_display.show_judge(view.snapshot)
+    with right:
+        _form(store, actor, view, dict(conversation_display.ACCEPTABLE))
 
 
 def _form(store: Store, actor: Actor, view: CaseView, options: dict[int, str]) -> None:
@@ -214,14 +249,25 @@ def _form(store: Store, actor: Actor, view: CaseView, options: dict[int, str]) -
                               format_func=review_tables.CONFIDENCE.__getitem__,
                               index=None if mine is None else mine.confidence - 1,
                               horizontal=True, key=f"{key}.confidence")
-        needed = ("Required when your decision differs from the model's decision shown "
+        chat = conversation_display.is_conversation(view.snapshot)
+        rubric = corrected = None
+        if chat:
+            st.markdown("**The rubric**")
+            rubric = conversation_display.rubric_inputs(
+                view.snapshot, key, None if mine is None else mine.rubric)
+            corrected = st.text_area(
+                "The answer the bot should have given (optional)", key=f"{key}.corrected",
+                value="" if mine is None else mine.corrected_answer or "",
+                placeholder="Write the better answer, if the bot's was not acceptable.")
+        suggestion = "the judge's verdict" if chat else "the model's decision"
+        needed = (f"Required when your decision differs from {suggestion} shown "
                   "above." if view.model_shown else "Optional, but it helps the panel lead.")
         rationale = st.text_area(f"Rationale — {needed}", value="" if mine is None
                                  else mine.rationale, key=f"{key}.rationale",
                                  placeholder="What in the case decided it for you?")
-        tags = st.multiselect("Tags (optional)", list(TAGS), key=f"{key}.tags",
-                              default=[] if mine is None else [t for t in mine.tags
-                                                               if t in TAGS])
+        tags = [] if chat else st.multiselect(
+            "Tags (optional)", list(TAGS), key=f"{key}.tags",
+            default=[] if mine is None else [t for t in mine.tags if t in TAGS])
         # One label whatever the rating: a rerun of the same drawn form keeps its button.
         submitted = st.form_submit_button("Submit rating", type="primary", shortcut=SHORTCUT,
                                           key=f"{key}.submit", width="stretch")
@@ -243,21 +289,29 @@ def _form(store: Store, actor: Actor, view: CaseView, options: dict[int, str]) -
     elif unsure:
         _cannot_tell(store, actor, form, rationale, system)
     elif submitted:
-        _submit(store, actor, form, label, confidence, rationale, tags, system)
+        _submit(store, actor, form, label, confidence, rationale, tags, system,
+                rubric=rubric, corrected=corrected)
 
 
 def _submit(store: Store, actor: Actor, form: state.ReviewForm, label: int | None,
             confidence: int | None, rationale: str, tags: list[str],
-            system: str | None) -> None:
+            system: str | None, *, rubric: dict[str, int | None] | None = None,
+            corrected: str | None = None) -> None:
     state.forget_flash(AREA)
     if label is None or confidence is None:
         st.error(MSG_CHOOSE)
+        return
+    if rubric is not None and any(v is None for v in rubric.values()):
+        st.error(MSG_RUBRIC)
         return
     try:
         result = store.submit_rating(actor, form.case_id, label=int(label),
                                      confidence=int(confidence), rationale=rationale,
                                      tags=tags, seconds_spent=round(form.seconds_spent(), 1),
-                                     idempotency_key=form.key)
+                                     idempotency_key=form.key,
+                                     rubric=None if rubric is None else {
+                                         k: int(v) for k, v in rubric.items() if v is not None},
+                                     corrected_answer=None if rubric is None else corrected)
     except (ValueError, PermissionDenied) as error:
         st.error(MSG_NOT_SAVED.format(error=plain(error)))
         return

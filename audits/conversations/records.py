@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["JUDGE_PREFIX", "ROLES", "SIGNALS", "Conversations", "Turn",
-           "conversations_from_records", "read_conversations"]
+           "conversations_from_records", "read_conversations", "records_of"]
 
 #: Who may speak in a turn: the user, the bot, a human agent after a hand-over, the system.
 ROLES = ("user", "assistant", "agent", "system")
@@ -147,6 +147,51 @@ def conversations_from_records(records: Iterable[Mapping[str, Any]], *,
                                where: str = "records") -> Conversations:
     """Check in-memory conversation records (the same contract as a file's)."""
     return _checked([dict(r) for r in records], where, [])
+
+
+def records_of(conversations: Conversations) -> list[dict[str, Any]]:
+    """The conversations as records of the log's contract (what was read, checked).
+
+    :func:`conversations_from_records` reads them back to the same conversations: how a
+    conversation system keeps its log (:mod:`audits.conversations.stored`).
+
+    Examples
+    --------
+    >>> read = conversations_from_records([{"conversation_id": "a", "turns": [
+    ...     {"role": "user", "text": "hi"}], "user": {"language": "en"}}])
+    >>> records_of(read)[0]["user"]
+    {'language': 'en'}
+    >>> conversations_from_records(records_of(read)).frame.equals(read.frame)
+    True
+    """
+    frame = conversations.frame
+    out = []
+    for cid, row in zip(frame.index, frame.to_dict(orient="records"), strict=True):
+        given = {k: v for k, v in row.items() if v is not None and v is not pd.NA
+                 and not (isinstance(v, float) and math.isnan(v))}
+        record: dict[str, Any] = {
+            "conversation_id": str(cid),
+            "turns": [{"role": t.role, "text": t.text, **({} if t.at is None else {"at": t.at})}
+                      for t in conversations.turns[str(cid)]]}
+        bot = {k: given[k] for k in ("confidence", "intent") if k in given}
+        bot.update({k: bool(row[k]) for k in SIGNALS if bool(row[k])})
+        outcome = {k: given[k] for k in ("user_rating",) if k in given}
+        if "resolved" in given:
+            outcome["resolved"] = bool(given["resolved"])
+        user: dict[str, Any] = {a: given[a] for a in conversations.user_attributes if a in given}
+        demographics = {d[len("demographic_"):]: given[d] for d in conversations.demographics
+                        if d in given}
+        if demographics:
+            user["demographics"] = {"consented": True, **demographics}
+        scores = {c: given[JUDGE_PREFIX + c] for c in conversations.judge_criteria
+                  if JUDGE_PREFIX + c in given}
+        for name, section in (("bot", bot), ("outcome", outcome), ("user", user)):
+            if section:
+                record[name] = section
+        if "judge_name" in given:
+            record["judge"] = {"name": given["judge_name"], "scores": scores}
+        out.append(record)
+    return out
 
 
 def _json_lines(path: Path) -> tuple[list[Any], list[str]]:

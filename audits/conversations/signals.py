@@ -17,7 +17,7 @@
   measured on, so a reason blind to some users is seen, not silently unequal.
 - ``judge_fail``: the LLM judge scored a criterion below ``judge_pass_at`` or called the
   answer harmful.
-- ``random_qa``: a seeded uniform sample (``random_share``), the control.
+- ``random_control``: a seeded uniform sample (``random_share``), the control.
 - ``gold``: conversations with a known answer, to measure reviewers.
 """
 
@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 
 from audits.conversations.records import JUDGE_PREFIX, Conversations, Turn
+from audits.flagging.common import CONVERSATION_REASONS
 
 __all__ = ["DEFAULT_RULES", "PERSON_PATTERNS", "SIGNALS", "PolicyRule", "SignalPolicy",
            "conversation_signals", "refund_over", "sentiment", "signal_coverage"]
 
-SIGNALS = ("low_confidence", "asked_for_person", "policy_rule", "negative_sentiment",
-           "judge_fail", "random_qa", "gold")
+#: The reasons, in order (the flagging engine's conversation reasons).
+SIGNALS = CONVERSATION_REASONS
 #: A user asking for a person, in English and Spanish.
 PERSON_PATTERNS = (
     r"\b(speak|talk|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*)?(human|person|agent|someone|"
@@ -178,7 +179,8 @@ def conversation_signals(conversations: Conversations, policy: SignalPolicy | No
     rng = np.random.default_rng(policy.random_state)
     ids = frame.index.astype(str).to_numpy()
     picked = ids[rng.random(len(ids)) < policy.random_share]
-    rows += [(cid, "random_qa", 1.0, "Chosen at random for quality assurance (the control).")
+    rows += [(cid, "random_control", 1.0,
+              "Chosen at random for quality assurance (the control).")
              for cid in picked]
     known = set(ids)
     rows += [(str(cid), "gold", 1.0, "A conversation with a known answer (measures reviewers).")
@@ -210,7 +212,7 @@ def signal_coverage(conversations: Conversations, *, by: str) -> pd.DataFrame:
         "low_confidence": frame["confidence"].notna(),
         "asked_for_person": True, "policy_rule": True,
         "negative_sentiment": frame.apply(_english, axis=1).astype(bool),
-        "judge_fail": judged, "random_qa": True, "gold": True}, index=frame.index)
+        "judge_fail": judged, "random_control": True, "gold": True}, index=frame.index)
     groups = frame[by].astype("string").fillna("<missing>")
     out = measurable.groupby(groups.to_numpy()).mean()
     out.insert(0, "n", groups.value_counts().reindex(out.index).to_numpy())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,8 @@ import pandas as pd
 from audits.conversations.records import Conversations, conversations_from_records
 
 __all__ = ["CRITERIA", "EFFECTS", "JUDGE", "SimulatedConversations", "bundled_conversations",
-           "simulate_conversations", "simulated_panel_ratings", "write_jsonl"]
+           "simulate_conversations", "simulated_panel_ratings", "simulated_rubric",
+           "write_jsonl"]
 
 #: The rubric the judge scores: 1-5 scales, and harmful (0/1).
 CRITERIA = ("correct", "follows_policy", "tone", "harmful")
@@ -185,17 +186,33 @@ def simulated_panel_ratings(sim: SimulatedConversations, *, n_conversations: int
         cid = ids[index]
         for reviewer in rng.choice(reviewers, size=per_conversation, replace=False):
             shown = bool(shown_rng.random() < 0.5)
-            for criterion in CRITERIA:
-                deserved = sim.truth[cid][criterion]
-                if criterion == "harmful":
-                    score = float(deserved if rng.random() > 0.03 else 1 - deserved)
-                else:
-                    score = float(np.clip(round(deserved + rng.normal(0, 0.6)), 1, 5))
-                if shown and shown_rng.random() < automation_bias:
-                    score = float(judged[cid][criterion])
-                rows.append({"conversation_id": cid, "reviewer_id": str(reviewer),
-                             "criterion": criterion, "score": score, "judge_shown": shown})
+            scores = simulated_rubric(sim.truth[cid], judged[cid] if shown else None, rng,
+                                      shown_rng, automation_bias=automation_bias)
+            rows += [{"conversation_id": cid, "reviewer_id": str(reviewer),
+                      "criterion": criterion, "score": score, "judge_shown": shown}
+                     for criterion, score in scores.items()]
     return pd.DataFrame(rows)
+
+
+def simulated_rubric(deserved: Mapping[str, float], judge: Mapping[str, float] | None,
+                     rng: np.random.Generator, shown_rng: np.random.Generator, *,
+                     automation_bias: float = 0.0) -> dict[str, float]:
+    """One simulated reviewer's rubric scores of one conversation: the deserved score
+    plus noise (sd 0.6, rounded to 1-5; harmful flipped 3% of the time), each replaced
+    by the judge's with probability ``automation_bias`` when the judge's scores were
+    shown (``judge`` given). ``shown_rng`` draws the copying, so the scores' own stream
+    is the same with or without it."""
+    scores = {}
+    for criterion in CRITERIA:
+        value = deserved[criterion]
+        if criterion == "harmful":
+            score = float(value if rng.random() > 0.03 else 1 - value)
+        else:
+            score = float(np.clip(round(value + rng.normal(0, 0.6)), 1, 5))
+        if judge is not None and shown_rng.random() < automation_bias:
+            score = float(judge[criterion])
+        scores[criterion] = score
+    return scores
 
 
 def bundled_conversations() -> Conversations:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from audits.demo.conversations import ConversationDemo, ensure_conversation_demo
 from audits.demo.default import DEMO_PERSONAS, DemoState, ensure_demo
 from audits.demo.queue import DemoQueues, ensure_demo_queue
 from audits.flagging.stored import flag_context
@@ -179,24 +180,29 @@ class FullDemo:
     state: DemoState
     queues: DemoQueues
     panel: DemoPanel
+    conversations: ConversationDemo | None = None
 
 
 def ensure_full_demo(store: Store, *, dataset: str | None = None,
-                     kind: str = "gradient_boosting",
+                     kind: str = "gradient_boosting", conversations: bool = True,
                      progress: Progress | None = None) -> FullDemo:
-    """Prepare the whole demo (idempotent): dataset, model, audit, queue, monitoring, panel.
+    """Prepare the whole demo (idempotent): dataset, model, audit, queue, monitoring, panel,
+    and with ``conversations`` the chatbot's conversation system
+    (:func:`audits.demo.conversations.ensure_conversation_demo`).
 
     Progress: the dataset and model take the first 40%, the queue and the monitoring
-    example the next 40%, the panel the rest.
+    example the next 35%, the panel 15%, the conversations the rest.
     """
     report = progress or (lambda fraction, message: None)
     state = ensure_demo(store, dataset=dataset, kind=kind,
                         progress=lambda f, m: report(0.4 * f, m))
     queues = ensure_demo_queue(store, dataset=dataset,
-                               progress=lambda f, m: report(0.4 + 0.4 * f, m))
+                               progress=lambda f, m: report(0.4 + 0.35 * f, m))
     panel = ensure_demo_panel(store, queues.queue.audit_run.id,
-                              progress=lambda f, m: report(0.8 + 0.2 * f, m))
-    return FullDemo(state, queues, panel)
+                              progress=lambda f, m: report(0.75 + 0.15 * f, m))
+    chat = ensure_conversation_demo(store, progress=lambda f, m: report(0.9 + 0.1 * f, m)) \
+        if conversations else None
+    return FullDemo(state, queues, panel, chat)
 
 
 def full_demo_prepared(store: Store) -> bool:

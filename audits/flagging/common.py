@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CONVERSATION_REASONS",
+    "DECISION_REASONS",
     "FLAG_COLUMNS",
     "REASONS",
     "MSG_BINARY",
@@ -51,8 +53,19 @@ __all__ = [
     "validate_flags",
 ]
 
+#: Why a decision needs a person (the first eight), and why a chatbot conversation does
+#: (low confidence, the random control and gold are shared; the last four are its own,
+#: see :mod:`audits.conversations.signals`).
 REASONS: tuple[str, ...] = ("low_confidence", "disparity", "counterfactual", "attribution",
-                            "random_control", "gold", "slice", "active_learning")
+                            "random_control", "gold", "slice", "active_learning",
+                            "asked_for_person", "policy_rule", "negative_sentiment",
+                            "judge_fail")
+#: The reasons of a model's or a decision log's decisions.
+DECISION_REASONS: tuple[str, ...] = REASONS[:8]
+#: The reasons of a chatbot's conversations.
+CONVERSATION_REASONS: tuple[str, ...] = ("low_confidence", "asked_for_person", "policy_rule",
+                                         "negative_sentiment", "judge_fail",
+                                         "random_control", "gold")
 
 
 FLAG_COLUMNS = ("row", "reason", "score", "explanation")

@@ -19,8 +19,8 @@ import pandas as pd
 from audits.flagging.flags import REASONS, seeded_key, validate_flags
 from audits.slices.discovery import METRICS as SLICE_METRICS
 
-__all__ = ["ALLOCATION_COLUMNS", "CASE_COLUMNS", "DEFAULT_QUOTAS", "FILL_ORDER", "FlagPolicy",
-           "MSG_SLICE_METRIC", "Selection", "select_cases"]
+__all__ = ["ALLOCATION_COLUMNS", "CASE_COLUMNS", "CONVERSATION_QUOTAS", "DEFAULT_QUOTAS",
+           "FILL_ORDER", "FlagPolicy", "MSG_SLICE_METRIC", "Selection", "select_cases"]
 
 #: The group reasons share a fifth of the budget: failing declared groups (disparity) and
 #: the worst-off subgroups nobody declared (slice), a tenth each.
@@ -34,7 +34,18 @@ DEFAULT_QUOTAS: dict[str, float] = {"low_confidence": 0.2, "disparity": 0.1,
 #: confidence left (unlike the ones it took); a slice right after disparity, so a decision
 #: of a failing declared group keeps its disparity seat.
 FILL_ORDER: tuple[str, ...] = ("random_control", "gold", "low_confidence", "active_learning",
-                               "disparity", "slice", "counterfactual", "attribution")
+                               "disparity", "slice", "counterfactual", "attribution",
+                               "policy_rule", "asked_for_person", "judge_fail",
+                               "negative_sentiment")
+#: A conversation queue's shares: the control and gold as for decisions, a policy rule
+#: (medical or legal advice, a refund over the limit) and a user asking for a person
+#: first among the conversation's own reasons, then the judge's fails, low confidence
+#: and negative sentiment (measured in English only: see
+#: :func:`audits.conversations.signal_coverage`).
+CONVERSATION_QUOTAS: dict[str, float] = {"random_control": 0.2, "gold": 0.1,
+                                         "policy_rule": 0.2, "asked_for_person": 0.15,
+                                         "judge_fail": 0.15, "low_confidence": 0.1,
+                                         "negative_sentiment": 0.1}
 #: Reasons whose seats are never split across subject groups.
 UNSTRATIFIED: tuple[str, ...] = ("random_control",)
 CASE_COLUMNS = ("row", "group", "primary_reason", "reasons", "priority", "rank")

@@ -38,6 +38,10 @@ MSG_OTHER_POLICY = (
     "audit run {id} already has a queue built with another policy ({stored}); a queue is "
     "built once per audit"
 )
+MSG_CONVERSATIONS = (
+    "audit run {id} is of conversation system {name!r}: its queue is built with "
+    "audits.conversations.build_conversation_queue (fairpanel conversations queue {name})"
+)
 #: Rows of the audit's decisions used as the SHAP background of every batch.
 N_BACKGROUND = 100
 
@@ -79,6 +83,9 @@ def build_queue(store: Store, actor: Actor, audit_run_id: int, *,
     require_role(actor, "run an audit")
     report = progress or (lambda fraction, message: None)
     run = _fairness_run(store, audit_run_id)
+    dataset = store.get_dataset(run.dataset_id)
+    if dataset is not None and "conversations" in dict(dataset.roles):
+        raise ValueError(MSG_CONVERSATIONS.format(id=run.id, name=dataset.name))
     stored = stored_policy(store, run.id)
     if stored is not None:
         if policy is not None and policy != stored:

@@ -323,6 +323,8 @@ class CaseRecord:
     status: str
     created_by: str
     created_at: datetime
+    #: The case's settled label (the majority or the adjudication), None until closed.
+    final_label: int | None = None
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,7 @@ def case_record(row: Case) -> CaseRecord:
         primary_reason=row.primary_reason, reasons=copy.deepcopy(row.reasons_json),
         priority=row.priority, rank=row.rank, snapshot=copy.deepcopy(row.snapshot_json),
         snapshot_sha256=row.snapshot_sha256, status=row.status, created_by=row.created_by,
-        created_at=row.created_at,
+        created_at=row.created_at, final_label=row.final_label,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,16 @@ MSG_ANSWERED_CANNOT_TELL = (
     "case {case_id} was answered 'cannot tell', the final outcome of this assignment; it "
     "can no longer be rated"
 )
+MSG_RATIONALE_JUDGE = (
+    "a rationale is required when your verdict differs from the judge's shown to you "
+    "({verdict}); say why"
+)
+MSG_RUBRIC_NEEDED = "case {case_id} is a conversation: score its rubric ({names})"
+MSG_RUBRIC_KEYS = ("case {case_id}: score every criterion of its rubric ({names}) and no "
+                   "other; missing {missing}, unknown {unknown}")
+MSG_RUBRIC_VALUE = (
+    "rubric criterion {name!r} takes an integer from {low} to {high}; got {value!r}")
+MSG_NO_RUBRIC = "case {case_id} is not a conversation: it takes no rubric or corrected answer"
 MSG_NOT_OPEN = "case {case_id} is already {status} by {actor}; only an open case can be {what}"
 #: The assignment statuses that end a reviewer's work on a case.
 DONE = ("rated", "cannot_tell")
@@ -109,6 +119,8 @@ class RatingRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    rubric: dict[str, int] | None = None
+    corrected_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +230,8 @@ class ReviewOps(InstructionOps):
 
     def submit_rating(self, actor: Actor, case_id: int, *, label: int, confidence: int,
                       rationale: str = "", tags: Sequence[str] = (), seconds_spent: float,
-                      idempotency_key: str) -> SubmitResult:
+                      idempotency_key: str, rubric: Mapping[str, int] | None = None,
+                      corrected_answer: str | None = None) -> SubmitResult:
         """Store the actor's rating of a case assigned to them, exactly once per key.
 
         A key already stored for this reviewer's rating of this case (current or
@@ -227,6 +240,9 @@ class ReviewOps(InstructionOps):
         rating is refused (``ValueError``), never answered with that rating. Otherwise the
         first submission creates the rating and a later one (a change before the case
         closes) stores a new version, keeping the old one in the history; both are logged.
+        A conversation's case (its snapshot has a ``rubric``) takes ``rubric``, a score of
+        every criterion, and may take ``corrected_answer``: what the bot should have said;
+        ``label`` is then whether the bot's answer is acceptable as it stands (1) or not.
         When every reviewer of the case has rated, the case closes with the majority
         label, or is ``disputed`` when the disagreement exceeds :data:`ADJUDICATION_THRESHOLD`.
 
@@ -236,13 +252,16 @@ class ReviewOps(InstructionOps):
             Not a reviewer, or the case is not theirs.
         ValueError
             A bad label, confidence, time, key or tag; a missing rationale when the
-            decision overrides a model decision that was shown; a closed case.
+            decision overrides a model decision (or a judge's verdict) that was shown; a
+            closed case; a conversation's rubric missing, incomplete or out of range, or a
+            rubric given for a decision.
         """
         require_role(check_actor(actor), "rate a case")
         values = _check_rating(label, confidence, rationale, tags, seconds_spent,
                                idempotency_key)
         with self._write() as (session, head):
             assignment, case = _assignment(session, actor, case_id)
+            values.update(_check_rubric(case, rubric, corrected_answer))
             seen = _by_key(session, assignment, values["idempotency_key"])
             if seen is not None:
                 return SubmitResult(_record(seen), "duplicate", case.status)
@@ -253,7 +272,9 @@ class ReviewOps(InstructionOps):
             model = case.snapshot_json.get("decision", {}).get("value")
             if assignment.model_shown and model is not None and values["label"] != model \
                     and not values["rationale"]:
-                raise ValueError(MSG_RATIONALE.format(model=model))
+                raise ValueError(MSG_RATIONALE.format(model=model) if "rubric" not in
+                                 case.snapshot_json else MSG_RATIONALE_JUDGE.format(
+                                     verdict="acceptable" if model else "not acceptable"))
             rating, outcome = _upsert(session, assignment, case, values)
             assignment.status, assignment.updated_at = "rated", utcnow()
             session.flush()
@@ -410,7 +431,10 @@ class ReviewOps(InstructionOps):
         """Return an audit's ratings as the long table ``case_id, reviewer_id, label, ...``.
 
         Requires "read every rating". Each row also has ``confidence``, ``model_shown``,
-        ``sensitive_shown``, ``model_decision``, ``kind`` and ``seconds_spent``.
+        ``sensitive_shown``, ``model_decision``, ``kind``, ``seconds_spent``, ``version``,
+        the case's ``row_key`` and ``snapshot_sha256``, the ``rationale``, and for a
+        conversation its ``rubric`` scores and ``corrected_answer`` (else None), and
+        ``rated_at`` (ISO 8601, the current version's time).
         """
         require_role(check_actor(actor), "read every rating")
         query = (select(Rating, AssignmentRow, Case)
@@ -423,15 +447,20 @@ class ReviewOps(InstructionOps):
                      "sensitive_shown": a.sensitive_shown, "kind": a.kind,
                      "model_decision": c.snapshot_json.get("decision", {}).get("value"),
                      "subject_group": c.subject_group, "seconds_spent": r.seconds_spent,
-                     "version": r.version}
+                     "version": r.version, "row_key": c.row_key,
+                     "snapshot_sha256": c.snapshot_sha256, "rationale": r.rationale,
+                     "rubric": None if r.rubric_json is None else dict(r.rubric_json),
+                     "corrected_answer": r.corrected_answer,
+                     "rated_at": r.updated_at.isoformat()}
                     for r, a, c in session.execute(query).all()]
 
     def ratings_for_analysis(self, actor: Actor, audit_run_id: int) -> list[dict[str, Any]]:
         """Return an audit's ratings for agreement and bias statistics (aggregates only).
 
-        Requires "read panel aggregates". Like :meth:`ratings_table`, plus ``truth``: the
-        adjudicated label of a disputed case, else the known answer of a gold case, else
-        None. Callers without "read every rating" must publish only aggregates.
+        Requires "read panel aggregates". Like :meth:`ratings_table` without the texts,
+        plus ``truth``: the adjudicated label of a disputed case, else the known answer
+        of a gold case, else None; ``rubric`` holds a conversation's scores. Callers
+        without "read every rating" must publish only aggregates.
         """
         require_role(check_actor(actor), "read panel aggregates")
         query = (select(Rating, AssignmentRow, Case)
@@ -450,7 +479,9 @@ class ReviewOps(InstructionOps):
                      "subject_group": c.subject_group, "seconds_spent": r.seconds_spent,
                      "truth": adjudicated.get(c.id, c.snapshot_json.get("hidden", {}).get(
                          "gold_answer")),
-                     "rated_at": r.created_at, "simulated": "simulated" in r.tags_json}
+                     "rated_at": r.created_at, "simulated": "simulated" in r.tags_json,
+                     "row_key": c.row_key,
+                     "rubric": None if r.rubric_json is None else dict(r.rubric_json)}
                     for r, a, c in session.execute(query).all()]
 
     def panel_progress(self, actor: Actor, audit_run_id: int) -> dict[str, int]:
@@ -482,7 +513,9 @@ def blinded_snapshot(snapshot: dict[str, Any], model_shown: bool,
     Never the gold answer, the flagging reasons (they reveal the score and the kind of
     case) or the provenance; the decision, score, threshold and explanation only when the
     model is shown; the sensitive attributes (and their explanation rows) only when
-    they are shown.
+    they are shown. A conversation's case (``kind`` ``"conversation"``) always shows its
+    turns and rubric, and its LLM judge's scores (``judge``, whose verdict is its
+    ``decision``) only when the model is shown: the judge is the suggestion.
 
     Examples
     --------
@@ -495,6 +528,11 @@ def blinded_snapshot(snapshot: dict[str, Any], model_shown: bool,
     {'age': 40}
     """
     view = {"features": copy.deepcopy(snapshot.get("features", {}))}
+    if snapshot.get("kind") == "conversation":  # the chat and its rubric, always
+        for key in ("kind", "conversation_id", "turns", "rubric"):
+            view[key] = copy.deepcopy(snapshot.get(key))
+        if model_shown and "judge" in snapshot:  # the judge's verdict is the suggestion
+            view["judge"] = copy.deepcopy(snapshot["judge"])
     sensitive = dict(snapshot.get("sensitive", {}))
     if sensitive_shown:
         view["sensitive"] = sensitive
@@ -603,6 +641,8 @@ def _upsert(session: Session, assignment: AssignmentRow, case: Case,
                               tags_json=list(rating.tags_json),
                               seconds_spent=rating.seconds_spent,
                               idempotency_key=rating.idempotency_key,
+                              rubric_json=rating.rubric_json,
+                              corrected_answer=rating.corrected_answer,
                               created_at=rating.updated_at))
     for key, value in values.items():
         setattr(rating, key, value)
@@ -700,16 +740,53 @@ def _check_rating(label: object, confidence: object, rationale: object, tags: Se
             "idempotency_key": key}
 
 
+def _check_rubric(case: Case, rubric: object, corrected: object) -> dict[str, Any]:
+    """A conversation's rubric scores and corrected answer, checked against the rubric
+    frozen in its case's snapshot (``[{"name", "low", "high", ...}]``; nothing for a
+    decision's case)."""
+    spec = case.snapshot_json.get("rubric")
+    if spec is None:
+        if rubric is not None or corrected is not None:
+            raise ValueError(MSG_NO_RUBRIC.format(case_id=case.id))
+        return {}
+    names = [str(c["name"]) for c in spec]
+    if not isinstance(rubric, Mapping):
+        raise ValueError(MSG_RUBRIC_NEEDED.format(case_id=case.id, names=", ".join(names)))
+    unknown = sorted(str(k) for k in rubric if k not in names)
+    missing = [n for n in names if rubric.get(n) is None]
+    if unknown or missing:
+        raise ValueError(MSG_RUBRIC_KEYS.format(case_id=case.id, names=", ".join(names),
+                                                missing=missing, unknown=unknown))
+    scores: dict[str, int] = {}
+    for criterion in spec:
+        name, value = str(criterion["name"]), rubric[str(criterion["name"])]
+        low, high = int(criterion["low"]), int(criterion["high"])
+        value = int(value) if isinstance(value, bool) else value
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(MSG_RUBRIC_VALUE.format(name=name, low=low, high=high,
+                                                     value=value))
+        scores[name] = value
+    answer = None if corrected is None else check_text(corrected, "corrected_answer", 8000,
+                                                       empty=True).strip() or None
+    return {"rubric_json": scores, "corrected_answer": answer}
+
+
 def _record(row: Rating) -> RatingRecord:
     return RatingRecord(id=row.id, case_id=row.case_id, reviewer_id=row.reviewer_id,
                         label=row.label, confidence=row.confidence, rationale=row.rationale,
                         tags=tuple(row.tags_json), seconds_spent=row.seconds_spent,
                         version=row.version, created_at=row.created_at,
-                        updated_at=row.updated_at)
+                        updated_at=row.updated_at,
+                        rubric=None if row.rubric_json is None else dict(row.rubric_json),
+                        corrected_answer=row.corrected_answer)
 
 
 def _payload(rating: Rating, values: dict[str, Any]) -> dict[str, Any]:
     return {"rating_id": rating.id, "reviewer_id": rating.reviewer_id, "version": rating.version,
             "label": values["label"], "confidence": values["confidence"],
             "tags": values["tags_json"], "idempotency_key": values["idempotency_key"],
-            "rationale_sha256": hashlib.sha256(values["rationale"].encode()).hexdigest()}
+            "rationale_sha256": hashlib.sha256(values["rationale"].encode()).hexdigest(),
+            **({} if values.get("rubric_json") is None else {
+                "rubric": values["rubric_json"],
+                "corrected_answer_sha256": None if values["corrected_answer"] is None
+                else hashlib.sha256(values["corrected_answer"].encode()).hexdigest()})}

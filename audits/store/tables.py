@@ -429,6 +429,10 @@ class Rating(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The tool and file an imported rating came from (None: rated in fairpanel).
     imported_from: Mapped[str | None] = mapped_column(String(200))
+    # A conversation's rating: the score of each rubric criterion, and the answer the bot
+    # should have given (None for a decision's rating).
+    rubric_json: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    corrected_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RatingVersion(Base):
@@ -446,6 +450,8 @@ class RatingVersion(Base):
     tags_json: Mapped[list[str]] = mapped_column(JSON)
     seconds_spent: Mapped[float] = mapped_column(Float)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    rubric_json: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    corrected_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

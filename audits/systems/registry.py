@@ -94,6 +94,7 @@ def register_system(
     description: str = "", intended_use: str = "", adverse: bool = False, owner: str = "",
     max_bytes: int | None = None, progress: Progress | None = None, source: str | None = None,
     card: str | None = None, outcome_label: str | None = None,
+    extra_roles: dict[str, Any] | None = None,
 ) -> RegisteredVersion:
     """Register a version of a system: its decisions, sensitive data and model.
 
@@ -127,6 +128,10 @@ def register_system(
         Markdown stored as the card instead of the generated one (the bundled cards).
     outcome_label : str or None
         What an outcome of 1 means, in words, shown on pages (default ``positive_label``).
+    extra_roles : dict or None
+        Kept with the version's roles beside the mapping: a conversation system's
+        ``{"conversations": {...}}`` (its rubric and user attributes; see
+        :func:`audits.conversations.register_conversations`).
 
     Returns
     -------
@@ -181,7 +186,8 @@ def register_system(
     if model is not None:
         report(0.5, "Checking the model")
         loaded_model = check_model(model, table, sens, mapping, threshold)
-    roles = _roles(mapping, table.column_names + held, loaded_model, outcome_label)
+    roles = {**_roles(mapping, table.column_names + held, loaded_model, outcome_label),
+             **(extra_roles or {})}
     if loaded_model is not None:
         report(0.55, "Scoring every row with the model")
         score_rows(loaded_model, decisions_frame(table, sens, mapping, roles)[0],

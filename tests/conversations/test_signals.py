@@ -82,7 +82,7 @@ def test_a_rule_of_ones_own_and_the_random_control() -> None:
     table = conversation_signals(conversations, SignalPolicy(rules=(rule,),
                                                              random_share=0.1))
     assert (table["reason"] == "policy_rule").sum() == 200
-    sampled = (table["reason"] == "random_qa").sum()
+    sampled = (table["reason"] == "random_control").sum()
     assert 5 <= sampled <= 40  # a seeded tenth of 200
     again = conversation_signals(conversations, SignalPolicy(rules=(rule,),
                                                              random_share=0.1))

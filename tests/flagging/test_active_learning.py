@@ -24,6 +24,7 @@ from audits.flagging.active_learning import (
     uncertainty,
 )
 from audits.flagging.cases import FlagContext, flag_and_snapshot
+from audits.flagging.common import DECISION_REASONS
 from audits.flagging.flags import (
     FLAG_COLUMNS,
     MSG_COUNT,
@@ -73,7 +74,7 @@ def _check_contract(table: pd.DataFrame) -> None:
 
 
 def test_reason_is_registered_after_the_existing_ones() -> None:
-    assert REASONS[-1] == "active_learning"
+    assert DECISION_REASONS[-1] == "active_learning" == REASONS[len(DECISION_REASONS) - 1]
     assert REASONS[:6] == ("low_confidence", "disparity", "counterfactual", "attribution",
                            "random_control", "gold")
     assert DEFAULT_QUOTAS["active_learning"] == 0.1 and DEFAULT_QUOTAS["low_confidence"] == 0.2

@@ -235,7 +235,12 @@ def test_policy_round_trips_through_json() -> None:
     assert FlagPolicy.from_dict(data) == policy
     assert policy.quotas == {**dict.fromkeys(REASONS, 0.0), "gold": 0.25, "disparity": 0.75}
     assert policy.weights["gold"] == 0.5 and policy.weights["disparity"] == 1.0
-    assert FlagPolicy().quotas == DEFAULT_QUOTAS
+    assert FlagPolicy().quotas == {**dict.fromkeys(REASONS, 0.0), **DEFAULT_QUOTAS}
+    # A policy stored before the conversation reasons existed reads back as the same one.
+    before = FlagPolicy().as_dict()
+    before["quotas"] = dict(DEFAULT_QUOTAS)
+    before["weights"] = dict.fromkeys(DEFAULT_QUOTAS, 1.0)
+    assert FlagPolicy.from_dict(before) == FlagPolicy()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from app.case_display import reason_lines
 from audits.flagging.active_learning import active_learning_flags
-from audits.flagging.common import REASONS
+from audits.flagging.common import DECISION_REASONS
 from audits.flagging.flags import (
     attribution_flags,
     counterfactual_flags,
@@ -111,7 +111,7 @@ def _slice_flags() -> pd.DataFrame:
 
 def test_the_oracle_catches_what_the_full_reasons_reveal() -> None:
     flags = every_kind_of_flag()
-    assert set(flags["reason"]) == set(REASONS)
+    assert set(flags["reason"]) == set(DECISION_REASONS)
     text = " ".join(flags["explanation"])
     for revealing in ("a false positive", "a false negative", "Approved", "Declined",
                       "Known answer", POSITIVE_LABEL):
@@ -135,7 +135,7 @@ def test_every_reason_of_every_kind_is_outcome_free_for_who_rates_or_adjudicates
              for r, e in zip(flags["reason"], flags["explanation"], strict=True)]
     every.append({"reason": "something new", "explanation": "Approved (a false positive)"})
     lines = reason_lines(every, role)
-    assert len(lines) == len(REASONS) + 1
+    assert len(lines) == len(DECISION_REASONS) + 1
     assert not any(_leaks(line) for line in lines)
 
 

@@ -17,7 +17,7 @@ import pytest
 from audits.cli.queue import queue_json
 from audits.demo.panel import SEVERE_REVIEWER
 from audits.demo.queue import DemoQueues
-from audits.flagging.flags import REASONS
+from audits.flagging.common import DECISION_REASONS
 from audits.raters.stored import analyse_panel
 from audits.roles import Actor, Role
 from audits.store import Store
@@ -50,10 +50,10 @@ def test_the_adult_queue_holds_every_reason(adult: tuple[Store, DemoQueues]) -> 
     dataset = store.get_dataset(queue.audit_run.dataset_id)
     assert dataset is not None and dataset.name == "adult"
     assert len(queue.cases) == 200
-    assert {c.primary_reason for c in queue.cases} == set(REASONS)
+    assert {c.primary_reason for c in queue.cases} == set(DECISION_REASONS)
     overview = queue_json(queue.audit_run.id, queue.cases, queue.summary,
                           queue.policy.as_dict())
-    assert set(overview["by_reason"]) == set(REASONS)
+    assert set(overview["by_reason"]) == set(DECISION_REASONS)
     assert sum(overview["by_group"].values()) == 200
     # Stratified by need: more than the two largest sex x race groups are represented.
     assert len(overview["by_group"]) >= 6
