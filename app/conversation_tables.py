@@ -6,10 +6,9 @@ intervals as ``value [low, high]``, verdicts and the alternative annotator test 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import math
 
 import pandas as pd
 

@@ -45,6 +45,7 @@ from audits.cli.common import (
     open_store,
     silence_stdout,
 )
+from audits.cli.conversations import add_conversations_parsers
 from audits.cli.explain import add_explain_parser
 from audits.cli.interchange import add_interchange_parsers
 from audits.cli.judges import add_judges_parser
@@ -164,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_parser(sub)
     add_slices_parser(sub)
     add_judges_parser(sub)
+    add_conversations_parsers(sub)
     add_explain_parser(sub)
     add_queue_parsers(sub)
     add_interchange_parsers(sub)

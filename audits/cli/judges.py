@@ -6,10 +6,13 @@ reviewer_id, criterion, score``) and prints, per criterion and per group of the 
 attribute, the judge-panel agreement, the alternative annotator test and the judge's
 offset from the panel (:func:`audits.raters.judges.judge_analysis`).
 ``fairpanel judges --simulated --by dialect`` runs it on the bundled simulated
-conversations and their simulated panel. A ``judge_shown`` column in the ratings (true
-where the reviewer saw the judge's scores, randomised) adds the reviewers' automation
-bias. ``--json -`` prints ``{"by", "judges", "conversations", "rated", "agreement",
-"alt_test", "bias", "automation", "config"}`` (README, "Conversations").
+conversations and their simulated panel; ``fairpanel judges --system NAME --by ATTRIBUTE``
+on a registered conversation system and its panel's rubric ratings in the store (the JSON
+then also names the ``system``, its ``version`` and the queue's ``audit_run_id``). A
+``judge_shown`` column in the ratings (true where the reviewer saw the judge's scores,
+randomised) adds the reviewers' automation bias. ``--json -`` prints ``{"by", "judges",
+"conversations", "rated", "agreement", "alt_test", "bias", "automation", "config"}``
+(README, "Conversations").
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audits.cli.common import EXIT_OK, ProgressBar, emit_json
+from audits.cli.common import EXIT_OK, ProgressBar, emit_json, open_store
+from audits.cli.signoff import acting_user, add_acting_options
 
 __all__ = ["add_judges_parser"]
 
-MSG_SOURCE = "give LOG with --ratings CSV, or --simulated (not both)"
+MSG_SOURCE = "give one of: LOG with --ratings CSV, --simulated, or --system NAME"
 #: The simulated panel's reviewers copy the judge's score of a criterion this often when
 #: they were shown it (datasets/conversations.md).
 SIMULATED_AUTOMATION_BIAS = 0.3
@@ -47,6 +51,8 @@ def add_judges_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         " (and judge_shown, for automation bias)")
     p.add_argument("--simulated", action="store_true",
                    help="the bundled simulated conversations and their simulated panel")
+    p.add_argument("--system", metavar="NAME",
+                   help="a registered conversation system and its panel's ratings in the store")
     p.add_argument("--by", required=True, metavar="ATTRIBUTE",
                    help="the user attribute whose groups are compared (e.g. language)")
     p.add_argument("--criteria", nargs="+", metavar="NAME",
@@ -56,6 +62,7 @@ def add_judges_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     p.add_argument("--json", metavar="PATH|-", help="write the JSON ('-' for stdout)")
+    add_acting_options(p, who="anyone who may read panel aggregates, with --system")
     p.set_defaults(func=_cmd_judges)
 
 
@@ -70,9 +77,13 @@ def _cmd_judges(args: argparse.Namespace) -> int:
     )
     from audits.raters.judges import judge_analysis
 
-    if (args.log is None) == (not args.simulated):
+    if sum((args.log is not None, bool(args.simulated), args.system is not None)) != 1:
         raise ValueError(MSG_SOURCE)
     progress = ProgressBar(sys.stderr)
+    if args.system is not None:
+        stored = _of_system(args, progress)
+        emit_json(stored, args.json, _text(stored))
+        return EXIT_OK
     progress(0.05, "Reading the conversations and the ratings")
     if args.simulated:
         conversations = bundled_conversations()
@@ -105,6 +116,21 @@ def _cmd_judges(args: argparse.Namespace) -> int:
         **found.to_dict()}
     emit_json(result, args.json, _text(result))
     return EXIT_OK
+
+
+def _of_system(args: argparse.Namespace, progress: ProgressBar) -> dict[str, Any]:
+    from audits.conversations.findings import stored_judge_analysis
+
+    if args.ratings is not None:
+        raise ValueError(MSG_SOURCE)
+    progress(0.05, f"Reading {args.system!r} and its panel's ratings")
+    with open_store() as store:
+        actor = acting_user(store, args)
+        result = stored_judge_analysis(store, actor, args.system, by=args.by,
+                                       criteria=args.criteria, epsilon=args.epsilon,
+                                       n_boot=args.n_boot, random_state=args.seed)
+    progress(1.0, "Done")
+    return result
 
 
 def _text(result: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from audits.conversations.feedback import evaluation_records, knowledge_gaps, training_records
 from audits.conversations.rates import bot_rates, score_means
-from audits.conversations.records import JUDGE_PREFIX
+from audits.conversations.records import JUDGE_PREFIX, Conversations
 from audits.conversations.stored import (
     CONVERSATIONS_ROLE,
     NOT_GIVEN,
@@ -40,13 +40,16 @@ from audits.raters.judges import judge_analysis
 from audits.roles import PERMISSIONS, Actor, require_role
 from audits.store import Store
 
-__all__ = ["ConversationFindings", "MSG_BY", "MSG_NOT_REVIEWED", "conversation_findings",
-           "reviewed_records"]
+__all__ = ["ConversationFindings", "MSG_BY", "MSG_NOT_REVIEWED", "MSG_NO_JUDGE", "MSG_TOO_FEW",
+           "conversation_findings", "reviewed_records", "stored_judge_analysis"]
 
 Progress = Callable[[float, str], None]
 
 MSG_BY = "user attribute {name!r} is not one of {system!r}'s; it has: {known}"
 MSG_NOT_REVIEWED = "system {name!r} has no reviewed conversations yet (build its queue and rate)"
+MSG_NO_JUDGE = "system {name!r} holds no judge scores (a record's judge.scores)"
+MSG_TOO_FEW = ("the panel has rated too few conversations of {name!r} on the judge's criteria "
+               "(fewer than {n} ratings): build its queue, assign it and rate")
 #: Fewer panel ratings than this per criterion: the judge analysis is not run.
 MIN_RATED = 10
 
@@ -116,29 +119,51 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
                         for c in log.judge_criteria], ignore_index=True) \
         if log.judge_criteria else pd.DataFrame()
     run = _queued_run(store, dataset.id)
-    judges, gaps, rated = None, pd.DataFrame(), 0
-    if run is not None:
-        panel = panel_rubric_ratings(store, actor, run)
-        rated = int(panel["conversation_id"].nunique())
-        shared = sorted(set(panel["criterion"]) & set(log.judge_criteria))
-        if shared and len(panel) >= MIN_RATED:
-            report(0.6, "The judge against the panel (bootstrap)")
-            found = judge_analysis(panel, log.judge_scores(), frame[chosen].astype(str),
-                                   criteria=shared, epsilon=epsilon, n_boot=n_boot,
-                                   random_state=random_state)
-            judges = {"by": chosen,
-                      "judges": sorted(str(j) for j in frame["judge_name"].dropna().unique()),
-                      "conversations": len(frame), "rated": rated, **found.to_dict()}
-        if actor.role in PERMISSIONS["read every rating"]:
-            report(0.9, "The knowledge gaps")
-            reviews, final = reviewed(store, actor, run)
-            if len(reviews):
-                gaps = knowledge_gaps(log, reviews, final=final, rubric=rubric_of(dataset))
+    gaps = pd.DataFrame()
+    report(0.6, "The judge against the panel (bootstrap)")
+    judges, rated = _judged(store, actor, run, log, chosen, criteria=None, epsilon=epsilon,
+                            n_boot=n_boot, random_state=random_state)
+    if run is not None and actor.role in PERMISSIONS["read every rating"]:
+        report(0.9, "The knowledge gaps")
+        reviews, final = reviewed(store, actor, run)
+        if len(reviews):
+            gaps = knowledge_gaps(log, reviews, final=final, rubric=rubric_of(dataset))
     report(1.0, "Done")
     return ConversationFindings(system=name, version=dataset.version, by=chosen,
                                 groups=tuple(sorted(frame[chosen].astype(str).unique())),
                                 conversations=len(frame), audit_run_id=run, rates=rates,
                                 scores=scores, judges=judges, gaps=gaps, rated=rated)
+
+
+def stored_judge_analysis(store: Store, actor: Actor, name: str, *, by: str,
+                          criteria: Sequence[str] | None = None, epsilon: float = 0.2,
+                          n_boot: int = 1000, random_state: int = 0) -> dict[str, Any]:
+    """The judge against the panel on a conversation system's latest version and its
+    reviewed queue: the ``fairpanel judges --json`` contract (``{"by", "judges",
+    "conversations", "rated", "agreement", "alt_test", "bias", "automation", "config"}``)
+    with ``system``, ``version`` and ``audit_run_id``.
+
+    Raises
+    ------
+    ValueError
+        Not a conversation system, an unknown attribute, no judge scores, or too few
+        panel ratings of the judge's criteria (:data:`MIN_RATED`).
+    """
+    require_role(actor, "read panel aggregates")
+    dataset = conversation_version(store, name)
+    settings = dict(dataset.roles)[CONVERSATIONS_ROLE]
+    known = [*settings["user_attributes"], *settings["demographics"]]
+    if by not in known:
+        raise ValueError(MSG_BY.format(name=by, system=name, known=", ".join(known)))
+    log = load_conversations(store, actor, dataset)
+    if not log.judge_criteria:
+        raise ValueError(MSG_NO_JUDGE.format(name=name))
+    run = _queued_run(store, dataset.id)
+    found, _ = _judged(store, actor, run, log, by, criteria=criteria, epsilon=epsilon,
+                       n_boot=n_boot, random_state=random_state)
+    if found is None:
+        raise ValueError(MSG_TOO_FEW.format(name=name, n=MIN_RATED))
+    return {"system": name, "version": dataset.version, "audit_run_id": run, **found}
 
 
 def reviewed_records(store: Store, actor: Actor, name: str, *,
@@ -164,6 +189,27 @@ def reviewed_records(store: Store, actor: Actor, name: str, *,
     log = load_conversations(store, actor, dataset)
     make = evaluation_records if evaluation else training_records
     return make(log, reviews, system=name, final=final)
+
+
+def _judged(store: Store, actor: Actor, run: int | None, log: Conversations, by: str, *,
+            criteria: Sequence[str] | None, epsilon: float, n_boot: int,
+            random_state: int) -> tuple[dict[str, Any] | None, int]:
+    """The judge analysis of a queue's panel ratings (None with too few), and how many
+    conversations the panel rated."""
+    if run is None:
+        return None, 0
+    panel = panel_rubric_ratings(store, actor, run)
+    rated = int(panel["conversation_id"].nunique())
+    shared = sorted(set(panel["criterion"]) & set(log.judge_criteria)
+                    & set(criteria or log.judge_criteria))
+    if not shared or len(panel) < MIN_RATED:
+        return None, rated
+    frame = log.frame
+    groups = frame[by].astype("string").fillna(NOT_GIVEN).astype(str)
+    found = judge_analysis(panel, log.judge_scores(), groups, criteria=shared,
+                           epsilon=epsilon, n_boot=n_boot, random_state=random_state)
+    return {"by": by, "judges": sorted(str(j) for j in frame["judge_name"].dropna().unique()),
+            "conversations": len(frame), "rated": rated, **found.to_dict()}, rated
 
 
 def _by(attributes: Sequence[str], chosen: str) -> list[str]:

@@ -37,8 +37,9 @@ from audits.flagging.common import CONVERSATION_REASONS
 __all__ = ["DEFAULT_RULES", "PERSON_PATTERNS", "SIGNALS", "PolicyRule", "SignalPolicy",
            "conversation_signals", "refund_over", "sentiment", "signal_coverage"]
 
-#: The reasons, in order (the flagging engine's conversation reasons).
-SIGNALS = CONVERSATION_REASONS
+#: The reasons, in order (the flagging engine's conversation reasons but the
+#: counterfactual probe's, :mod:`audits.conversations.probing`).
+SIGNALS = tuple(r for r in CONVERSATION_REASONS if r != "counterfactual")
 #: A user asking for a person, in English and Spanish.
 PERSON_PATTERNS = (
     r"\b(speak|talk|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*)?(human|person|agent|someone|"

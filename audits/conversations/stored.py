@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from audits.conversations.probing import ProbeResult
 from audits.conversations.records import (
     JUDGE_PREFIX,
     Conversations,
@@ -82,6 +83,7 @@ MSG_OTHER_POLICY = (
     "audit run {id} already has a conversation queue built with another policy ({stored}); a "
     "queue is built once per version"
 )
+MSG_PROBE_UNKNOWN = "probes of conversation(s) {ids}, which the version does not hold"
 MSG_GOLD = "gold answers must be 0 or 1 (the answer acceptable as it stands); {cid!r} has {value!r}"
 
 
@@ -217,7 +219,7 @@ def conversation_audit(store: Store, actor: Actor, dataset: DatasetRecord, *,
 def build_conversation_queue(
     store: Store, actor: Actor, name: str, *, policy: FlagPolicy | None = None,
     signals: SignalPolicy | None = None, gold: Mapping[str, int] | None = None,
-    progress: Progress | None = None,
+    probes: Sequence[ProbeResult] = (), progress: Progress | None = None,
 ) -> Queue:
     """Queue the conversations of a system's latest version that need a person.
 
@@ -234,6 +236,10 @@ def build_conversation_queue(
     gold : mapping of conversation id to 0/1, or None
         Conversations whose answer is known (1: the bot's answer is acceptable), to
         measure the reviewers; their answer is hidden from reviewers.
+    probes : sequence of ProbeResult
+        Counterfactual probes of the version's conversations
+        (:func:`~audits.conversations.probing.probe_conversations`); each held one is
+        flagged ``counterfactual`` (score: 1 minus its adjusted p-value).
 
     Raises
     ------
@@ -259,7 +265,8 @@ def build_conversation_queue(
     report(0.45, "Reading the conversations and finding the signals")
     conversations = load_conversations(store, actor, dataset)
     settings = dict(dataset.roles)[CONVERSATIONS_ROLE]
-    flags = conversation_signals(conversations, signals, gold=list(answers))
+    flags = _with_probes(conversation_signals(conversations, signals, gold=list(answers)),
+                         probes, set(conversations.frame.index.astype(str)))
     attributes = settings["user_attributes"]
     frame = conversations.frame.assign(**{a: conversations.frame[a].fillna(NOT_GIVEN)
                                           for a in attributes})
@@ -317,6 +324,26 @@ def reviewed(store: Store, actor: Actor, audit_run_id: int) -> tuple[pd.DataFram
     final = pd.Series({c.row_key: bool(c.final_label) for c in store.list_cases(audit_run_id)
                        if c.final_label is not None}, dtype=bool, name="acceptable")
     return frame, final
+
+
+def _with_probes(flags: pd.DataFrame, probes: Sequence[ProbeResult],
+                 known: set[str]) -> pd.DataFrame:
+    """The signals, and a ``counterfactual`` flag per held probe."""
+    unknown = sorted(p.conversation_id for p in probes if p.conversation_id not in known)
+    if unknown:
+        raise ValueError(MSG_PROBE_UNKNOWN.format(ids=", ".join(map(repr, unknown[:5]))))
+    held = [p for p in probes if p.held]
+    if not held:
+        return flags
+    extra = pd.DataFrame({
+        "row": pd.Series([p.conversation_id for p in held], dtype=object),
+        "reason": "counterfactual",
+        "score": [round(1.0 - p.p_adjusted, 6) for p in held],
+        "explanation": [
+            "The bot answered differently beyond sampling noise when "
+            + ", ".join(f"{a!r} became {b!r}" for a, b in p.swaps)
+            + f" (adjusted p {p.p_adjusted:.2g}, {p.adjustment})." for p in held]})
+    return pd.concat([flags, extra], ignore_index=True)
 
 
 def _merged(before: list[dict[str, Any]], batch: list[dict[str, Any]]) -> list[dict[str, Any]]:

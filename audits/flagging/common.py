@@ -62,10 +62,11 @@ REASONS: tuple[str, ...] = ("low_confidence", "disparity", "counterfactual", "at
                             "judge_fail")
 #: The reasons of a model's or a decision log's decisions.
 DECISION_REASONS: tuple[str, ...] = REASONS[:8]
-#: The reasons of a chatbot's conversations.
+#: The reasons of a chatbot's conversations (``counterfactual``: a probe with a user
+#: attribute swapped answered differently beyond sampling noise).
 CONVERSATION_REASONS: tuple[str, ...] = ("low_confidence", "asked_for_person", "policy_rule",
                                          "negative_sentiment", "judge_fail",
-                                         "random_control", "gold")
+                                         "random_control", "gold", "counterfactual")
 
 
 FLAG_COLUMNS = ("row", "reason", "score", "explanation")

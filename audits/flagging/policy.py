@@ -39,13 +39,14 @@ FILL_ORDER: tuple[str, ...] = ("random_control", "gold", "low_confidence", "acti
                                "negative_sentiment")
 #: A conversation queue's shares: the control and gold as for decisions, a policy rule
 #: (medical or legal advice, a refund over the limit) and a user asking for a person
-#: first among the conversation's own reasons, then the judge's fails, low confidence
-#: and negative sentiment (measured in English only: see
+#: first among the conversation's own reasons, then the judge's fails, a counterfactual
+#: probe's held answers (:mod:`audits.conversations.probing`; no seat without probes),
+#: low confidence and negative sentiment (measured in English only: see
 #: :func:`audits.conversations.signal_coverage`).
 CONVERSATION_QUOTAS: dict[str, float] = {"random_control": 0.2, "gold": 0.1,
-                                         "policy_rule": 0.2, "asked_for_person": 0.15,
-                                         "judge_fail": 0.15, "low_confidence": 0.1,
-                                         "negative_sentiment": 0.1}
+                                         "policy_rule": 0.15, "asked_for_person": 0.15,
+                                         "judge_fail": 0.1, "counterfactual": 0.1,
+                                         "low_confidence": 0.1, "negative_sentiment": 0.1}
 #: Reasons whose seats are never split across subject groups.
 UNSTRATIFIED: tuple[str, ...] = ("random_control",)
 CASE_COLUMNS = ("row", "group", "primary_reason", "reasons", "priority", "rank")
