@@ -34,7 +34,7 @@ from audits.roles import Actor, Role
 from audits.store import AssignmentInput, Store
 
 __all__ = ["AUTOMATION_BIAS", "BUDGET", "ConversationDemo", "PERSONA_CASES", "SYSTEM",
-           "ensure_conversation_demo"]
+           "ensure_conversation_demo", "rate_as_simulated_panel"]
 
 Progress = Callable[[float, str], None]
 PERSONA = next(p for p in DEMO_PERSONAS if p.role == Role.REVIEWER)
@@ -95,15 +95,19 @@ def ensure_conversation_demo(store: Store, *, random_state: int = 0,
             _persona_cases(store, lead, run_id, persona.id, random_state)
     # Resumes an interrupted preparation: only open assignments are rated, each once.
     report(0.7, "Simulated reviewers rating the conversations")
-    _simulate(store, lead, run_id, sim, random_state,
-              skip=None if persona is None else persona.id)
+    rate_as_simulated_panel(store, lead, run_id, sim, random_state,
+                            skip=None if persona is None else persona.id)
     rated = len(store.ratings_table(admin, run_id))
     report(1.0, "Conversation demo ready")
     return ConversationDemo(run_id, len(queue.cases), rated)
 
 
-def _simulate(store: Store, lead: Actor, run_id: int, sim: SimulatedConversations,
-              random_state: int, *, skip: int | None) -> int:
+def rate_as_simulated_panel(store: Store, lead: Actor, run_id: int,
+                            sim: SimulatedConversations, random_state: int = 0, *,
+                            skip: int | None = None) -> int:
+    """Rate every open assignment of a conversation queue (but reviewer ``skip``'s) as the
+    simulated panel does (:func:`~audits.conversations.simulated.simulated_rubric` with
+    :data:`AUTOMATION_BIAS`), through the store's own rating call; returns how many."""
     truth = sim.truth
     judged = {r["conversation_id"]: r["judge"]["scores"] for r in sim.records}
     names = {r.id: r.username for r in store.list_reviewers(lead)}

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from own_system_support import fairpanel, fairpanel_json, fairpanel_refused
 
+from audits.cli.judges import MSG_SOURCE
 from audits.conversations.records import read_conversations
 from audits.conversations.simulated import (
     simulate_conversations,
@@ -68,8 +69,8 @@ def test_the_simulated_conversations_show_the_planted_judge(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--by", "dialect"], "give LOG with --ratings CSV, or --simulated"),
-    (["LOG", "--simulated", "--by", "dialect"], "give LOG with --ratings CSV, or --simulated"),
+    (["--by", "dialect"], MSG_SOURCE),
+    (["LOG", "--simulated", "--by", "dialect"], MSG_SOURCE),
     (["LOG", "--by", "dialect"], "LOG needs --ratings CSV"),
     (["LOG", "--ratings", "RATINGS", "--by", "age"], "user attribute 'age' is not in"),
     (["PLAIN", "--ratings", "RATINGS", "--by", "language"], "holds no judge scores"),
