@@ -18,8 +18,9 @@ reviewed queue from the store and computes, for the pages, the report and
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -30,26 +31,32 @@ from audits.conversations.records import JUDGE_PREFIX, Conversations
 from audits.conversations.stored import (
     CONVERSATIONS_ROLE,
     NOT_GIVEN,
+    conversation_audit,
     conversation_version,
     load_conversations,
     panel_rubric_ratings,
     reviewed,
     rubric_of,
 )
+from audits.fairness.stored import reused_or_recorded
 from audits.raters.judges import judge_analysis
 from audits.roles import PERMISSIONS, Actor, require_role
-from audits.store import Store
+from audits.store import AuditRunRecord, DatasetRecord, Store
 
-__all__ = ["ConversationFindings", "MSG_BY", "MSG_NOT_REVIEWED", "MSG_NO_JUDGE", "MSG_TOO_FEW",
-           "conversation_findings", "reviewed_records", "stored_judge_analysis"]
+__all__ = ["FINDINGS_KIND", "ConversationFindings", "MSG_BY", "MSG_NOT_REVIEWED", "MSG_NO_JUDGE",
+           "MSG_TOO_FEW", "conversation_findings", "latest_conversation_findings",
+           "record_conversation_findings", "reviewed_records", "stored_judge_analysis"]
 
 Progress = Callable[[float, str], None]
 
 MSG_BY = "user attribute {name!r} is not one of {system!r}'s; it has: {known}"
 MSG_NOT_REVIEWED = "system {name!r} has no reviewed conversations yet (build its queue and rate)"
+MSG_OTHER_RUN = "audit run {id} is not an audit of conversation system {name!r}"
 MSG_NO_JUDGE = "system {name!r} holds no judge scores (a record's judge.scores)"
 MSG_TOO_FEW = ("the panel has rated too few conversations of {name!r} on the judge's criteria "
                "(fewer than {n} ratings): build its queue, assign it and rate")
+#: The kind of the audit run that keeps a conversation system's findings.
+FINDINGS_KIND = "conversation_findings"
 #: Fewer panel ratings than this per criterion: the judge analysis is not run.
 MIN_RATED = 10
 
@@ -69,6 +76,8 @@ class ConversationFindings:
     judges: dict[str, Any] | None
     gaps: pd.DataFrame
     rated: int
+    #: The judge analysis by each attribute asked for (``by``'s is ``judges``).
+    judges_by: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN as None)."""
@@ -78,11 +87,14 @@ class ConversationFindings:
                 "groups": list(self.groups),
                 "conversations": self.conversations, "audit_run_id": self.audit_run_id,
                 "rated": self.rated, "rates": rows(self.rates), "scores": rows(self.scores),
-                "judges": self.judges, "knowledge_gaps": rows(self.gaps)}
+                "judges": self.judges, "judges_by": dict(self.judges_by),
+                "knowledge_gaps": rows(self.gaps)}
 
 
 def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | None = None,
                           n_boot: int = 1000, random_state: int = 0, epsilon: float = 0.2,
+                          dataset: DatasetRecord | None = None,
+                          judges_by: Sequence[str] = (),
                           progress: Progress | None = None) -> ConversationFindings:
     """Compute a conversation system's findings (needs "read panel aggregates" and, for
     the knowledge gaps, "read every rating"; without it they are left empty).
@@ -91,6 +103,11 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     ----------
     by : str or None
         The user attribute whose groups are compared (default: the system's first).
+    dataset : DatasetRecord or None
+        A version of the system (default: its latest).
+    judges_by : sequence of str
+        Other attributes to run the judge analysis and the judge's mean scores by too
+        (``judges_by``; the report asks for every one).
 
     Raises
     ------
@@ -99,7 +116,7 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     """
     require_role(actor, "read panel aggregates")
     report = progress or (lambda fraction, message: None)
-    dataset = conversation_version(store, name)
+    dataset = dataset or conversation_version(store, name)
     settings = dict(dataset.roles)[CONVERSATIONS_ROLE]
     known = [*settings["user_attributes"], *settings["demographics"]]
     chosen = by or (known[0] if known else None)
@@ -113,8 +130,12 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     report(0.15, "The bot's rates per user group (bootstrap)")
     rates = bot_rates(log, by=_by(settings["user_attributes"], chosen), n_boot=n_boot,
                       random_state=random_state).table()
+    extra = [a for a in dict.fromkeys(judges_by) if a != chosen]
+    unknown = [a for a in extra if a not in known]
+    if unknown:
+        raise ValueError(MSG_BY.format(name=unknown[0], system=name, known=", ".join(known)))
     report(0.45, "The judge's mean scores per group (bootstrap)")
-    scores = pd.concat([score_means(log, JUDGE_PREFIX + c, by=[chosen], n_boot=n_boot,
+    scores = pd.concat([score_means(log, JUDGE_PREFIX + c, by=[chosen, *extra], n_boot=n_boot,
                                     random_state=random_state).assign(criterion=c)
                         for c in log.judge_criteria], ignore_index=True) \
         if log.judge_criteria else pd.DataFrame()
@@ -123,6 +144,8 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     report(0.6, "The judge against the panel (bootstrap)")
     judges, rated = _judged(store, actor, run, log, chosen, criteria=None, epsilon=epsilon,
                             n_boot=n_boot, random_state=random_state)
+    others = {a: _judged(store, actor, run, log, a, criteria=None, epsilon=epsilon,
+                         n_boot=n_boot, random_state=random_state)[0] for a in extra}
     if run is not None and actor.role in PERMISSIONS["read every rating"]:
         report(0.9, "The knowledge gaps")
         reviews, final = reviewed(store, actor, run)
@@ -132,7 +155,63 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     return ConversationFindings(system=name, version=dataset.version, by=chosen,
                                 groups=tuple(sorted(frame[chosen].astype(str).unique())),
                                 conversations=len(frame), audit_run_id=run, rates=rates,
-                                scores=scores, judges=judges, gaps=gaps, rated=rated)
+                                scores=scores, judges=judges, gaps=gaps, rated=rated,
+                                judges_by={chosen: judges, **others})
+
+
+def record_conversation_findings(store: Store, actor: Actor, name: str, *,
+                                 audit_run_id: int | None = None, by: str | None = None,
+                                 n_boot: int = 1000, random_state: int = 0,
+                                 progress: Progress | None = None) -> AuditRunRecord:
+    """Keep a conversation system's findings as a completed audit run of kind
+    :data:`FINDINGS_KIND` (what the report copies), reused while the version and the
+    panel's ratings are unchanged.
+
+    ``config`` holds ``audit_run_id`` (the given fairness audit of one of the system's
+    versions, else the latest version's queued one, whose report copies the findings),
+    the version's sha256, a sha256 of the panel's rubric ratings, ``by``, ``n_boot`` and
+    ``random_state``; ``results`` are :meth:`ConversationFindings.to_dict`. Needs "run an
+    audit". The findings are computed by the engine (the knowledge gaps from every
+    rating, aggregated per intent), whoever asks, with the judge analysed by every user
+    attribute (``judges_by``).
+    """
+    require_role(actor, "run an audit")
+    report = progress or (lambda fraction, message: None)
+    dataset = conversation_version(store, name)
+    if audit_run_id is not None:  # a given audit of one of the system's versions
+        audited = store.get_audit_run(audit_run_id)
+        found = None if audited is None else store.get_dataset(audited.dataset_id)
+        if found is None or found.name != dataset.name:
+            raise ValueError(MSG_OTHER_RUN.format(id=audit_run_id, name=name))
+        dataset = found
+    queued = _queued_run(store, dataset.id)
+    run = audit_run_id or queued or conversation_audit(
+        store, actor, dataset, progress=lambda f, m: report(0.2 * f, m)).id
+    ratings = panel_rubric_ratings(store, actor, queued) if queued is not None else \
+        pd.DataFrame(columns=["conversation_id", "reviewer_id", "criterion", "score"])
+    options = {"kind": FINDINGS_KIND, "audit_run_id": run, "dataset_sha256": dataset.sha256,
+               "ratings_sha256": hashlib.sha256(ratings.sort_values(
+                   ["conversation_id", "reviewer_id", "criterion"]).to_json(
+                       orient="records").encode()).hexdigest(),
+               "by": by, "judges_by": _attributes(dataset), "n_boot": n_boot,
+               "random_state": random_state}
+    return reused_or_recorded(
+        store, actor, dataset, None, options,
+        source=f"{name} version {dataset.version} and its panel's ratings",
+        compute=lambda: conversation_findings(
+            store, Actor.system(), name, by=by, n_boot=n_boot, random_state=random_state,
+            dataset=dataset, judges_by=_attributes(dataset),
+            progress=lambda f, m: report(0.2 + 0.8 * f, m)).to_dict(),
+        report=report)
+
+
+def latest_conversation_findings(store: Store, audit_run_id: int) -> AuditRunRecord | None:
+    """The newest findings kept for a conversation version's fairness audit, or None."""
+    found = [r for r in store.list_audit_runs()
+             if r.status == "completed" and r.results
+             and (r.config or {}).get("kind") == FINDINGS_KIND
+             and r.config.get("audit_run_id") == audit_run_id]
+    return max(found, key=lambda r: r.id) if found else None
 
 
 def stored_judge_analysis(store: Store, actor: Actor, name: str, *, by: str,
@@ -210,6 +289,11 @@ def _judged(store: Store, actor: Actor, run: int | None, log: Conversations, by:
                            epsilon=epsilon, n_boot=n_boot, random_state=random_state)
     return {"by": by, "judges": sorted(str(j) for j in frame["judge_name"].dropna().unique()),
             "conversations": len(frame), "rated": rated, **found.to_dict()}, rated
+
+
+def _attributes(dataset: DatasetRecord) -> list[str]:
+    settings = dict(dataset.roles)[CONVERSATIONS_ROLE]
+    return [*settings["user_attributes"], *settings["demographics"]]
 
 
 def _by(attributes: Sequence[str], chosen: str) -> list[str]:

@@ -63,6 +63,8 @@ CONVERSATIONS_ROLE = "conversations"
 NOT_GIVEN = "not given"
 #: The snapshot's schema version for a conversation's case.
 SNAPSHOT_SCHEMA = 1
+#: What the version's fairness audit measures: the escalation rate.
+CONVERSATION_METRICS = ("selection_rate",)
 #: The columns of the flat table a reviewer sees beside the chat.
 SHOWN = ("intent", "escalated", "handed_over", "confidence")
 
@@ -201,7 +203,7 @@ def register_conversations(
         description=description or "A chatbot's conversations with its users.",
         intended_use=intended_use, owner=owner,
         source=source or f"{len(batch):,} conversations ingested",
-        outcome_label="resolved", extra_roles={CONVERSATIONS_ROLE: settings},
+        outcome_label="escalated to a person", extra_roles={CONVERSATIONS_ROLE: settings},
         progress=lambda f, m: report(0.3 + 0.7 * f, m))
     return done.dataset
 
@@ -209,11 +211,13 @@ def register_conversations(
 def conversation_audit(store: Store, actor: Actor, dataset: DatasetRecord, *,
                        n_boot: int = 1000, progress: Progress | None = None
                        ) -> AuditRunRecord:
-    """The stored fairness audit of a conversation version across its user attributes
-    (its selection rate is the escalation rate), computed once."""
+    """The stored fairness audit of a conversation version across its user attributes,
+    computed once: the selection rate only, which is the escalation rate (a model's
+    error rates, with the bot's escalation as the decision and the resolution as the
+    outcome, would mean nothing)."""
     attributes = list(dict(dataset.roles)[CONVERSATIONS_ROLE]["user_attributes"]) or None
     return run_fairness_audit(store, actor, dataset, None, sensitive_features=attributes,
-                              n_boot=n_boot, progress=progress)
+                              n_boot=n_boot, metrics=CONVERSATION_METRICS, progress=progress)
 
 
 def build_conversation_queue(

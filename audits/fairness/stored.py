@@ -191,12 +191,14 @@ def run_fairness_audit(
     random_state: int = 0,
     min_n: int = 30,
     exclude_rows: Sequence[int] = (),
+    metrics: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> AuditRunRecord:
     """Return the stored fairness audit for these inputs, computing it only if new.
 
-    The options, the dataset's and model's sha256 and the library versions form the
-    run's configuration; its sha256 is the key a later request is matched on.
+    ``metrics`` limits the audit to those metrics (default: every one the decisions
+    allow). The options, the dataset's and model's sha256 and the library versions form
+    the run's configuration; its sha256 is the key a later request is matched on.
     Permission to run an audit is checked by the store (data scientists and admins).
 
     Returns
@@ -220,6 +222,8 @@ def run_fairness_audit(
         options["sensitive_sha256"] = dataset.sensitive["sha256"]
     if len(exclude_rows):  # only when set, so the keys of earlier runs still match
         options["exclude_rows"] = sorted({int(r) for r in exclude_rows})
+    if metrics is not None:  # only when set (a conversation system's selection rate)
+        options["metrics"] = list(metrics)
     place = in_place_source(dataset)
     if place is not None:
         return _in_place_run(store, actor, dataset, place, model, options, chosen, report)
@@ -424,6 +428,7 @@ def _compute(decisions: Decisions, chosen: list[str], options: dict[str, Any],
         rules=[ratio_rule(float(options["tau"]))],
         n_boot=int(options["n_boot"]), random_state=int(options["random_state"]),
         min_n=int(options["min_n"]), positive_is_favourable=bool(options["favourable"]),
+        metrics=options.get("metrics"),
         progress=lambda f, m: report(0.05 + 0.85 * f, m),
     )
     # Where the counts were made (the report states it): in memory here, by pandas.

@@ -10,6 +10,7 @@ the same body, so its sha256 (:func:`body_sha256`) is what a sign-off approves.
 
 Section content is built here (findings, identity, scope, method, limitations, sign-off)
 and in :mod:`audits.reports.sections` (tables, impact ratios, explanations),
+:mod:`audits.reports.conversations` (a chatbot across its users, and its judge),
 :mod:`audits.reports.subgroups` (the worst-off subgroups nobody declared, from a stored
 slice discovery) and :mod:`audits.reports.oversight` (human oversight);
 :mod:`audits.reports.render` prints a report as HTML, PDF or JSON.
@@ -29,6 +30,7 @@ from audits.data.datasets import BUNDLED
 from audits.fairness.metrics import CONFUSION_METRICS
 from audits.fairness.stored import AUDIT_KIND
 from audits.reports.context import Context, load_panel
+from audits.reports.conversations import conversations_section
 from audits.reports.oversight import oversight_section
 from audits.reports.sections import (
     bias_section,
@@ -119,7 +121,9 @@ def build_report(store: Store, actor: Actor, audit_run_id: int, *,
     -------
     Report
         ``body["sections"]`` in :data:`SECTION_TITLES` order, each ``{"key", "title",
-        "blocks"}``; blocks are paragraphs, lists, facts, tables and chart data.
+        "blocks"}``; blocks are paragraphs, lists, facts, tables and chart data. The
+        audit of a conversation system has one more, after the worst-off subgroups:
+        :data:`audits.reports.conversations.SECTION_TITLE`.
 
     Raises
     ------
@@ -146,6 +150,8 @@ def build_report(store: Store, actor: Actor, audit_run_id: int, *,
     sections = [_findings(ctx), _identity(ctx), _scope(ctx), _method(ctx)]
     report(0.3, "Bias tables, impact ratios and the worst-off subgroups")
     sections += [bias_section(ctx), impact_ratio_section(ctx), slices_section(ctx)]
+    chat = conversations_section(ctx)  # a conversation system's own section
+    sections += [] if chat is None else [chat]
     report(0.5, "Explanations and human oversight")
     sections += [explanation_section(ctx), oversight_section(ctx)]
     sections += [_limitations(ctx), _signoff_section()]

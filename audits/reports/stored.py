@@ -18,6 +18,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from audits.conversations.findings import record_conversation_findings
+from audits.conversations.stored import CONVERSATIONS_ROLE
 from audits.reports.report import Report, body_sha256, build_report, fairness_run
 from audits.reports.signoff import (
     MSG_NO_RESULTS,
@@ -77,8 +79,11 @@ def draft_report(store: Store, actor: Actor, audit_run_id: int,
     Requires "draft a report" (checked before any work). Each call stores a new version.
     When no slice discovery is stored for the run, one is run with the defaults first
     and stored (:func:`audits.slices.stored.run_slice_discovery`), so the report lists
-    the worst-off subgroups nobody declared; decisions it cannot run on (no recorded
-    outcome, too few rows, sensitive data purged) leave the section saying so.
+    the worst-off subgroups nobody declared (and, for a conversation system, its findings
+    are kept for the current ratings:
+    :func:`audits.conversations.findings.record_conversation_findings`); decisions it
+    cannot run on (no recorded outcome, too few rows, sensitive data purged) leave the
+    section saying so.
 
     Returns
     -------
@@ -87,12 +92,17 @@ def draft_report(store: Store, actor: Actor, audit_run_id: int,
     """
     report = progress or (lambda fraction, message: None)
     require_role(actor, "draft a report")
-    fairness_run(store, audit_run_id)  # its own error for a run that is not an audit
+    run = fairness_run(store, audit_run_id)  # its own error for a run that is not an audit
     if latest_slice_run(store, audit_run_id) is None:
         # No outcome, too few rows or purged sensitive data: the section says none ran.
         with contextlib.suppress(ValueError):
             run_slice_discovery(store, actor, audit_run_id,
                                 progress=lambda f, m: report(0.3 * f, m))
+    dataset = store.get_dataset(run.dataset_id)
+    if dataset is not None and CONVERSATIONS_ROLE in dict(dataset.roles):
+        # The conversation section copies findings kept for the current ratings.
+        record_conversation_findings(store, actor, dataset.name, audit_run_id=run.id,
+                                     progress=lambda f, m: report(0.3 * f, m))
     built, inputs = record_report(store, actor, audit_run_id,
                                   progress=lambda f, m: report(0.3 + 0.6 * f, m))
     report(0.95, "Saving the draft and the inputs it was built from")
