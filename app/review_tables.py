@@ -98,10 +98,18 @@ def ratings_table(ratings: Sequence[Mapping[str, Any]], options: Mapping[int, st
              "model's suggestion": "shown" if r.get("model_shown") else "hidden",
              "rationale": str(r.get("rationale") or "-"),
              "tags": ", ".join(str(t) for t in r.get("tags") or []) or "-",
-             "version": int(r.get("version", 1))}
+             "version": int(r.get("version", 1)),
+             "rubric": " · ".join(f"{k.replace('_', ' ')} {v}"
+                                  for k, v in (r.get("rubric") or {}).items()) or "-",
+             "corrected answer": str(r.get("corrected_answer") or "-")}
             for r in ratings]
-    return pd.DataFrame(rows, columns=["reviewer", "decision", "confidence",
-                                       "model's suggestion", "rationale", "tags", "version"])
+    columns = ["reviewer", "decision", "confidence", "model's suggestion", "rationale",
+               "tags", "version"]
+    if any(r.get("rubric") for r in ratings):  # a conversation: its rubric, no tags
+        columns = ["reviewer", "decision", "confidence", "model's suggestion", "rubric",
+                   "corrected answer", "rationale", "version"]
+    return pd.DataFrame(rows, columns=columns).rename(
+        columns={"model's suggestion": "judge's verdict"} if "rubric" in columns else {})
 
 
 def aggregate_table(aggregates: Mapping[str, Mapping[str, int | None]]) -> pd.DataFrame:

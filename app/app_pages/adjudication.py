@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth, case_display, loaders, review_desk, review_tables, run_picker, state
+from app import (
+    auth,
+    case_display,
+    conversation_display,
+    loaders,
+    review_desk,
+    review_tables,
+    run_picker,
+    state,
+)
 from app.formatting import plain
 from audits.roles import Actor, PermissionDenied
 from audits.store import AuditRunRecord, CaseReview, Store
@@ -84,24 +93,24 @@ def _case_label(case: CaseReview) -> str:
 
 def _case(store: Store, actor: Actor, case: CaseReview, done: str | None) -> None:
     snapshot = case.snapshot
-    options = review_tables.decision_options(review_tables.outcome_word(snapshot))
+    chat = conversation_display.is_conversation(snapshot)
+    options = dict(conversation_display.ACCEPTABLE) if chat else \
+        review_tables.decision_options(review_tables.outcome_word(snapshot))
     review_desk.case_header(case.case_id, case.system_name)
     if st.session_state.pop(KEY_SCROLL, False):
         review_desk.scroll_to(str(case.case_id))
     if done is not None:  # under the header the page scrolls to, so it is in view
         st.success(done)
-    review_desk.show_instructions(case.instructions, options)
-    case_display.show_decision(snapshot)
-    left, right = st.columns([2, 3], gap="large")
-    labels = review_desk.feature_labels(snapshot, case.card_columns, case.system_name)
-    with left:
-        st.markdown("**Features**")
-        review_desk.show_features(snapshot, labels)
-    with right:
-        st.markdown("**Explanation**")
-        case_display.show_explanation(snapshot, key="adjudication.waterfall", labels=labels)
-        st.markdown("**Why this case was queued**")
-        case_display.show_reasons(snapshot.get("reasons") or [], actor.role)
+    if chat:  # the chat, the judge's verdict and why it was queued
+        left, right = st.columns([3, 2], gap="large")
+        with left:
+            conversation_display.show_chat(snapshot)
+        with right:
+            conversation_display.show_judge(snapshot)
+            st.markdown("**Why this conversation was queued**")
+            case_display.show_reasons(snapshot.get("reasons") or [], actor.role)
+    else:
+        _decision(actor, case, options)
     st.subheader("Ratings")
     share = "-" if case.disagreement is None else f"{case.disagreement:.0%}"
     st.caption(f"Disagreement: {share} of the ratings differ from the most common decision. "
@@ -117,6 +126,23 @@ def _case(store: Store, actor: Actor, case: CaseReview, done: str | None) -> Non
         st.dataframe(review_tables.cannot_tell_table(case.cannot_tell), hide_index=True,
                      width="stretch", key="adjudication.cannot_tell")
     _form(store, actor, case, options)
+
+
+def _decision(actor: Actor, case: CaseReview, options: dict[int, str]) -> None:
+    """A decision's case: instructions, the model's decision, features, explanation."""
+    snapshot = case.snapshot
+    review_desk.show_instructions(case.instructions, options)
+    case_display.show_decision(snapshot)
+    left, right = st.columns([2, 3], gap="large")
+    labels = review_desk.feature_labels(snapshot, case.card_columns, case.system_name)
+    with left:
+        st.markdown("**Features**")
+        review_desk.show_features(snapshot, labels)
+    with right:
+        st.markdown("**Explanation**")
+        case_display.show_explanation(snapshot, key="adjudication.waterfall", labels=labels)
+        st.markdown("**Why this case was queued**")
+        case_display.show_reasons(snapshot.get("reasons") or [], actor.role)
 
 
 def _form(store: Store, actor: Actor, case: CaseReview, options: dict[int, str]) -> None:

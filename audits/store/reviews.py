@@ -681,7 +681,9 @@ def _case_review(session: Session, case: Case) -> CaseReview:
                 "confidence": r.confidence, "rationale": r.rationale,
                 "tags": list(r.tags_json), "model_shown": a.model_shown,
                 "sensitive_shown": a.sensitive_shown, "version": r.version,
-                "seconds_spent": r.seconds_spent, "updated_at": r.updated_at.isoformat()}
+                "seconds_spent": r.seconds_spent, "updated_at": r.updated_at.isoformat(),
+                "rubric": None if r.rubric_json is None else dict(r.rubric_json),
+                "corrected_answer": r.corrected_answer}
                for r, a, u in rows]
     adjudication = session.scalar(select(Adjudication).where(Adjudication.case_id == case.id))
     labels = [int(r.label) for r, _, _ in rows]
