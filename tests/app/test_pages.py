@@ -276,7 +276,14 @@ def check_new_system(at: AppTest, env: DemoEnv) -> None:
     assert any("Give the decisions first" in i.value for i in at.info)
 
 
+def check_conversations(at: AppTest, env: DemoEnv) -> None:
+    # This demo copy holds no conversation system; the page with one:
+    # tests/app/test_conversations_page.py.
+    assert any("No conversation system is registered yet" in i.value for i in at.info)
+
+
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
+    "app_pages/conversations.py": check_conversations,
     "app_pages/home.py": check_findings,
     "app_pages/live.py": check_live,
     "app_pages/new_system.py": check_new_system,
