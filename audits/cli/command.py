@@ -249,6 +249,7 @@ def _log_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from audits.demo.conversations import SYSTEM as CONVERSATION_SYSTEM
     from audits.demo.panel import ensure_full_demo
 
     if not args.no_serve:
@@ -267,6 +268,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"monitoring example (simulated weekly batches): audit run {queues.monitoring_run_id}")
     print(f"reviewer panel: {demo.panel.reviewers} reviewers ({demo.panel.reviewers - 1} "
           f"simulated), {demo.panel.assignments} assignments")
+    if demo.conversations is not None:
+        print(f"conversation system {CONVERSATION_SYSTEM} (simulated chatbot): audit run "
+              f"{demo.conversations.audit_run_id}, {demo.conversations.cases} conversations "
+              f"queued, {demo.conversations.ratings} rubric ratings")
     if args.no_serve:
         return EXIT_OK
     return _serve(args, auth="demo")
