@@ -1,4 +1,4 @@
-"""The only module with ``st.cache_resource`` / ``st.cache_data``.
+"""The only module with ``st.cache_resource`` / ``st.cache_data`` (or a cache of its own).
 
 - the :class:`~audits.store.Store`, one per database URL for the whole server process
   (it owns a connection pool; every session shares it);
@@ -22,7 +22,13 @@
 - the comparison of two stored fairness runs (:func:`audits.reports.compare.compare_runs`),
   keyed on the database and the two runs (stored runs never change);
 - which stored audit runs hold a retrained model's before/after re-audit, keyed on the
-  database and the model (a model's runs never change).
+  database and the model (a model's runs never change);
+- a conversation system's findings (:func:`audits.conversations.conversation_findings`:
+  three bootstrapped audits and the judge analysis, a few seconds), keyed on the
+  database, the system's version (its content hash), the attribute compared, its queue's
+  review progress (new ratings recompute) and whether the reader may read every rating;
+  kept in a bounded process-wide dictionary rather than ``st.cache_data``, so that the
+  page's progress bar moves while they are computed.
 
 Cached functions never create elements or widgets, and nothing private to one user is
 cached: records are read from the store on every run.
@@ -32,8 +38,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -56,10 +63,12 @@ from audits.store.db import default_database_url
 from audits.systems.card import MISSING_CATEGORY
 
 if TYPE_CHECKING:  # imported where used: only the Retraining page pays for retraining
+    from audits.conversations.findings import ConversationFindings
     from audits.retrain.stored import PanelLabels
 
 __all__ = [
     "close_stores",
+    "conversation_findings",
     "database_url",
     "deferral_curve",
     "deferral_human_accuracy",
@@ -234,6 +243,43 @@ def retraining_runs(url: str, actor: Actor, model_id: int) -> tuple[int, int] | 
     checks the role, and a refusal is never cached.
     """
     return _retraining_runs(url, model_id, actor.role.value, _actor=actor)
+
+
+#: The conversation findings computed last (a process-wide cache of bounded size: the
+#: Conversations page draws a progress bar while it computes, which a cached function
+#: may not).
+_FINDINGS: OrderedDict[tuple[Any, ...], ConversationFindings] = OrderedDict()
+_FINDINGS_LOCK = threading.Lock()
+_FINDINGS_MAX = 16
+
+
+def conversation_findings(url: str, actor: Actor, name: str, *, sha256: str, by: str,
+                          version: tuple[int, ...],
+                          progress: Callable[[float, str], None] | None = None
+                          ) -> ConversationFindings:
+    """Return :func:`audits.conversations.conversation_findings` of a conversation
+    system's latest version (cached, shared by every reader with the same view).
+
+    ``sha256`` is the version's content hash, ``version`` a fingerprint of its queue's
+    ratings; the key holds whether ``actor`` may read every rating (the knowledge gaps)
+    instead of who they are. ``progress`` is called only when the findings are computed.
+    """
+    from audits.conversations.findings import conversation_findings as compute
+
+    key = (url, name, sha256, by, version, actor.role in PERMISSIONS["read every rating"])
+    with _FINDINGS_LOCK:
+        kept = _FINDINGS.get(key)
+        if kept is not None:
+            _FINDINGS.move_to_end(key)
+            return kept
+    # Computed outside the lock (with its progress bar, which st.cache_data cannot
+    # drive): two readers at once may both compute; both get the same findings.
+    found = compute(_store(url), actor, name, by=by, progress=progress)
+    with _FINDINGS_LOCK:
+        _FINDINGS[key] = found
+        while len(_FINDINGS) > _FINDINGS_MAX:
+            _FINDINGS.popitem(last=False)
+    return found
 
 
 def close_stores() -> None:

@@ -21,7 +21,6 @@ from app import auth, conversation_tables, loaders, state
 from app.formatting import plain
 from audits.conversations.findings import (
     ConversationFindings,
-    conversation_findings,
     reviewed_records,
 )
 from audits.conversations.stored import CONVERSATIONS_ROLE, is_conversation_version
@@ -31,8 +30,6 @@ from audits.store import Store
 PAGE = "app_pages/conversations.py"
 KEY_SYSTEM = "conversations.system"
 KEY_BY = "conversations.by"
-#: Session key of the findings drawn last: (system, version, by, ratings) -> findings.
-KEY_FOUND = "conversations.found"
 MSG_NONE = ("No conversation system is registered yet. Register a chatbot's conversation log "
             "with `fairpanel conversations add NAME LOG.jsonl`; the demo has one "
             "(`helpdesk-chat`).")
@@ -109,26 +106,23 @@ def _systems(store: Store) -> list[str]:
 
 def _findings(store: Store, actor: Actor, name: str, version: int | None, by: str
               ) -> ConversationFindings | None:
-    progress = st.progress(0.0, text="Computing the findings")
+    dataset = store.latest_version(name)
     run = _run(store, name)
     ratings = {} if run is None else store.panel_progress(actor, run)
-    key = (name, version, by, json.dumps(ratings, sort_keys=True))
-    kept = st.session_state.get(KEY_FOUND)
-    if kept is not None and kept[0] == key:
-        progress.empty()
-        cached: ConversationFindings = kept[1]
-        return cached
-    try:
-        def show(fraction: float, message: str) -> None:
-            progress.progress(min(1.0, fraction), text=message)
+    progress = st.progress(0.0, text="Computing the findings")
 
-        found = conversation_findings(store, actor, name, by=by, progress=show)
+    def show(fraction: float, message: str) -> None:
+        progress.progress(min(1.0, fraction), text=message)
+
+    try:
+        found = loaders.conversation_findings(
+            loaders.database_url(), actor, name, sha256=dataset.sha256, by=by,
+            version=tuple(sorted(ratings.values())) + (int(run or 0),), progress=show)
     except (ValueError, LookupError) as error:
-        progress.empty()
         st.error(MSG_FAILED.format(error=plain(error)))
         return None
-    progress.empty()
-    st.session_state[KEY_FOUND] = (key, found)
+    finally:
+        progress.empty()
     return found
 
 
