@@ -83,12 +83,16 @@ def failing_rates(rates: pd.DataFrame, groups: Sequence[str]) -> list[str]:
 
 
 def scores_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """The judge's mean score per criterion and group, and the difference to the rest."""
+    """The mean score per criterion and group, the judge's and the panel's, and the
+    difference to the other users."""
     if scores.empty:
         return pd.DataFrame()
+    who = scores["rated_by"] if "rated_by" in scores else pd.Series("judge", index=scores.index)
     return pd.DataFrame({
-        "Criterion": scores["criterion"], "Users": scores["group"], "Conversations": scores["n"],
-        "Judge's mean [95% CI]": [_interval(v, lo, hi) for v, lo, hi in
+        "Criterion": scores["criterion"], "Scored by": who.map(
+            {"judge": "the LLM judge", "panel": "the panel"}).fillna(who),
+        "Users": scores["group"], "Conversations": scores["n"],
+        "Mean [95% CI]": [_interval(v, lo, hi) for v, lo, hi in
                                   zip(scores["mean"], scores["ci_low"], scores["ci_high"],
                                       strict=True)],
         "Difference to the other users [95% CI]": [

@@ -84,7 +84,10 @@ def render() -> None:
     st.dataframe(conversation_tables.rates_table(found.rates, by, found.groups),
                  hide_index=True, width="stretch", key="conversations.rates")
     if not found.scores.empty:
-        st.subheader("The judge's scores per group")
+        st.subheader("Rubric scores per group")
+        st.caption("The LLM judge's mean score over every conversation, and the panel's over "
+                   "the conversations it rated (each conversation's mean over its reviewers), "
+                   "bootstrapped over conversations.")
         st.dataframe(conversation_tables.scores_table(found.scores), hide_index=True,
                      width="stretch", key="conversations.scores")
     st.subheader("The judge held to the panel's standard")

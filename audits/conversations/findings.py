@@ -7,7 +7,8 @@ reviewed queue from the store and computes, for the pages, the report and
 
 - the bot's escalation, resolution and hand-over rates per user group and intersection
   (:func:`~audits.conversations.rates.bot_rates`: the fairness engine's intervals,
-  ratios and verdicts) and the judge's mean rubric scores per group
+  ratios and verdicts) and the mean rubric scores per group, the judge's over every
+  conversation and the panel's over those it rated
   (:func:`~audits.conversations.rates.score_means`);
 - the judge against the panel per criterion and group
   (:func:`~audits.raters.judges.judge_analysis`: agreement with intervals, the
@@ -135,11 +136,13 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     if unknown:
         raise ValueError(MSG_BY.format(name=unknown[0], system=name, known=", ".join(known)))
     report(0.45, "The judge's mean scores per group (bootstrap)")
-    scores = pd.concat([score_means(log, JUDGE_PREFIX + c, by=[chosen, *extra], n_boot=n_boot,
-                                    random_state=random_state).assign(criterion=c)
-                        for c in log.judge_criteria], ignore_index=True) \
-        if log.judge_criteria else pd.DataFrame()
+    scores = [score_means(log, JUDGE_PREFIX + c, by=[chosen, *extra], n_boot=n_boot,
+                          random_state=random_state).assign(criterion=c, rated_by="judge")
+              for c in log.judge_criteria]
     run = _queued_run(store, dataset.id)
+    if run is not None:  # the panel's own scores of the conversations it rated
+        scores += _panel_scores(log, panel_rubric_ratings(store, actor, run),
+                                [chosen, *extra], n_boot=n_boot, random_state=random_state)
     gaps = pd.DataFrame()
     report(0.6, "The judge against the panel (bootstrap)")
     judges, rated = _judged(store, actor, run, log, chosen, criteria=None, epsilon=epsilon,
@@ -155,7 +158,8 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     return ConversationFindings(system=name, version=dataset.version, by=chosen,
                                 groups=tuple(sorted(frame[chosen].astype(str).unique())),
                                 conversations=len(frame), audit_run_id=run, rates=rates,
-                                scores=scores, judges=judges, gaps=gaps, rated=rated,
+                                scores=pd.concat(scores, ignore_index=True) if scores
+                                else pd.DataFrame(), judges=judges, gaps=gaps, rated=rated,
                                 judges_by={chosen: judges, **others})
 
 
@@ -289,6 +293,23 @@ def _judged(store: Store, actor: Actor, run: int | None, log: Conversations, by:
                            epsilon=epsilon, n_boot=n_boot, random_state=random_state)
     return {"by": by, "judges": sorted(str(j) for j in frame["judge_name"].dropna().unique()),
             "conversations": len(frame), "rated": rated, **found.to_dict()}, rated
+
+
+def _panel_scores(log: Conversations, panel: pd.DataFrame, by: list[str], *, n_boot: int,
+                  random_state: int) -> list[pd.DataFrame]:
+    """The panel's mean score per criterion and group: each rated conversation's mean
+    over its reviewers, bootstrapped over the rated conversations."""
+    if panel.empty:
+        return []
+    means = panel.pivot_table(index="conversation_id", columns="criterion", values="score",
+                              aggfunc="mean")
+    rated = log.frame.loc[log.frame.index.isin(means.index)]
+    frame = rated.assign(**{f"panel_{c}": means[c].reindex(rated.index) for c in means})
+    sub = type(log)(frame=frame, turns={}, user_attributes=log.user_attributes,
+                    demographics=log.demographics, judge_criteria=log.judge_criteria)
+    return [score_means(sub, f"panel_{c}", by=by, n_boot=n_boot,
+                        random_state=random_state).assign(criterion=c, rated_by="panel")
+            for c in means.columns]
 
 
 def _attributes(dataset: DatasetRecord) -> list[str]:
