@@ -23,8 +23,13 @@ from audits.conversations.findings import (
     ConversationFindings,
     reviewed_records,
 )
-from audits.conversations.stored import CONVERSATIONS_ROLE, is_conversation_version
-from audits.roles import PERMISSIONS, Actor
+from audits.conversations.stored import (
+    CONVERSATIONS_ROLE,
+    build_conversation_queue,
+    is_conversation_version,
+)
+from audits.flagging.policy import CONVERSATION_QUOTAS, FlagPolicy
+from audits.roles import PERMISSIONS, Actor, PermissionDenied
 from audits.store import Store
 
 PAGE = "app_pages/conversations.py"
@@ -36,7 +41,9 @@ MSG_NONE = ("No conversation system is registered yet. Register a chatbot's conv
 MSG_NO_JUDGE = ("The judge is not compared with the panel yet: the panel has rated too few "
                 "conversations with the judge's criteria. Build the queue and assign it on "
                 "the Reviewer panel page.")
-MSG_FAILED = "The findings could not be computed: {error}"
+MSG_FAILED = "Not done: {error}"
+MSG_NO_QUEUE = ("This system has no review queue yet: a data scientist or an admin builds it "
+                "here or with `fairpanel conversations queue NAME`.")
 
 
 def render() -> None:
@@ -64,6 +71,8 @@ def render() -> None:
     by = right.selectbox("Compare users by", attributes, key=KEY_BY,
                          help="A user attribute from the log (or a demographic the user "
                               "consented to give).")
+    if _run(store, name) is None:
+        _build_queue(store, user.actor, name)
     found = _findings(store, user.actor, name, dataset.version, by)
     if found is None:
         return
@@ -127,6 +136,40 @@ def _findings(store: Store, actor: Actor, name: str, version: int | None, by: st
     finally:
         progress.empty()
     return found
+
+
+def _build_queue(store: Store, actor: Actor, name: str) -> None:
+    """No queue yet: who may run an audit builds it here (budgeted, stratified)."""
+    if actor.role not in PERMISSIONS["run an audit"]:
+        st.info(MSG_NO_QUEUE)
+        return
+    with st.form("conversations.queue", border=True):
+        st.markdown("**This system has no review queue yet.** Queue the conversations that "
+                    "need a person: low confidence, a request for a person, a policy rule, "
+                    "negative sentiment, the judge's fails and a random control, within a "
+                    "budget, stratified by user group.")
+        budget = st.number_input("Budget (conversations)", min_value=1, max_value=5000,
+                                 value=100, step=10, key="conversations.queue.budget")
+        built = st.form_submit_button("Build the review queue", type="primary",
+                                      key="conversations.queue.submit")
+    if not built:
+        return
+    bar = st.progress(0.0, text="Building the queue")
+
+    def show(fraction: float, message: str) -> None:
+        bar.progress(min(1.0, fraction), text=message)
+
+    try:
+        queue = build_conversation_queue(
+            store, actor, name, policy=FlagPolicy(budget=int(budget),
+                                                  quotas=CONVERSATION_QUOTAS), progress=show)
+    except (ValueError, LookupError, PermissionDenied) as error:
+        st.error(MSG_FAILED.format(error=plain(error)))
+        return
+    finally:
+        bar.empty()
+    st.success(f"Queued {len(queue.cases)} conversations (audit run #{queue.audit_run.id}). "
+               "Assign them to reviewers on the Reviewer panel page.")
 
 
 def _run(store: Store, name: str) -> int | None:

@@ -52,6 +52,10 @@ MSG_AUDIT_FAILED = "The system was registered, but its first audit failed: {erro
 MSG_NEED_NAME = "Give the system a name."
 
 
+MSG_CHAT_NEEDS = "Give the system's name and a conversation log (uploaded or on the server)."
+CONVERSATIONS_PAGE = "app_pages/conversations.py"
+
+
 def max_upload_mb() -> int:
     """The upload limit in megabytes (``FAIRPANEL_MAX_UPLOAD_MB``, default 200)."""
     raw = os.environ.get(ENV_MAX_UPLOAD, str(DEFAULT_MAX_UPLOAD_MB))
@@ -74,6 +78,7 @@ def render() -> None:
                "sha256; sensitive data given as a separate file are stored apart and can "
                "be purged later.")
     _register(store, user)
+    _conversations(store, user)
     # Below the page's main job: fixing an existing system's description (e.g. for a
     # report returned with "add the intended use") needs no new version.
     _edit_existing(store, user)
@@ -90,6 +95,59 @@ def _register(store: Store, user: SignedInUser) -> None:
     if settings is None:
         return
     _register_and_audit(store, user, source, uploads, settings, limit)
+
+
+def _conversations(store: Store, user: SignedInUser) -> None:
+    """Register a chatbot's conversation log as a system, or add a batch to one."""
+    with st.expander("A chatbot's conversations instead (JSON Lines or Parquet)",
+                     icon=":material/forum:"):
+        st.caption("One record per conversation: its turns, the bot's signals, the "
+                   "outcome, the user's attributes (demographics only with consent) and an "
+                   "LLM judge's scores (the format: README, \"Conversations\"). A name "
+                   "already registered gets a new version with the batch's new "
+                   "conversations. Then build its review queue on the Conversations page (or with "
+                   "`fairpanel conversations queue NAME`).")
+        with st.form("new_system.chat", border=False):
+            name = st.text_input("System name", key="new_system.chat.name",
+                                 placeholder="e.g. helpdesk")
+            log = st.file_uploader("Conversation log", type=["jsonl", "parquet"],
+                                   key="new_system.chat.log")
+            path = st.text_input("Or a file on the server", key="new_system.chat.path")
+            sent = st.form_submit_button("Register the conversations", icon=":material/upload:",
+                                         key="new_system.chat.submit")
+        if not sent:
+            return
+        if not name.strip() or (log is None and not path.strip()):
+            st.error(MSG_CHAT_NEEDS)
+            return
+        _register_conversations(store, user, name.strip(), log, path.strip())
+
+
+def _register_conversations(store: Store, user: SignedInUser, name: str, log: Any,
+                            path: str) -> None:
+    from audits.conversations.stored import load_conversations, register_conversations
+
+    bar = st.progress(0.0, text="Reading the conversations")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    with tempfile.TemporaryDirectory(prefix="fairpanel-chat-") as folder:
+        source = _saved(log, folder) if log is not None else path
+        try:
+            version = register_conversations(
+                store, user.actor, name, Path(str(source)), progress=progress,
+                source=_uploaded(log) if log is not None else f"file {Path(path).name}")
+            held = len(load_conversations(store, user.actor, version))
+        except (PermissionDenied, ValueError, LookupError, OSError) as error:
+            st.error(MSG_FAILED.format(error=plain(error)))
+            return
+        finally:
+            bar.empty()
+    st.success(f"Conversation system {plain(name)} version {version.version}: "
+               f"{held:,} conversations, sha256 {version.sha256[:16]}…")
+    st.page_link(CONVERSATIONS_PAGE, label="Open it on the Conversations page",
+                 icon=":material/forum:")
 
 
 def _edit_existing(store: Store, user: SignedInUser) -> None:
