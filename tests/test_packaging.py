@@ -259,7 +259,8 @@ def test_installed_script_prepares_the_demo_store_in_fairpanel_home(
     assert f"dataset compas: {len(_compas())} rows" in result.stdout
     assert "audit run 1: completed" in result.stdout
     panel = re.search(r"reviewer panel: (\d+) reviewers .*, (\d+) assignments", result.stdout)
-    assert panel, result.stdout
+    chat = re.search(r"conversation system .*, (\d+) assignments", result.stdout)
+    assert panel and chat, result.stdout
     with contextlib.closing(sqlite3.connect(store)) as db:
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
         card, n_rows = db.execute(
@@ -272,7 +273,7 @@ def test_installed_script_prepares_the_demo_store_in_fairpanel_home(
     assert card.strip() == (ROOT / "datasets" / "compas.md").read_text(encoding="utf-8").strip()
     assert n_rows == len(_compas())
     assert statuses == {"completed"}
-    assert (n_reviewers, n_assignments) == (int(panel[1]), int(panel[2]))
+    assert (n_reviewers, n_assignments) == (int(panel[1]), int(panel[2]) + int(chat[1]))
     verify = json.loads(installed_wheel.run("log", "verify", "--json", home=home).stdout)
     assert verify["ok"] is True and verify["n_entries"] == n_log > 0
     # Nothing went to the user's data folder or to the working folder.

@@ -271,7 +271,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if demo.conversations is not None:
         print(f"conversation system {CONVERSATION_SYSTEM} (simulated chatbot): audit run "
               f"{demo.conversations.audit_run_id}, {demo.conversations.cases} conversations "
-              f"queued, {demo.conversations.ratings} rubric ratings")
+              f"queued, {demo.conversations.assignments} assignments, "
+              f"{demo.conversations.ratings} rubric ratings")
     if args.no_serve:
         return EXIT_OK
     return _serve(args, auth="demo")

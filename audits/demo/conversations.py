@@ -58,6 +58,7 @@ class ConversationDemo:
     audit_run_id: int
     cases: int
     ratings: int
+    assignments: int = 0
 
 
 def ensure_conversation_demo(store: Store, *, random_state: int = 0,
@@ -99,7 +100,8 @@ def ensure_conversation_demo(store: Store, *, random_state: int = 0,
                             skip=None if persona is None else persona.id)
     rated = len(store.ratings_table(admin, run_id))
     report(1.0, "Conversation demo ready")
-    return ConversationDemo(run_id, len(queue.cases), rated)
+    return ConversationDemo(run_id, len(queue.cases), rated,
+                            len(store.assignment_table(lead, run_id)))
 
 
 def rate_as_simulated_panel(store: Store, lead: Actor, run_id: int,

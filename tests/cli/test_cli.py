@@ -105,7 +105,7 @@ def test_demo_prepares_once_and_log_verify_catches_any_edit(
     assert "dataset german_credit: 1000 rows" in out and "audit run 1: completed" in out
     assert "Demo panel ready" in err and "100% Conversation demo ready" in err
     assert "conversation system helpdesk-chat (simulated chatbot): audit run 4, 100 " \
-           "conversations queued, 300 rubric ratings" in out
+           "conversations queued, 304 assignments, 300 rubric ratings" in out
     code, out, _ = run(capsys, "--database-url", database_url, "log", "verify", "--json")
     first = json.loads(out)
     assert code == 0 and first["ok"] and first["n_entries"] >= 8
