@@ -57,9 +57,10 @@ def rates_table(rates: pd.DataFrame, by: str, groups: Sequence[str]) -> pd.DataF
         "Verdict": shown["verdict"].map(VERDICTS).fillna(shown["verdict"])})
 
 
-def failing_rates(rates: pd.DataFrame, groups: Sequence[str]) -> list[str]:
-    """One sentence per failing verdict of the chosen attribute's groups (not their
-    intersections), worst ratio first.
+def failing_rates(rates: pd.DataFrame, groups: Sequence[str]) -> list[dict[str, str]]:
+    """Each failing verdict of the chosen attribute's groups (not their intersections),
+    worst ratio first: ``rate``, ``group``, ``reference`` (from the data) and ``figures``
+    (the rate and the ratio with their intervals, and the count: our own text).
 
     Examples
     --------
@@ -67,18 +68,19 @@ def failing_rates(rates: pd.DataFrame, groups: Sequence[str]) -> list[str]:
     ...     "value": [0.44], "ci_low": [0.40], "ci_high": [0.48], "ratio": [1.73],
     ...     "ratio_ci_low": [1.52], "ratio_ci_high": [1.99], "reference": ["en"],
     ...     "verdict": ["fail"]})
-    >>> failing_rates(rates, ["en", "es"])
-    ['Escalated to a person: es users 44.0% [40.0%, 48.0%], 1.73 [1.52, 1.99] times en users (582 conversations)']
-    """  # noqa: E501
+    >>> failing_rates(rates, ["en", "es"])[0]["figures"]
+    '44.0% [40.0%, 48.0%], 1.73 [1.52, 1.99] times the rate of'
+    """
     if rates.empty:
         return []
     failing = rates[(rates["verdict"] == "fail") & rates["group"].astype(str).isin(groups)]
-    failing = failing.assign(_far=(failing["ratio"].astype(float).map(
-        lambda r: abs(math.log(r)) if r > 0 else math.inf)))
-    return [f"{RATE_NAMES.get(r.rate, r.rate)}: {r.group} users "
-            f"{_interval(r.value, r.ci_low, r.ci_high, '{:.1%}')}, "
-            f"{_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high)} times {r.reference} users "
-            f"({int(r.n):,} conversations)"
+    failing = failing.assign(_far=failing["ratio"].astype(float).map(
+        lambda r: abs(math.log(r)) if r > 0 else math.inf))
+    return [{"rate": RATE_NAMES.get(r.rate, str(r.rate)), "group": str(r.group),
+             "reference": str(r.reference), "n": f"{int(r.n):,}",
+             "figures": f"{_interval(r.value, r.ci_low, r.ci_high, '{:.1%}')}, "
+                        f"{_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high)} times the "
+                        "rate of"}
             for r in failing.sort_values("_far", ascending=False).itertuples(index=False)]
 
 

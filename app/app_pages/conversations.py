@@ -85,8 +85,12 @@ def render() -> None:
                "follow.")
     failing = conversation_tables.failing_rates(found.rates, found.groups)
     if failing:
+        # Brackets escaped: an interval next to a parenthesis must not read as a link.
         st.error("**Fails the four-fifths rule**\n\n" + "\n".join(
-            f"- {plain(line)}" for line in failing), icon=":material/error:")
+            f"- {f['rate']}: {plain(f['group'])} users "
+            + f["figures"].replace("[", "\\[").replace("]", "\\]")
+            + f" {plain(f['reference'])} users ({f['n']} conversations)"
+            for f in failing), icon=":material/error:")
     else:
         st.success(f"No rate of the {plain(by)} groups fails the four-fifths rule.",
                    icon=":material/check_circle:")

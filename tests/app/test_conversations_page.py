@@ -59,7 +59,7 @@ def test_the_page_shows_the_findings(app_env: DemoCopy, role: Role) -> None:
     at.selectbox(key="conversations.by").set_value("language").run()
     assert not at.exception, at.exception
     failing = [e.value for e in at.error]
-    assert len(failing) == 1 and "Escalated to a person: es users" in failing[0]
+    assert len(failing) == 1 and "- Escalated to a person: es users 43.8%" in failing[0]
     marks = {"rates": "Rate [95% CI]", "scores": "Mean [95% CI]",
              "agreement": "Alpha [95% CI]", "alt_test": "Winning rate (omega)",
              "bias": "Judge minus panel [95% CI]",

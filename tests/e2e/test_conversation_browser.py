@@ -170,7 +170,8 @@ def test_the_compliance_officer_reads_the_conversations_page(chat_server: Server
         page.get_by_role("option", name="language", exact=True).click()
         wait_until_idle(page)
         expect(page.get_by_text(re.compile(
-            r"^Escalated to a person: es users .* times en users"))).to_be_visible()
+            r"^Escalated to a person: es users .* times the rate of en users"))
+        ).to_be_visible()
         expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
         wait_until_drawn(page)
         page.screenshot(path=str(ARTIFACTS / "e2e_conversation_findings.png"))
