@@ -27,6 +27,7 @@ from audits.conversations.stored import (
     CONVERSATIONS_ROLE,
     build_conversation_queue,
     is_conversation_version,
+    queued_run,
 )
 from audits.flagging.policy import CONVERSATION_QUOTAS, FlagPolicy
 from audits.roles import PERMISSIONS, Actor, PermissionDenied
@@ -177,10 +178,7 @@ def _build_queue(store: Store, actor: Actor, name: str) -> None:
 
 
 def _run(store: Store, name: str) -> int | None:
-    dataset = store.latest_version(name)
-    runs = [i for i in store.queued_audit_runs()
-            if (r := store.get_audit_run(i)) is not None and r.dataset_id == dataset.id]
-    return runs[-1] if runs else None
+    return queued_run(store, store.latest_version(name).id)
 
 
 def _judges(judges: dict[str, Any]) -> None:

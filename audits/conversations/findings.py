@@ -36,10 +36,11 @@ from audits.conversations.stored import (
     conversation_version,
     load_conversations,
     panel_rubric_ratings,
+    queued_run,
     reviewed,
     rubric_of,
 )
-from audits.fairness.stored import reused_or_recorded
+from audits.fairness.stored import json_safe, reused_or_recorded
 from audits.raters.judges import judge_analysis
 from audits.roles import PERMISSIONS, Actor, require_role
 from audits.store import AuditRunRecord, DatasetRecord, Store
@@ -83,7 +84,7 @@ class ConversationFindings:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN as None)."""
         def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+            return [{k: json_safe(v) for k, v in r.items()} for r in frame.to_dict("records")]
         return {"system": self.system, "version": self.version, "by": self.by,
                 "groups": list(self.groups),
                 "conversations": self.conversations, "audit_run_id": self.audit_run_id,
@@ -139,7 +140,7 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
     scores = [score_means(log, JUDGE_PREFIX + c, by=[chosen, *extra], n_boot=n_boot,
                           random_state=random_state).assign(criterion=c, rated_by="judge")
               for c in log.judge_criteria]
-    run = _queued_run(store, dataset.id)
+    run = queued_run(store, dataset.id)
     if run is not None:  # the panel's own scores of the conversations it rated
         scores += _panel_scores(log, panel_rubric_ratings(store, actor, run),
                                 [chosen, *extra], n_boot=n_boot, random_state=random_state)
@@ -188,7 +189,7 @@ def record_conversation_findings(store: Store, actor: Actor, name: str, *,
         if found is None or found.name != dataset.name:
             raise ValueError(MSG_OTHER_RUN.format(id=audit_run_id, name=name))
         dataset = found
-    queued = _queued_run(store, dataset.id)
+    queued = queued_run(store, dataset.id)
     run = audit_run_id or queued or conversation_audit(
         store, actor, dataset, progress=lambda f, m: report(0.2 * f, m)).id
     ratings = panel_rubric_ratings(store, actor, queued) if queued is not None else \
@@ -241,7 +242,7 @@ def stored_judge_analysis(store: Store, actor: Actor, name: str, *, by: str,
     log = load_conversations(store, actor, dataset)
     if not log.judge_criteria:
         raise ValueError(MSG_NO_JUDGE.format(name=name))
-    run = _queued_run(store, dataset.id)
+    run = queued_run(store, dataset.id)
     found, _ = _judged(store, actor, run, log, by, criteria=criteria, epsilon=epsilon,
                        n_boot=n_boot, random_state=random_state)
     if found is None:
@@ -264,7 +265,7 @@ def reviewed_records(store: Store, actor: Actor, name: str, *,
     """
     require_role(actor, "read every rating")
     dataset = conversation_version(store, name)
-    run = _queued_run(store, dataset.id)
+    run = queued_run(store, dataset.id)
     reviews, final = (pd.DataFrame(), pd.Series(dtype=bool)) if run is None \
         else reviewed(store, actor, run)
     if reviews.empty:
@@ -320,18 +321,3 @@ def _attributes(dataset: DatasetRecord) -> list[str]:
 def _by(attributes: Sequence[str], chosen: str) -> list[str]:
     """The rates' attributes: the chosen one first, then the other user attributes."""
     return [chosen, *(a for a in attributes if a != chosen)]
-
-
-def _queued_run(store: Store, dataset_id: int) -> int | None:
-    """The newest queued audit run of a version, or None."""
-    runs = [i for i in store.queued_audit_runs()
-            if (r := store.get_audit_run(i)) is not None and r.dataset_id == dataset_id]
-    return runs[-1] if runs else None
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -42,7 +42,7 @@ from audits.conversations.records import (
 )
 from audits.conversations.rubric import DEFAULT_RUBRIC, Rubric
 from audits.conversations.signals import SignalPolicy, conversation_signals
-from audits.fairness.stored import run_fairness_audit
+from audits.fairness.stored import json_safe, run_fairness_audit
 from audits.flagging.cases import subject_groups
 from audits.flagging.policy import CONVERSATION_QUOTAS, FlagPolicy, select_cases
 from audits.flagging.stored import Queue
@@ -52,8 +52,8 @@ from audits.systems.registry import load_version, register_system
 
 __all__ = ["CONVERSATIONS_ROLE", "NOT_GIVEN", "build_conversation_queue",
            "conversation_audit", "conversation_version", "is_conversation_version",
-           "load_conversations", "panel_rubric_ratings", "register_conversations",
-           "reviewed", "rubric_of"]
+           "load_conversations", "panel_rubric_ratings", "queued_run",
+           "register_conversations", "reviewed", "rubric_of"]
 
 Progress = Callable[[float, str], None]
 
@@ -295,6 +295,13 @@ def build_conversation_queue(
     return Queue(run, chosen, recorded, summary, True)
 
 
+def queued_run(store: Store, dataset_id: int) -> int | None:
+    """The newest audit run of a conversation version that has a review queue, or None."""
+    runs = [i for i in store.queued_audit_runs()
+            if (r := store.get_audit_run(i)) is not None and r.dataset_id == dataset_id]
+    return runs[-1] if runs else None
+
+
 def panel_rubric_ratings(store: Store, actor: Actor, audit_run_id: int) -> pd.DataFrame:
     """The panel's rubric scores of a conversation queue, long: ``conversation_id,
     reviewer_id, criterion, score, judge_shown`` (the form
@@ -412,11 +419,7 @@ def _case(conversations: Conversations, frame: pd.DataFrame, chosen: Any, flags:
 
 
 def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+    return None if value is None or value is pd.NA else json_safe(value)
 
 
 def _signal_settings(policy: SignalPolicy) -> dict[str, Any]:
