@@ -41,8 +41,11 @@ REVIEWER = Actor("demo-reviewer", Role.REVIEWER)
 LEAD = Actor("demo-panel-lead", Role.PANEL_LEAD)
 
 
-@pytest.fixture
-def chat_server(demo_templates: DemoTemplates, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def chat_server(demo_templates: DemoTemplates,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: the reviewer's ratings touch nothing the compliance
+    officer's page reads but the two conversations' own ratings."""
     def prepare(settings: dict[str, str]) -> None:
         demo_templates.copy(Path(settings["FAIRPANEL_HOME"]))
         with pytest.MonkeyPatch.context() as mp:
@@ -51,7 +54,7 @@ def chat_server(demo_templates: DemoTemplates, tmp_path: Path) -> Iterator[Serve
             with Store(settings["FAIRPANEL_DATABASE_URL"]) as store:
                 ensure_conversation_demo(store)
 
-    with running_server(tmp_path, prepare=prepare) as running:
+    with running_server(tmp_path_factory.mktemp("chat"), prepare=prepare) as running:
         yield running
 
 
