@@ -150,6 +150,8 @@ def register_conversations(
         The rubric reviewers rate with (default: the previous version's, else
         :data:`~audits.conversations.rubric.DEFAULT_RUBRIC`).
     description, intended_use, owner, source : str
+        What the system is and is for, who answers for it, and where the log came from
+        (a batch keeps the system's own where these are empty).
     progress : callable ``(fraction, message) -> None`` or None
 
     Returns
@@ -185,6 +187,11 @@ def register_conversations(
         report(0.2, "Adding the batch to the conversations ingested before")
         records = _merged(records_of(load_conversations(store, actor, previous)), records)
         rubric = rubric or rubric_of(previous)
+        system = store.get_system(name)
+        if system is not None:  # a batch keeps what the system says unless told otherwise
+            description = description or system.description
+            intended_use = intended_use or system.intended_use
+            owner = owner or system.owner
     merged = conversations_from_records(records, where=name)
     unresolved = merged.frame.index[merged.frame["resolved"].isna()]
     if len(unresolved):

@@ -90,11 +90,16 @@ def test_a_log_is_registered_and_read_back_as_it_was(store: Store) -> None:
 def test_batches_add_new_conversations_and_refuse_changed_ones(store: Store) -> None:
     records = _log(90).records
     first = conversations_from_records(records[:60])
-    register_conversations(store, ADMIN, "helpdesk", first)
+    register_conversations(store, ADMIN, "helpdesk", first, description="Our help desk bot.",
+                           intended_use="Answer delivery questions.", owner="support team")
     # The second batch overlaps the first by ten unchanged conversations: they are skipped.
     second = conversations_from_records(records[50:])
     v2 = register_conversations(store, ADMIN, "helpdesk", second)
     assert v2.version == 2 and len(load_conversations(store, ADMIN, v2)) == 90
+    system = store.get_system("helpdesk")  # a batch keeps what the system says
+    assert system is not None
+    assert (system.description, system.intended_use, system.owner) == (
+        "Our help desk bot.", "Answer delivery questions.", "support team")
     with pytest.raises(ValueError, match=MSG_NOTHING_NEW):
         register_conversations(store, ADMIN, "helpdesk", second)
     changed = json.loads(json.dumps(records[0]))
