@@ -40,7 +40,7 @@ from audits.conversations.stored import (
     reviewed,
     rubric_of,
 )
-from audits.fairness.stored import json_safe, reused_or_recorded
+from audits.fairness.stored import json_safe, latest_run_of, reused_or_recorded
 from audits.raters.judges import judge_analysis
 from audits.roles import PERMISSIONS, Actor, require_role
 from audits.store import AuditRunRecord, DatasetRecord, Store
@@ -141,14 +141,15 @@ def conversation_findings(store: Store, actor: Actor, name: str, *, by: str | No
                           random_state=random_state).assign(criterion=c, rated_by="judge")
               for c in log.judge_criteria]
     run = queued_run(store, dataset.id)
-    if run is not None:  # the panel's own scores of the conversations it rated
-        scores += _panel_scores(log, panel_rubric_ratings(store, actor, run),
-                                [chosen, *extra], n_boot=n_boot, random_state=random_state)
+    panel = _panel(store, actor, run)  # read once: the scores and every attribute use it
+    # The panel's own scores of the conversations it rated.
+    scores += _panel_scores(log, panel, [chosen, *extra], n_boot=n_boot,
+                            random_state=random_state)
     gaps = pd.DataFrame()
     report(0.6, "The judge against the panel (bootstrap)")
-    judges, rated = _judged(store, actor, run, log, chosen, criteria=None, epsilon=epsilon,
+    judges, rated = _judged(panel, log, chosen, criteria=None, epsilon=epsilon,
                             n_boot=n_boot, random_state=random_state)
-    others = {a: _judged(store, actor, run, log, a, criteria=None, epsilon=epsilon,
+    others = {a: _judged(panel, log, a, criteria=None, epsilon=epsilon,
                          n_boot=n_boot, random_state=random_state)[0] for a in extra}
     if run is not None and actor.role in PERMISSIONS["read every rating"]:
         report(0.9, "The knowledge gaps")
@@ -192,8 +193,7 @@ def record_conversation_findings(store: Store, actor: Actor, name: str, *,
     queued = queued_run(store, dataset.id)
     run = audit_run_id or queued or conversation_audit(
         store, actor, dataset, progress=lambda f, m: report(0.2 * f, m)).id
-    ratings = panel_rubric_ratings(store, actor, queued) if queued is not None else \
-        pd.DataFrame(columns=["conversation_id", "reviewer_id", "criterion", "score"])
+    ratings = _panel(store, actor, queued)
     options = {"kind": FINDINGS_KIND, "audit_run_id": run, "dataset_sha256": dataset.sha256,
                "ratings_sha256": hashlib.sha256(ratings.sort_values(
                    ["conversation_id", "reviewer_id", "criterion"]).to_json(
@@ -212,11 +212,7 @@ def record_conversation_findings(store: Store, actor: Actor, name: str, *,
 
 def latest_conversation_findings(store: Store, audit_run_id: int) -> AuditRunRecord | None:
     """The newest findings kept for a conversation version's fairness audit, or None."""
-    found = [r for r in store.list_audit_runs()
-             if r.status == "completed" and r.results
-             and (r.config or {}).get("kind") == FINDINGS_KIND
-             and r.config.get("audit_run_id") == audit_run_id]
-    return max(found, key=lambda r: r.id) if found else None
+    return latest_run_of(store, FINDINGS_KIND, audit_run_id)
 
 
 def stored_judge_analysis(store: Store, actor: Actor, name: str, *, by: str,
@@ -243,8 +239,8 @@ def stored_judge_analysis(store: Store, actor: Actor, name: str, *, by: str,
     if not log.judge_criteria:
         raise ValueError(MSG_NO_JUDGE.format(name=name))
     run = queued_run(store, dataset.id)
-    found, _ = _judged(store, actor, run, log, by, criteria=criteria, epsilon=epsilon,
-                       n_boot=n_boot, random_state=random_state)
+    found, _ = _judged(_panel(store, actor, run), log, by, criteria=criteria,
+                       epsilon=epsilon, n_boot=n_boot, random_state=random_state)
     if found is None:
         raise ValueError(MSG_TOO_FEW.format(name=name, n=MIN_RATED))
     return {"system": name, "version": dataset.version, "audit_run_id": run, **found}
@@ -275,14 +271,19 @@ def reviewed_records(store: Store, actor: Actor, name: str, *,
     return make(log, reviews, system=name, final=final)
 
 
-def _judged(store: Store, actor: Actor, run: int | None, log: Conversations, by: str, *,
+def _panel(store: Store, actor: Actor, run: int | None) -> pd.DataFrame:
+    """The panel's rubric ratings of a queue (none without a queue)."""
+    if run is None:
+        return pd.DataFrame(columns=["conversation_id", "reviewer_id", "criterion", "score",
+                                     "judge_shown"])
+    return panel_rubric_ratings(store, actor, run)
+
+
+def _judged(panel: pd.DataFrame, log: Conversations, by: str, *,
             criteria: Sequence[str] | None, epsilon: float, n_boot: int,
             random_state: int) -> tuple[dict[str, Any] | None, int]:
     """The judge analysis of a queue's panel ratings (None with too few), and how many
     conversations the panel rated."""
-    if run is None:
-        return None, 0
-    panel = panel_rubric_ratings(store, actor, run)
     rated = int(panel["conversation_id"].nunique())
     shared = sorted(set(panel["criterion"]) & set(log.judge_criteria)
                     & set(criteria or log.judge_criteria))

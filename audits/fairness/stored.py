@@ -35,7 +35,7 @@ from audits.versions import library_versions
 
 __all__ = ["AUDIT_KIND", "Decisions", "chosen_sensitive_features", "columnar",
            "completed_fairness_run", "config_key", "counts_sha256", "decisions_for", "favourable",
-           "in_place_audit", "json_safe", "registered_data", "registered_model",
+           "in_place_audit", "json_safe", "latest_run_of", "registered_data", "registered_model",
            "reused_or_recorded", "run_fairness_audit", "stored_or_computed"]
 
 AUDIT_KIND = "fairness"
@@ -252,6 +252,17 @@ def _in_place_run(store: Store, actor: Actor, dataset: DatasetRecord, place: InP
                                         aggregation.to_dict(),
                                         roles.get("score") is not None, options, report),
         report=report)
+
+
+def latest_run_of(store: Store, kind: str, audit_run_id: int) -> AuditRunRecord | None:
+    """The newest completed run of ``kind`` kept for a fairness audit (its ``config``
+    names the audit as ``audit_run_id``: a slice discovery, a conversation system's
+    findings), or None."""
+    found = [r for r in store.list_audit_runs()
+             if r.status == "completed" and r.results
+             and (r.config or {}).get("kind") == kind
+             and r.config.get("audit_run_id") == audit_run_id]
+    return max(found, key=lambda r: r.id) if found else None
 
 
 def reused_or_recorded(store: Store, actor: Actor, dataset: DatasetRecord,

@@ -26,6 +26,7 @@ from audits.fairness.stored import (
     Decisions,
     completed_fairness_run,
     decisions_for,
+    latest_run_of,
     reused_or_recorded,
     stored_or_computed,
 )
@@ -266,11 +267,7 @@ def count_version_in_place(dataset: DatasetRecord, *, columns: Sequence[str] | N
 
 def latest_slice_run(store: Store, audit_run_id: int) -> AuditRunRecord | None:
     """Return the newest completed slice discovery stored for a fairness audit, or None."""
-    found = [r for r in store.list_audit_runs()
-             if r.status == "completed" and r.results
-             and (r.config or {}).get("kind") == SLICES_KIND
-             and r.config.get("audit_run_id") == audit_run_id]
-    return max(found, key=lambda r: r.id) if found else None
+    return latest_run_of(store, SLICES_KIND, audit_run_id)
 
 
 def _fairness_run(store: Store, audit_run_id: int) -> AuditRunRecord:
