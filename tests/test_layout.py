@@ -25,7 +25,8 @@ TOP_LEVEL_MODULES = {"roles.py", "versions.py", "_lazy.py"}
 SUBPACKAGES = sorted(m.name for m in pkgutil.iter_modules(audits.__path__) if m.ispkg)
 #: Concepts that sit at the top of the dependency order: nothing in the engine imports
 #: them except the packages named beside each.
-IMPORTED_ONLY_BY = {"cli": set(), "demo": {"cli"}, "reports": {"cli"}, "api": {"cli"}}
+IMPORTED_ONLY_BY = {"cli": set(), "demo": {"cli"}, "reports": {"cli", "evidence"},
+                    "api": {"cli"}, "evidence": {"cli"}}
 #: Small shared modules any concept may import.
 SHARED = {"roles", "versions", "_lazy"}
 

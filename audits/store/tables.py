@@ -721,3 +721,37 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReviewerQualification(Base):
+    """A reviewer's recorded training, competence or authority (EU AI Act Art. 26(2)):
+    what it is, when it was completed, until when it holds, and the evidence for it.
+    Append-only: a lapsed one stays on record and a renewal is a new row."""
+
+    __tablename__ = "reviewer_qualifications"
+    __table_args__ = (
+        CheckConstraint("kind IN ('training', 'competence', 'authority')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RetentionSchedule(Base):
+    """When a system's special-category (sensitive) data are to be deleted, and why
+    they are kept until then (EU AI Act Art. 10(5)); one row per system."""
+
+    __tablename__ = "retention_schedules"
+
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id"), primary_key=True)
+    delete_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)

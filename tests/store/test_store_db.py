@@ -33,7 +33,8 @@ TABLES = {"users", "datasets", "models", "audit_runs", "audit_log", "log_head", 
           "panel_settings", "assignments", "ratings", "rating_history", "adjudications",
           "exclusions", "reports", "signing_keys", "log_checkpoints", "report_snapshots",
           "systems", "review_instructions", "review_skips", "cannot_tell", "api_tokens",
-          "live_decisions", "live_budgets", "live_settings", "webhook_deliveries"}
+          "live_decisions", "live_budgets", "live_settings", "webhook_deliveries",
+          "reviewer_qualifications", "retention_schedules"}
 
 
 def test_data_dir_uses_fairpanel_home_and_creates_it(
