@@ -88,6 +88,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "read sensitive data": frozenset({Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER,
                                       Role.ADMIN}),
     "purge sensitive data": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
+    # How long logs and oversight records are kept, and when sensitive data are deleted.
+    "set retention": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
+    # Every person's touch of a case (who, what they saw and did, why, how long): the
+    # human-oversight record of the evidence pack.
+    "read the oversight record": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN,
+                                            Role.PANEL_LEAD}),
+    "build an evidence pack": frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN}),
 }
 
 

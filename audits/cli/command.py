@@ -46,6 +46,7 @@ from audits.cli.common import (
     silence_stdout,
 )
 from audits.cli.conversations import add_conversations_parsers
+from audits.cli.evidence import add_evidence_parser, evidence_argv
 from audits.cli.explain import add_explain_parser
 from audits.cli.interchange import add_interchange_parsers
 from audits.cli.judges import add_judges_parser
@@ -55,6 +56,7 @@ from audits.cli.panel import add_panel_parsers
 from audits.cli.panel_store import add_panel_store_parsers
 from audits.cli.queue import add_queue_parsers
 from audits.cli.report import add_report_parser, report_argv
+from audits.cli.retention import add_retention_parser
 from audits.cli.retrain import add_retrain_parsers
 from audits.cli.slices import add_slices_parser
 from audits.cli.systems import add_systems_parsers
@@ -92,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = _parser()
         words = sys.argv[1:] if argv is None else list(argv)
-        args = parser.parse_args(report_argv(words))  # bad usage: argparse exits 2 itself
+        # Bad usage: argparse exits 2 itself.
+        args = parser.parse_args(evidence_argv(report_argv(words)))
         if args.database_url:
             os.environ["FAIRPANEL_DATABASE_URL"] = args.database_url
         if not hasattr(args, "func"):
@@ -162,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     add_systems_parsers(sub)
+    add_evidence_parser(sub)
     add_audit_parser(sub)
     add_slices_parser(sub)
     add_judges_parser(sub)
@@ -174,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_retrain_parsers(sub)
     _users_parser(sub)
+    add_retention_parser(sub)
     add_tokens_parser(sub)
     add_api_parser(sub)
     add_live_parser(sub)

@@ -18,8 +18,40 @@ from typing import TYPE_CHECKING
 from audits._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    pass
+    from audits.evidence.archive import ArchiveVerification
+    from audits.evidence.crosswalk import Facts, Finding, assess
+    from audits.evidence.ll144 import (
+        LL144Row,
+        LL144Summary,
+        LL144Table,
+        ll144_summary,
+        render_ll144_html,
+        render_ll144_pdf,
+    )
+    from audits.evidence.oversight import OversightRecord, oversight_record
+    from audits.evidence.pack import EvidencePack, build_evidence_pack, verify_evidence_pack
+    from audits.evidence.requirements import REQUIREMENTS, Requirement
+    from audits.evidence.retention import retention_summary
 
-__all__: list[str] = []
+__all__ = [
+    "ArchiveVerification",
+    "EvidencePack",
+    "Facts",
+    "Finding",
+    "LL144Row",
+    "LL144Summary",
+    "LL144Table",
+    "OversightRecord",
+    "REQUIREMENTS",
+    "Requirement",
+    "assess",
+    "build_evidence_pack",
+    "ll144_summary",
+    "oversight_record",
+    "render_ll144_html",
+    "render_ll144_pdf",
+    "retention_summary",
+    "verify_evidence_pack",
+]
 
 __getattr__ = lazy_getattr(__name__, __file__)

@@ -31,6 +31,8 @@ from audits.store.records import (
 )
 from audits.store.reports import ReportRecord
 from audits.store.repository import Store
+from audits.store.retention import RetentionPurge, RetentionScheduleRecord
+from audits.store.retention_rules import RetentionCheck, RetentionPolicy, RetentionViolation
 from audits.store.reviews import (
     CaseReview,
     CaseView,
@@ -65,6 +67,11 @@ __all__ = [
     "RatingRecord",
     "RegisteredVersion",
     "ReportRecord",
+    "RetentionCheck",
+    "RetentionPolicy",
+    "RetentionPurge",
+    "RetentionScheduleRecord",
+    "RetentionViolation",
     "ReviewerRecord",
     "SensitiveDataPurged",
     "Store",

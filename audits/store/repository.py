@@ -6,11 +6,14 @@ from audits.store.api_tokens import TokenOps
 from audits.store.checkpoints import CheckpointOps
 from audits.store.imports import ImportOps
 from audits.store.live import LiveOps
+from audits.store.oversight import OversightOps
 from audits.store.panel import PanelOps
 from audits.store.privacy import LogReadOps
 from audits.store.provenance import ProvenanceOps
+from audits.store.qualifications import QualificationOps
 from audits.store.queue import QueueOps
 from audits.store.reports import ReportOps
+from audits.store.retention import RetentionOps
 from audits.store.reviews import ReviewOps
 from audits.store.systems import SystemOps
 from audits.store.users import UserOps
@@ -22,7 +25,7 @@ __all__ = ["Store"]
 
 class Store(UserOps, ProvenanceOps, SystemOps, QueueOps, PanelOps, ReviewOps, ImportOps,
             ReportOps, ModelVersionOps, LogReadOps, CheckpointOps, TokenOps,
-            LiveOps, WebhookOps):
+            LiveOps, WebhookOps, QualificationOps, OversightOps, RetentionOps):
     """Users, provenance and the hash-chained audit log, on SQLite or PostgreSQL.
 
     Opening a store migrates its database to the newest schema (nothing happens when it

@@ -36,7 +36,7 @@ from audits.store.records import (
     model_record,
     system_record,
 )
-from audits.store.tables import Dataset, LogHead, Model, System, utcnow
+from audits.store.tables import AuditLog, Dataset, LogHead, Model, System, utcnow
 from audits.store.validation import (
     check_actor,
     check_count,
@@ -55,6 +55,8 @@ __all__ = [
     "SystemOps",
     "VersionInput",
     "check_system_name",
+    "live_sensitive",
+    "purge_versions",
 ]
 
 SYSTEM_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -417,23 +419,42 @@ class SystemOps(StoreBase):
         why = check_text(reason, "reason", 2000)
         with self._write() as (session, head):
             row = system_row(session, name)
-            live = [d for d in _versions(session, row.id)
-                    if d.sensitive_json is not None and d.sensitive_purged_at is None]
+            live = live_sensitive(session, row.id)
             if not live:
                 raise ValueError(MSG_NOTHING_TO_PURGE.format(name=name))
-            now = utcnow()
-            for dataset in live:
-                dataset.sensitive_purged_at, dataset.sensitive_purged_by = now, actor.username
-            session.flush()
-            sha256s = sorted({str(d.sensitive_json["sha256"]) for d in live  # type: ignore[index]
-                              })
-            payload = {"system": name, "versions": [d.version for d in live],
-                       "sha256s": sha256s, "reason": why}
-            append_entry(session, head, actor=actor.username, action="purge_sensitive",
-                         entity="system", entity_id=row.id, payload=payload)
-            _unlink_unused(session, {str(d.sensitive_json["path"])  # type: ignore[index]
-                                     for d in live})
+            purge_versions(session, head, actor, row, live, why)
             return [dataset_record(d) for d in live]
+
+
+def live_sensitive(session: Session, system_id: int) -> list[Dataset]:
+    """Return the versions of a system whose sensitive data are held (not purged)."""
+    return [d for d in _versions(session, system_id)
+            if d.sensitive_json is not None and d.sensitive_purged_at is None]
+
+
+def purge_versions(session: Session, head: LogHead, actor: Actor, system: System,
+                   versions: list[Dataset], reason: str, *,
+                   extra: dict[str, Any] | None = None) -> AuditLog:
+    """Purge the sensitive data of ``versions`` of ``system`` in the caller's transaction.
+
+    Marks each version purged now by ``actor``, appends one ``purge_sensitive`` entry
+    (system, versions, sha256s, reason, and the keys of ``extra``) and deletes the files
+    no version still holding its data uses. The caller has checked the role and that
+    ``versions`` is not empty. Returns the log entry.
+    """
+    now = utcnow()
+    for dataset in versions:
+        dataset.sensitive_purged_at, dataset.sensitive_purged_by = now, actor.username
+    session.flush()
+    sha256s = sorted({str(d.sensitive_json["sha256"]) for d in versions  # type: ignore[index]
+                      })
+    payload = {"system": system.name, "versions": [d.version for d in versions],
+               "sha256s": sha256s, "reason": reason, **(extra or {})}
+    entry = append_entry(session, head, actor=actor.username, action="purge_sensitive",
+                         entity="system", entity_id=system.id, payload=payload)
+    _unlink_unused(session, {str(d.sensitive_json["path"])  # type: ignore[index]
+                             for d in versions})
+    return entry
 
 
 def system_row(session: Session, name: str) -> System:
