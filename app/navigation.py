@@ -124,6 +124,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/reports.py", "Reports", ":material/description:", "reports",
              frozenset({Role.COMPLIANCE_OFFICER, Role.DATA_SCIENTIST, Role.ADMIN,
                         Role.PANEL_LEAD})),
+    # Evidence packs are built by those who may build them (compliance officers, admins).
+    PageSpec("app_pages/evidence.py", "Evidence", ":material/verified:", "evidence",
+             frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})),
     PageSpec("app_pages/audit_log.py", "Audit log", ":material/receipt_long:", "audit-log",
              frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})),
     PageSpec("app_pages/users.py", "Users", ":material/group:", "users",

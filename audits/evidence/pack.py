@@ -45,8 +45,8 @@ from audits.store.checkpoints import export_lines
 from audits.store.log import canonical_json
 from audits.versions import __version__
 
-__all__ = ["MSG_BAD_RELEASE", "EvidencePack", "build_evidence_pack", "latest_audit",
-           "verify_evidence_pack"]
+__all__ = ["MSG_BAD_RELEASE", "MSG_SCOPE", "EvidencePack", "assess_release",
+           "build_evidence_pack", "latest_audit", "verify_evidence_pack"]
 
 Progress = Callable[[float, str], None]
 MSG_BAD_RELEASE = ("release must be 1 to 100 characters of letters, digits, '.', '_' or '-'; "
@@ -54,6 +54,7 @@ MSG_BAD_RELEASE = ("release must be 1 to 100 characters of letters, digits, '.',
 MSG_UNKNOWN_SYSTEM = "no system named {name!r}"
 MSG_NO_VERSION = "system {name!r} has no version {version}"
 MSG_NOT_FILE = "no evidence pack at {path}"
+MSG_SCOPE = "out-of-scope framework {name!r} is unknown; known: {known}"
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,7 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
     report = progress or (lambda fraction, message: None)
     require_role(actor, "build an evidence pack")
     label = _check_release(release)
-    scope = dict(out_of_scope or {})
-    for name in scope:
-        if name not in FRAMEWORKS:
-            raise ValueError(f"out-of-scope framework {name!r} is unknown; known: "
-                             f"{', '.join(FRAMEWORKS)}")
+    scope = _check_scope(out_of_scope)
     when = now or datetime.now(UTC)
     dataset = _version(store, system, version)
     run, record = latest_audit(store, dataset)
@@ -181,6 +178,33 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
     return pack
 
 
+def assess_release(store: Store, actor: Actor, system: str, *, version: int | None = None,
+                   distribution_date: date | None = None,
+                   out_of_scope: Mapping[str, str] | None = None,
+                   now: datetime | None = None,
+                   progress: Progress | None = None) -> list[Finding]:
+    """Return the crosswalk of ``system``'s version as a pack would state it, writing
+    nothing (the Evidence page's view). Same permission and errors as
+    :func:`build_evidence_pack`."""
+    report = progress or (lambda fraction, message: None)
+    require_role(actor, "build an evidence pack")
+    scope = _check_scope(out_of_scope)
+    when = now or datetime.now(UTC)
+    dataset = _version(store, system, version)
+    run, record = latest_audit(store, dataset)
+    record_o = None if run is None else oversight_record(
+        store, actor, run.id, n_boot=200, progress=lambda f, m: report(0.8 * f, m))
+    report(0.85, "Log, data, retention")
+    verification = store.verify_log()
+    facts = _facts(store, system, dataset, run, record, record_o,
+                   _ll144(store, record, distribution_date), verification.ok,
+                   verification.reason, len(store.list_checkpoints()),
+                   _sensitive_register(store, system), retention_summary(store, now=when),
+                   scope, when)
+    report(1.0, "Crosswalk ready")
+    return assess(facts)
+
+
 def verify_evidence_pack(path: str | os.PathLike[str], *,
                          expected_fingerprint: str | None = None) -> ArchiveVerification:
     """Verify a pack file (see :func:`audits.evidence.archive.verify_archive`).
@@ -194,6 +218,14 @@ def verify_evidence_pack(path: str | os.PathLike[str], *,
     if not file.is_file():
         raise FileNotFoundError(MSG_NOT_FILE.format(path=file))
     return verify_archive(file.read_bytes(), expected_fingerprint=expected_fingerprint)
+
+
+def _check_scope(out_of_scope: Mapping[str, str] | None) -> dict[str, str]:
+    scope = dict(out_of_scope or {})
+    for name in scope:
+        if name not in FRAMEWORKS:
+            raise ValueError(MSG_SCOPE.format(name=name, known=", ".join(FRAMEWORKS)))
+    return scope
 
 
 def _check_release(value: object) -> str:

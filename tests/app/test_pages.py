@@ -269,6 +269,19 @@ def check_reports(at: AppTest, env: DemoEnv) -> None:
     assert "reports.verify.file" in [u.key for u in at.file_uploader]
 
 
+def check_evidence(at: AppTest, env: DemoEnv) -> None:
+    # The crosswalk of the demo system, gaps first, every requirement listed once.
+    from audits.evidence.requirements import REQUIREMENTS
+
+    table = at.dataframe[0].value
+    assert len(table) == len(REQUIREMENTS)
+    order = {"Not met": 0, "Met": 1, "Not applicable": 2}
+    assert table["status"].map(order).is_monotonic_increasing
+    assert (table["status"] == "Not met").any() and (table["status"] == "Met").any()
+    assert at.metric[0].label == "Not met"
+    assert "evidence.verify" in [u.key for u in at.file_uploader]
+
+
 def check_new_system(at: AppTest, env: DemoEnv) -> None:
     # Deeper checks (register, audit, bad input): tests/app/test_new_system_page.py.
     assert at.radio(key="new_system.kind").value == "Upload a file"
@@ -284,6 +297,7 @@ def check_conversations(at: AppTest, env: DemoEnv) -> None:
 
 CHECKS: dict[str, Callable[[AppTest, DemoEnv], None]] = {
     "app_pages/conversations.py": check_conversations,
+    "app_pages/evidence.py": check_evidence,
     "app_pages/home.py": check_findings,
     "app_pages/live.py": check_live,
     "app_pages/new_system.py": check_new_system,
