@@ -20,7 +20,7 @@ import streamlit as st
 from app import auth, loaders, state
 from audits.evidence.crosswalk import Finding, gaps_first
 from audits.evidence.pack import assess_release, build_evidence_pack, verify_evidence_pack
-from audits.evidence.requirements import FRAMEWORKS
+from audits.evidence.requirements import FRAMEWORKS, SHORT_NAMES
 
 PAGE = "app_pages/evidence.py"
 KEY_SYSTEM = "evidence.system"
@@ -54,7 +54,11 @@ def render() -> None:
     when = given if isinstance(given, date) else None
     findings = _crosswalk(store, user.actor, system, when, scope)
     _summary(findings)
-    st.dataframe(_table(findings), hide_index=True, width="stretch", key="evidence.table")
+    st.dataframe(_table(findings), hide_index=True, width="stretch", key="evidence.table",
+                 height=36 * (len(findings) + 1),
+                 column_config={"status": st.column_config.TextColumn(width="small"),
+                                "requirement": st.column_config.TextColumn(width="medium"),
+                                "why": st.column_config.TextColumn(width="large")})
     _pack_section(store, user.actor, system, when, scope)
     _verify_section()
 
@@ -87,8 +91,8 @@ def _summary(findings: list[Finding]) -> None:
 def _table(findings: list[Finding]) -> pd.DataFrame:
     return pd.DataFrame([{
         "status": STATUS_LABEL[f.status],
-        "framework": FRAMEWORKS[f.requirement.framework],
-        "requirement": f.requirement.citation, "asks": f.requirement.asks, "why": f.why,
+        "requirement": f"{SHORT_NAMES[f.requirement.framework]} {f.requirement.citation}",
+        "why": f.why, "asks": f.requirement.asks,
         "artifacts": ", ".join(f.artifacts) or "-"} for f in gaps_first(findings)])
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app import auth, loaders, review_tables, run_picker, state
 from app.formatting import plain
+from app.panel_qualifications import qualifications_section
 from audits.panel.assignment import PanelConfig
 from audits.panel.stored import assign_queue, reassign_reviewer
 from audits.roles import PERMISSIONS, Actor, PermissionDenied, Role
@@ -69,6 +70,7 @@ def _manage(store: Store, actor: Actor, runs: list[AuditRunRecord]) -> None:
     _reviewers(store, actor, run, reviewers)
     _assign(store, actor, run)
     _exclusion(store, actor, run, reviewers)
+    qualifications_section(store, actor, reviewers, AREA)
 
 
 def _runs(store: Store) -> list[AuditRunRecord]:

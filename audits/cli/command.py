@@ -4,7 +4,7 @@ Every subcommand has ``--help``. Exit codes (:mod:`audits.cli.common` names them
 
 - 0: success.
 - 1: a gate or a verification failed (``audit --fail-on``, ``log verify``,
-  ``report verify``).
+  ``report verify``, ``evidence verify``, ``retention check``).
 - 2: bad usage or bad input: an argument argparse refuses, a bad value, a missing file,
   a name that is not found, an action the role may not take (the message names what is
   wrong).

@@ -7,7 +7,8 @@ scripts rely on:
 ==============================  ====  ====================================================
 ``EXIT_OK``                        0  success
 ``EXIT_CHECK_FAILED``              1  a gate or a verification failed (``audit --fail-on``,
-                                      ``log verify``, ``report verify``)
+                                      ``log verify``, ``report verify``, ``evidence
+                                      verify``, ``retention check``)
 ``EXIT_USAGE``                     2  bad usage or bad input: an argument, a value, a
                                       missing file, a name not found, a role not allowed
 ``EXIT_RUNTIME_ERROR``             3  the environment failed: the database cannot be

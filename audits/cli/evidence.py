@@ -220,7 +220,8 @@ def _print_summary(s: dict[str, Any]) -> None:
 def _cmd_ll144(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from audits.evidence.ll144 import ll144_summary, render_ll144_html, render_ll144_pdf
+    from audits.evidence.ll144 import ll144_summary
+    from audits.evidence.ll144_render import render_ll144_html, render_ll144_pdf
 
     out = Path(args.out)
     suffix = out.suffix.lower()

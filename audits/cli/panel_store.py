@@ -23,6 +23,7 @@ from audits.cli.common import (
     open_store,
 )
 from audits.cli.panel import reviewers_text
+from audits.cli.qualifications import add_qualification_parsers
 from audits.cli.signoff import acting_user, add_acting_options
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ MSG_BACKGROUND_VALUE = "--background {key}={value!r} is not allowed; choose one 
 
 
 def add_panel_store_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``panel add|assign|analyse`` on the top-level subparsers."""
+    """Register ``panel add|assign|analyse|qualify|qualifications`` on the top-level
+    subparsers."""
     panel = sub.add_parser("panel", help="the stored reviewer panel: add, assign, analyse",
                            description="The reviewer panel kept in the store: add reviewers, "
                                        "assign an audit's queued cases, analyse the ratings.")
@@ -97,6 +99,7 @@ def add_panel_store_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPar
     add_acting_options(analyse, who="anyone who may read panel aggregates")
     analyse.add_argument("--json", metavar="PATH|-", help="write the result as JSON")
     analyse.set_defaults(func=_cmd_analyse)
+    add_qualification_parsers(psub)
     panel.set_defaults(func=lambda _args: group_help(panel))
 
 

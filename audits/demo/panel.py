@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,10 @@ SEVERE_REVIEWER = "sim-reviewer-03"
 SEVERITY, LENIENCY, FAVOUR, AUTOMATION_BIAS = 3.0, -1.5, 1.5, 0.5
 #: Reviewers per case in the demo (more than the default 3, so the biases show).
 OVERLAP = 4
+#: The demo's reviewer training; the last UNTRAINED simulated reviewers have none on
+#: record, a gap the Evidence page and the evidence pack name.
+TRAINING = "Reviewer onboarding: fair decisions and automation bias (simulated)"
+UNTRAINED = 2
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def ensure_demo_panel(store: Store, audit_run_id: int, *, random_state: int = 0,
                            display_name=f"Simulated reviewer {username[-2:]}", demo=True)
         store.add_reviewer(lead, username, capacity=60, simulated=True)
         store.report_background(lead, username, background, consent=True)
+    _record_training(store, lead, [PERSONA.username] + [name for name, _, _ in plan])
     report(0.2, f"Assigning the queue ({OVERLAP} reviewers per case)")
     assign_queue(store, lead, audit_run_id, config=PanelConfig(overlap=OVERLAP,
                                                                 random_state=random_state))
@@ -139,6 +145,19 @@ def ensure_demo_panel(store: Store, audit_run_id: int, *, random_state: int = 0,
     table = store.assignment_table(lead, audit_run_id)
     report(1.0, "Demo panel ready")
     return DemoPanel(audit_run_id, len(store.list_reviewers(lead)), len(table), rated)
+
+
+def _record_training(store: Store, lead: Actor, usernames: list[str]) -> None:
+    """Record the demo's reviewer training for all but the last ``UNTRAINED`` reviewers,
+    so the evidence pages show both a met record and a gap to close (once per store)."""
+    if store.qualifications(lead):
+        return
+    completed = datetime.now(UTC) - timedelta(days=90)
+    for username in usernames[:-UNTRAINED]:
+        store.record_qualification(
+            lead, username, kind="training", title=TRAINING, completed_at=completed,
+            expires_at=completed + timedelta(days=730),
+            evidence="demo record (simulated panel)")
 
 
 def _simulate(store: Store, lead: Actor, audit_run_id: int, cases: list[CaseRecord],

@@ -25,9 +25,8 @@ if TYPE_CHECKING:
         LL144Summary,
         LL144Table,
         ll144_summary,
-        render_ll144_html,
-        render_ll144_pdf,
     )
+    from audits.evidence.ll144_render import render_ll144_html, render_ll144_pdf
     from audits.evidence.oversight import OversightRecord, oversight_record
     from audits.evidence.pack import EvidencePack, build_evidence_pack, verify_evidence_pack
     from audits.evidence.requirements import REQUIREMENTS, Requirement

@@ -8,25 +8,18 @@ the individuals in an unknown category, and the categories under 2% of the data 
 of the impact ratios, with the reason (§ 5-301). Every number is copied from the approved
 report's stored body (the blocks ``ll144:<feature>`` and ``ll144:<f1>+<f2>`` of
 :func:`audits.reports.sections.impact_ratio_section`, the identity and scope facts), never
-recomputed; the summary names the report, its body sha256 and its approver.
+recomputed; the summary names the report, its body sha256 and its approver. Its HTML and
+PDF are drawn by :mod:`audits.evidence.ll144_render`.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from itertools import permutations
-from pathlib import Path
 from typing import Any
 
-import matplotlib
-from fpdf import FPDF
-from fpdf.fonts import FontFace
-
-from audits.reports.pdf import format_cell
 from audits.reports.report import body_sha256
 from audits.store import ReportRecord, Store
 from audits.store.signing import verify_signature
@@ -35,7 +28,7 @@ __all__ = ["KIND_INTERSECTION", "KIND_RACE", "KIND_SEX", "LL144Row", "LL144Summa
            "LL144Table", "MSG_AMBIGUOUS", "MSG_BAD_ATTRIBUTE", "MSG_BAD_DATE",
            "MSG_BAD_REPORT_ID", "MSG_BODY_CHANGED", "MSG_NOT_APPROVED", "MSG_NO_TABLES",
            "MSG_SAME_ATTRIBUTE", "MSG_UNKNOWN_ATTRIBUTE", "MSG_UNKNOWN_REPORT", "NOT_GIVEN",
-           "RULES", "UNKNOWN_MARKERS", "ll144_summary", "render_ll144_html", "render_ll144_pdf"]
+           "RULES", "UNKNOWN_MARKERS", "example_summary", "ll144_summary"]
 
 MSG_BAD_REPORT_ID = "report_id must be an int; got {value!r}"
 MSG_UNKNOWN_REPORT = "no report with id {id}"
@@ -72,7 +65,6 @@ RULES = (("6 RCNY § 5-301", "bias audit: selection rates and impact ratios for 
          ("6 RCNY § 5-303", "published results: date of the most recent bias audit, summary "
           "of its results, distribution date of the tool"))
 _PREFIX = "ll144:"
-_EXCLUDED = "Categories excluded from the impact ratios"
 
 
 @dataclass(frozen=True)
@@ -167,7 +159,7 @@ class LL144Summary:
 
         Examples
         --------
-        >>> d = _example().to_dict()
+        >>> d = example_summary().to_dict()
         >>> d["distribution_date"], d["tables"][0]["rows"][0]["values"], d["audit_date"]
         (None, ['Female'], '2026-01-02')
         """
@@ -232,83 +224,6 @@ def ll144_summary(store: Store, report_id: int, *, distribution_date: date | Non
     run_at = run.created_at if run is not None else record.created_at
     return _summary(record, run_at, distribution_date, sex_attribute, race_attribute)
 
-
-def render_ll144_html(summary: LL144Summary) -> str:
-    """Return the summary as one self-contained HTML page (inline CSS, no external asset).
-
-    The summary's JSON (:meth:`LL144Summary.to_dict`) is embedded in
-    ``<script type="application/json" id="fairpanel-ll144">``.
-
-    Examples
-    --------
-    >>> page = render_ll144_html(_example())
-    >>> "Distribution date of the tool</dt><dd>not given" in page, "http" in page
-    (True, False)
-    """
-    e = html.escape
-    facts = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _facts(summary))
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
-             f"{e(_heading(summary))}</title><style>{_CSS}</style></head><body>"
-             f"<h1>{e(_heading(summary))}</h1><dl>{facts}</dl>"]
-    parts += [f"<p class='gap'>{e(m)}</p>" for m in _missing_lines(summary)]
-    for table in summary.tables:
-        head = "".join(f"<th>{e(c)}</th>" for c in _columns(table))
-        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(r)) + "</tr>"
-                       for r in table.rows)
-        parts.append(f"<h2>{e(_table_title(table))}</h2><table><tr>{head}</tr>{body}</table>")
-    items = "".join(f"<li>{e(line)}</li>" for line in _excluded_lines(summary))
-    parts.append(f"<h2>{_EXCLUDED}</h2><ul>{items or '<li>none'}"
-                 f"</ul><h2>Source</h2><p>{e(_provenance(summary))}</p><p class='meta'>"
-                 f"{e(_rules_line())}</p>")
-    data = json.dumps(summary.to_dict(), sort_keys=True).replace("</", "<\\/")
-    parts.append(f"<script type='application/json' id='fairpanel-ll144'>{data}</script>"
-                 "</body></html>")
-    return "".join(parts)
-
-
-def render_ll144_pdf(summary: LL144Summary) -> bytes:
-    """Return the summary as an A4 PDF (fpdf2), one page where it fits.
-
-    The PDF's date is the approval time, so the same summary gives the same bytes.
-
-    Examples
-    --------
-    >>> render_ll144_pdf(_example())[:5]
-    b'%PDF-'
-    """
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.set_margins(12, 10, 12)
-    pdf.set_auto_page_break(True, margin=10)
-    pdf.set_creation_date(summary.approved_at)
-    pdf.set_title(_heading(summary))
-    pdf.set_creator("fairpanel")
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 13)
-    pdf.multi_cell(0, 6, _heading(summary), align="L", new_x="LMARGIN", new_y="NEXT")
-    _pdf_table(pdf, [list(f) for f in _facts(summary)], (1.3, 3.4), header=False)
-    pdf.set_font("DejaVu", "B", 8)
-    for line in _missing_lines(summary):
-        pdf.multi_cell(0, 4, line, align="L", new_x="LMARGIN", new_y="NEXT")
-    for table in summary.tables:
-        pdf.set_font("DejaVu", "B", 9)
-        pdf.cell(0, 5, _table_title(table), new_x="LMARGIN", new_y="NEXT")
-        weights = (*(1.4,) * len(table.attributes), 0.6, 0.7, 0.7, 0.8, 3.4)
-        _pdf_table(pdf, [_columns(table), *(_cells(r) for r in table.rows)], weights,
-                   header=True)
-    for title, lines in ((_EXCLUDED, _excluded_lines(summary) or ["none"]),
-                         ("Source", [_provenance(summary), _rules_line()])):
-        pdf.set_font("DejaVu", "B", 8)
-        pdf.cell(0, 4.5, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("DejaVu", "", 7)
-        for line in lines:
-            pdf.multi_cell(0, 3.2, line, align="L", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
-
-# ------------------------------------------------------------------ reading the report
 
 
 def _check_arguments(report_id: object, distribution_date: object, sex: object,
@@ -429,82 +344,6 @@ def _rate_text(body: dict[str, Any]) -> str:
                  if b.get("type") == "paragraph"), "not stated")
 
 
-# ------------------------------------------------------------------ rendering
-
-
-_CSS = ("body{font-family:Georgia,serif;max-width:58em;margin:2em auto;padding:0 1em;"
-        "color:#111}table{border-collapse:collapse;width:100%;font-size:.9em}"
-        "th,td{border:1px solid #999;padding:.2em .4em;text-align:left}th{background:#eee}"
-        "dl{display:grid;grid-template-columns:16em 1fr;gap:.2em 1em}dt{font-weight:bold}"
-        "dd{margin:0;overflow-wrap:anywhere}.gap{color:#b2182b;font-weight:bold}"
-        ".meta{color:#444;font-size:.85em}")
-
-
-def _heading(s: LL144Summary) -> str:
-    return f"Bias audit summary (NYC Local Law 144): {s.system}"
-
-
-def _facts(s: LL144Summary) -> list[tuple[str, str]]:
-    unknown = "; ".join(f"{t.kind}: {t.n_unknown}" for t in s.tables) or "not stated"
-    return [("Date of the most recent bias audit",
-             f"{s.audit_date.isoformat()} (report approved by {s.approved_by})"),
-            ("Audit run", f"#{s.audit_run_id}, run on {s.audit_run_at.date().isoformat()}"),
-            ("Distribution date of the tool",
-             s.distribution_date.isoformat() if s.distribution_date else NOT_GIVEN),
-            ("Source of the data", s.data_source), ("Data", s.data_explanation),
-            ("Data set", f"{s.system}; sha256 {s.dataset_sha256}"),
-            ("Individuals audited", str(s.rows_audited)),
-            ("Individuals in an unknown category", unknown),
-            ("Positive decision", s.positive_label), ("Rates", s.rate_definition)]
-
-
-def _missing_lines(s: LL144Summary) -> list[str]:
-    return [f"Missing: the report has no {kind} table; Local Law 144 requires sex, "
-            "race/ethnicity and their intersection." for kind in s.missing_categories]
-
-
-def _table_title(t: LL144Table) -> str:
-    return f"Impact ratios by {t.kind} ({' x '.join(t.attributes)})"
-
-
-def _columns(t: LL144Table) -> list[str]:
-    return [*t.attributes, "n", "Share", "Rate", "Impact ratio", "Note"]
-
-
-def _cells(r: LL144Row) -> list[str]:
-    note = "; ".join(x for x in (r.note, "unknown category" if r.unknown else "") if x)
-    return [*r.values, str(r.n), format_cell(r.share, "pct"), format_cell(r.rate, "rate"),
-            format_cell(r.impact_ratio, "rate"), note]
-
-
-def _excluded_lines(s: LL144Summary) -> list[str]:
-    return [f"{' x '.join(r.values)} ({t.kind}): n = {r.n}, rate {format_cell(r.rate, 'rate')}"
-            f"; {r.note or 'excluded from the impact ratios'}"
-            for t in s.tables for r in t.excluded]
-
-
-def _provenance(s: LL144Summary) -> str:
-    return (f"Copied from approved report #{s.report_id} ({s.report_ref}), body sha256 "
-            f"{s.body_sha256}, approved by {s.approved_by} at {s.approved_at.isoformat()}.")
-
-
-def _rules_line() -> str:
-    return "Rules: " + "; ".join(f"{ref} ({what})" for ref, what in RULES) + "."
-
-
-def _pdf_table(pdf: FPDF, rows: list[list[str]], weights: tuple[float, ...], *,
-               header: bool) -> None:
-    pdf.set_font("DejaVu", "", 7)
-    style = FontFace(emphasis="BOLD", fill_color=(225, 225, 225))
-    with pdf.table(col_widths=weights, width=pdf.epw, line_height=3.2, text_align="LEFT",
-                   first_row_as_headings=header, headings_style=style, padding=0.6) as table:
-        for values in rows:
-            row = table.row()
-            for value in values:
-                row.cell(value)
-    pdf.ln(1.5)
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -513,7 +352,7 @@ def _json_safe(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _example() -> LL144Summary:
+def example_summary() -> LL144Summary:
     """A two-row summary for the examples of this module's docstrings."""
     rows = tuple(LL144Row(f"sex={v}", (v,), n, n / 100, rate, ratio, True, False, "", False)
                  for v, n, rate, ratio in (("Female", 40, 0.5, 1.0), ("Male", 60, 0.45, 0.9)))

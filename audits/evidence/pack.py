@@ -31,9 +31,8 @@ from audits.evidence.ll144 import (
     KIND_INTERSECTION,
     LL144Summary,
     ll144_summary,
-    render_ll144_html,
-    render_ll144_pdf,
 )
+from audits.evidence.ll144_render import render_ll144_html, render_ll144_pdf
 from audits.evidence.oversight import OversightRecord, oversight_record
 from audits.evidence.requirements import FRAMEWORKS, ISO42001_ANNEX_A, SOURCES
 from audits.evidence.retention import retention_summary

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FRAMEWORKS", "ISO42001_ANNEX_A", "REQUIREMENTS", "SOURCES", "Requirement",
-           "requirement"]
+__all__ = ["FRAMEWORKS", "ISO42001_ANNEX_A", "REQUIREMENTS", "SHORT_NAMES", "SOURCES",
+           "Requirement", "requirement"]
 
 #: The frameworks, by the short name the command line takes.
 FRAMEWORKS = {"ll144": "NYC Local Law 144 (DCWP rules, 6 RCNY 5-300 ff.)",
               "eu-ai-act": "EU AI Act (Regulation (EU) 2024/1689)",
               "iso42001": "ISO/IEC 42001:2023, Annex A",
               "nist-ai-rmf": "NIST AI RMF 1.0 (NIST AI 100-1)"}
+
+#: Short names, for tables.
+SHORT_NAMES = {"ll144": "NYC LL144", "eu-ai-act": "EU AI Act", "iso42001": "ISO/IEC 42001",
+               "nist-ai-rmf": "NIST AI RMF"}
 
 #: Where each framework's text is published.
 SOURCES = {

@@ -139,3 +139,32 @@ def test_assigning_a_queue_shows_it_assigned_in_the_same_run(store: Store) -> No
     assert n_open > 0
     line = next(m.value for m in at.markdown if m.value.startswith(f"**Audit `#{run_id} ·"))
     assert "not assigned" not in line and f"{n_open:,} still open" in line
+
+
+def test_a_training_is_recorded_from_the_page_and_named_in_the_oversight_record(
+        store: Store) -> None:
+    at = lead_page()
+    before = [w.value for w in at.warning if "no current training" in w.value]
+    # The demo's two untrained reviewers (and any account an earlier test put on the panel).
+    assert len(before) == 1 and "sim-reviewer-13, sim-reviewer-14" in before[0]
+    n_before = int(before[0].split(" ")[0])
+    name = "sim-reviewer-14"
+    at.selectbox(key="panel.qualify.user").set_value(name)
+    at.text_input(key="panel.qualify.title").set_value("Credit review course")
+    at.text_input(key="panel.qualify.evidence").set_value("certificate 7")
+    at.button(key="panel.qualify.submit").click().run()
+    assert not at.exception, at.exception
+    assert any("recorded for" in s.value for s in at.success)
+    stored = store.qualifications(ADMIN)
+    assert [(q.username, q.kind, q.title, q.evidence, q.recorded_by) for q in stored][-1] == (
+        name, "training", "Credit review course", "certificate 7", LEAD.username)
+    table = next(d.value for d in at.dataframe if "title" in d.value.columns)
+    assert table["title"].tolist()[-1] == "Credit review course"
+    after = [w.value for w in at.warning if "no current training" in w.value]
+    assert len(after) == 1 and after[0].startswith(f"{n_before - 1} reviewer(s)")
+    assert name not in after[0]
+    # An empty title is refused by the store; nothing more is written.
+    at.text_input(key="panel.qualify.title").set_value("")
+    at.button(key="panel.qualify.submit").click().run()
+    assert any("title must not be empty" in e.value for e in at.error)
+    assert len(store.qualifications(ADMIN)) == len(stored)

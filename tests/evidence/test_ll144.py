@@ -40,9 +40,8 @@ from audits.evidence.ll144 import (
     LL144Summary,
     LL144Table,
     ll144_summary,
-    render_ll144_html,
-    render_ll144_pdf,
 )
+from audits.evidence.ll144_render import render_ll144_html, render_ll144_pdf
 from audits.fairness.stored import run_fairness_audit
 from audits.reports.pdf import format_cell
 from audits.reports.stored import approve, draft_report, return_report, submit

@@ -20,7 +20,8 @@ import pytest
 
 from audits.evidence.archive import read_archive, verify_archive
 from audits.evidence.crosswalk import STATUSES
-from audits.evidence.ll144 import ll144_summary, render_ll144_html
+from audits.evidence.ll144 import ll144_summary
+from audits.evidence.ll144_render import render_ll144_html
 from audits.evidence.pack import MSG_BAD_RELEASE, build_evidence_pack, verify_evidence_pack
 from audits.evidence.requirements import REQUIREMENTS
 from audits.fairness.stored import run_fairness_audit
