@@ -211,7 +211,8 @@ def _decisions(t: pd.DataFrame) -> pd.DataFrame:
             "case_id": int(case_id), "row_key": first["row_key"],
             "snapshot_sha256": first["snapshot_sha256"],
             "subject_group": first["subject_group"], "reason": first["primary_reason"],
-            "model_decision": first["model_decision"], "score": first["score"],
+            "model_decision": first["model_decision"], "model_sha256": first["model_sha256"],
+            "score": first["score"],
             "threshold": first["threshold"], "status": first["case_status"],
             "final_label": first["final_label"],
             "final_overrides_model": None if pd.isna(first["final_label"])

@@ -141,9 +141,9 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
     files["data/card.json"] = _json({"name": dataset.name, "version": dataset.version,
                                      "sha256": dataset.sha256, "source": dataset.source,
                                      "rows": dataset.n_rows, "card": dataset.card_data})
-    register = _sensitive_register(store, system)
-    files["data/sensitive-register.json"] = _json(register)
     retention = retention_summary(store, now=when)
+    register = _sensitive_register(store, system, retention)
+    files["data/sensitive-register.json"] = _json(register)
     files["retention/retention.json"] = _json(retention)
     summary = _ll144(store, record, distribution_date)
     if summary is not None:
@@ -198,8 +198,7 @@ def assess_release(store: Store, actor: Actor, system: str, *, version: int | No
     facts = _facts(store, system, dataset, run, record, record_o,
                    _ll144(store, record, distribution_date), verification.ok,
                    verification.reason, len(store.list_checkpoints()),
-                   _sensitive_register(store, system), retention_summary(store, now=when),
-                   scope, when)
+                   *_register_and_retention(store, system, when), scope, when)
     report(1.0, "Crosswalk ready")
     return assess(facts)
 
@@ -340,12 +339,23 @@ def _independence(run: AuditRunRecord | None, record: ReportRecord | None,
             "outside the development team reviewed flagged decisions.")
 
 
-def _sensitive_register(store: Store, system: str) -> dict[str, Any]:
+def _register_and_retention(store: Store, system: str,
+                            when: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    retention = retention_summary(store, now=when)
+    return _sensitive_register(store, system, retention), retention
+
+
+def _sensitive_register(store: Store, system: str,
+                        retention: dict[str, Any]) -> dict[str, Any]:
+    schedule = next((s for s in retention["schedules"] if s["system"] == system), None)
     versions = store.system_versions(system)
     apart = [v for v in versions if v.sensitive is not None]
     in_data = any(v.roles.get("sensitive_features") for v in versions)
     location = "apart" if apart else ("with decisions" if in_data else "none")
-    return {"system": system, "location": location, "versions": [
+    return {"system": system, "location": location,
+            "deletion": None if schedule is None else {
+                k: schedule[k] for k in ("delete_at", "reason", "set_by", "set_at")},
+            "versions": [
         {"version": v.version, "sha256": (v.sensitive or {}).get("sha256"),
          "columns": (v.sensitive or {}).get("columns"),
          "registered_at": v.created_at.isoformat(),

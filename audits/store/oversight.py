@@ -39,7 +39,8 @@ class OversightOps(StoreBase):
 
         Requires "read the oversight record". Each row has ``case_id``, ``row_key``,
         ``snapshot_sha256``, ``subject_group``, ``primary_reason``, ``case_status``,
-        ``final_label``, ``model_decision``, ``score``, ``threshold``, ``touch``
+        ``final_label``, ``model_decision``, ``model_sha256`` (the model whose decision it
+        was; None for logged decisions), ``score``, ``threshold``, ``touch``
         (``"rating"``, ``"cannot_tell"`` or ``"adjudication"``), ``username``, ``role``,
         ``reviewer_id`` (None for an adjudication), ``simulated``, ``assignment_kind``,
         ``model_shown``, ``sensitive_shown`` (None for an adjudication, which shows
@@ -101,6 +102,7 @@ def _case(case: Case) -> dict[str, Any]:
             "primary_reason": case.primary_reason, "case_status": case.status,
             "final_label": case.final_label,
             "model_decision": (snapshot.get("decision") or {}).get("value"),
+            "model_sha256": (snapshot.get("provenance") or {}).get("model_sha256"),
             "score": snapshot.get("score"), "threshold": snapshot.get("threshold")}
 
 

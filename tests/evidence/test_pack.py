@@ -105,6 +105,8 @@ def test_pack_of_a_registered_system(registered: Registered, tmp_path: Path) -> 
     assert members["ll144/summary.html"].decode() == render_ll144_html(summary)
     register = json.loads(members["data/sensitive-register.json"])
     assert register["location"] == "apart" and register["versions"][0]["purged_at"] is None
+    assert register["deletion"]["reason"] == "needed to re-audit after the next model release"
+    assert datetime.fromisoformat(register["deletion"]["delete_at"]) > datetime.now(UTC)
     crosswalk = json.loads(members["crosswalk.json"])
     assert [r["id"] for r in crosswalk["requirements"]] == [r.id for r in REQUIREMENTS]
     assert verify_evidence_pack(pack.path).ok

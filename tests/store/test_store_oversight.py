@@ -110,6 +110,7 @@ def test_oversight_record_by_hand(store: Store) -> None:
     assert set(ratings["snapshot_sha256"]) == {c.snapshot_sha256 for c in
                                                 store.list_cases(run_id)}
     assert ratings["threshold"].eq(0.5).all() and ratings["model_shown"].all()
+    assert ratings["model_sha256"].eq("ab" * 32).all()  # the snapshot's model
     # Qualifications held when rating: reviewer00 yes, reviewer01's had lapsed, 02 none.
     held = ratings.groupby("username")["qualifications"].first().to_dict()
     assert held == {"reviewer00": "training: Course", "reviewer01": "", "reviewer02": ""}
