@@ -31,7 +31,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -55,6 +55,7 @@ __all__ = [
     "database_error_message",
     "emit_json",
     "group_help",
+    "insert_default_action",
     "SHOWN_FAILS",
     "label_width",
     "more_failing_line",
@@ -341,4 +342,35 @@ def group_help(parser: argparse.ArgumentParser) -> int:
     """Print a command group's help (it was given no subcommand); exit code 2."""
     parser.print_help()
     return EXIT_USAGE
+
+
+def insert_default_action(argv: Sequence[str], command: str, actions: Sequence[str],
+                          default: str) -> list[str]:
+    """Return ``argv`` with ``default`` inserted after ``command`` when the next word is no
+    action of it (nor ``-h``): ``report 3`` means ``report export 3``, ``evidence credit``
+    means ``evidence pack credit``.
+
+    Examples
+    --------
+    >>> insert_default_action(["--database-url", "sqlite://", "report", "3"], "report",
+    ...                       ["export", "verify"], "export")
+    ['--database-url', 'sqlite://', 'report', 'export', '3']
+    >>> insert_default_action(["report", "verify", "r.pdf"], "report", ["verify"], "export")
+    ['report', 'verify', 'r.pdf']
+    """
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--database-url":
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        if word == command and i + 1 < len(args) and args[i + 1] not in (
+                *actions, "-h", "--help"):
+            args.insert(i + 1, default)
+        break
+    return args
 

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from audits.cli.common import EXIT_CHECK_FAILED, EXIT_OK, ProgressBar, group_help, open_store
+from audits.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    ProgressBar,
+    group_help,
+    insert_default_action,
+    open_store,
+)
 from audits.cli.signoff import acting_user, add_acting_options
 
 __all__ = ["add_evidence_parser", "evidence_argv"]
@@ -38,21 +45,7 @@ def evidence_argv(argv: Sequence[str]) -> list[str]:
     >>> evidence_argv(["evidence", "verify", "p.zip"])
     ['evidence', 'verify', 'p.zip']
     """
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--database-url":
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        if word == "evidence" and i + 1 < len(args) and args[i + 1] not in (
-                *ACTIONS, "-h", "--help"):
-            args.insert(i + 1, "pack")
-        break
-    return args
+    return insert_default_action(argv, "evidence", ACTIONS, "pack")
 
 
 def add_evidence_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

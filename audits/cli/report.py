@@ -25,6 +25,7 @@ from audits.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     group_help,
+    insert_default_action,
     open_store,
 )
 from audits.cli.signoff import authenticated_actor
@@ -56,21 +57,7 @@ def report_argv(argv: Sequence[str]) -> list[str]:
     >>> report_argv(["report", "verify", "r.pdf"])
     ['report', 'verify', 'r.pdf']
     """
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--database-url":
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        if word == "report" and i + 1 < len(args) and args[i + 1] not in (
-                *ACTIONS, "-h", "--help"):
-            args.insert(i + 1, "export")
-        break
-    return args
+    return insert_default_action(argv, "report", ACTIONS, "export")
 
 
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
