@@ -32,6 +32,7 @@ LOG = ("log/checkpoints.jsonl", "log/verification.json")
 CARD = ("data/card.md", "data/card.json")
 SENSITIVE = ("data/sensitive-register.json",)
 RETENTION = ("retention/retention.json",)
+MONITORING = ("monitoring/batches.json",)
 
 
 @dataclass(frozen=True)
@@ -161,18 +162,28 @@ def _ll144_intersection(f: Facts) -> tuple[str, str, tuple[str, ...]]:
     return ("met", f"Impact ratios by {f.ll144['sex']} x {f.ll144['race']}.", REPORT + LL144)
 
 
-def _ll144_unknown(f: Facts) -> tuple[str, str, tuple[str, ...]]:
+def _summary_gap(f: Facts) -> str | None:
     gap = _report_gap(f)
     if gap:
-        return "not_met", gap.capitalize() + ".", ()
+        return gap.capitalize() + "."
+    if not f.ll144.get("summary"):
+        return ("The approved report has no impact-ratio table a Local Law 144 summary can "
+                "be made from.")
+    return None
+
+
+def _ll144_unknown(f: Facts) -> tuple[str, str, tuple[str, ...]]:
+    gap = _summary_gap(f)
+    if gap:
+        return "not_met", gap, ()
     return ("met", f"The public summary states {f.ll144.get('unknown', 0)} individual(s) in "
             "an unknown category.", LL144)
 
 
 def _ll144_exclusions(f: Facts) -> tuple[str, str, tuple[str, ...]]:
-    gap = _report_gap(f)
+    gap = _summary_gap(f)
     if gap:
-        return "not_met", gap.capitalize() + ".", ()
+        return "not_met", gap, ()
     n = int(f.ll144.get("excluded", 0))
     return ("met", f"{n} category(ies) under 2% excluded from the impact ratios, each with "
             "its count, rate and the stated reason.", REPORT + LL144)
@@ -190,9 +201,9 @@ def _ll144_age(f: Facts) -> tuple[str, str, tuple[str, ...]]:
 
 
 def _ll144_summary(f: Facts) -> tuple[str, str, tuple[str, ...]]:
-    gap = _report_gap(f)
+    gap = _summary_gap(f)
     if gap:
-        return "not_met", gap.capitalize() + ": no public summary can be made.", ()
+        return "not_met", gap + " No public summary can be made.", ()
     if not f.ll144.get("distribution_date"):
         return ("not_met", "The summary was made but the tool's distribution date was not "
                 "given (--distribution-date).", LL144)
@@ -208,7 +219,9 @@ def _bias_examined(f: Facts) -> tuple[str, str, tuple[str, ...]]:
 
 
 def _bias_measures(f: Facts) -> tuple[str, str, tuple[str, ...]]:
-    if f.failing == 0 and f.has_audit:
+    if not f.has_audit:
+        return "not_met", f"No fairness audit of version {f.version} is stored.", ()
+    if f.failing == 0:
         return ("met", "No comparison fails; the review queue and monitoring keep watch.",
                 REPORT)
     if f.reviews == 0:
@@ -281,7 +294,7 @@ def _understand(f: Facts) -> tuple[str, str, tuple[str, ...]]:
         return ("not_met", "Approved report, but no monitoring of the system's decisions over "
                 "time is stored.", REPORT + CARD)
     return ("met", "Approved report and data card document capacities and limits per group; "
-            "batches are monitored.", REPORT + CARD)
+            "batches are monitored.", REPORT + CARD + MONITORING)
 
 
 def _automation(f: Facts) -> tuple[str, str, tuple[str, ...]]:
@@ -329,7 +342,7 @@ def _competence(f: Facts) -> tuple[str, str, tuple[str, ...]]:
 
 def _monitoring(f: Facts) -> tuple[str, str, tuple[str, ...]]:
     if f.monitored:
-        return "met", "Batches of decisions are monitored against the audit.", ()
+        return "met", "Batches of decisions are monitored against the audit.", MONITORING
     return "not_met", "No monitored batch of decisions is stored.", ()
 
 

@@ -129,6 +129,9 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
         0.35 + 0.3 * f, m)) if run is not None else None
     if record_o is not None:
         files.update(_oversight_files(record_o))
+    batches = _batches(store, dataset)
+    if batches:
+        files["monitoring/batches.json"] = _json(batches)
     report(0.7, "Log checkpoints, data card, sensitive-data register, retention")
     verification = store.verify_log()
     checkpoints = store.list_checkpoints()
@@ -293,8 +296,7 @@ def _facts(store: Store, system: str, dataset: DatasetRecord, run: AuditRunRecor
         if oversight is not None and len(touches) else (),
         reviewers=int(people["username"].nunique()) if len(people) else 0,
         live=store.live_settings(system) is not None,
-        monitored=any(store.list_batches(r.id) for r in store.list_audit_runs()
-                      if r.dataset_id == dataset.id),
+        monitored=bool(_batches(store, dataset)),
         card_quality=bool((dataset.card_data or {}).get("columns")),
         provenance=bool(dataset.sha256),
         independence=_independence(run, record, people), out_of_scope=scope)
@@ -306,7 +308,7 @@ def _ll144_facts(run: AuditRunRecord | None, summary: LL144Summary | None) -> di
         return {"features": features}
     kinds = {t.kind for t in summary.tables}
     unknown = max((t.n_unknown for t in summary.tables), default=0)
-    return {"features": features, "sex": summary.sex_attribute,
+    return {"features": features, "summary": True, "sex": summary.sex_attribute,
             "race": summary.race_attribute,
             "intersection": KIND_INTERSECTION in kinds, "unknown": unknown,
             "excluded": sum(len(t.excluded) for t in summary.tables),
@@ -337,6 +339,17 @@ def _independence(run: AuditRunRecord | None, record: ReportRecord | None,
     return (f"Approved by {approver}, who neither ran the audit ({run.created_by}) nor "
             f"drafted the report ({record.created_by}); {reviewers} panel reviewer(s) "
             "outside the development team reviewed flagged decisions.")
+
+
+def _batches(store: Store, dataset: DatasetRecord) -> list[dict[str, Any]]:
+    """The monitored batches of every audit of this version: what came in, when, and the
+    alerts' verdicts as stored."""
+    return [{"audit_run_id": b.audit_run_id, "batch_id": b.id, "label": b.label,
+             "sha256": b.sha256, "rows": b.n_rows, "period_start": b.period_start,
+             "period_end": b.period_end, "created_at": b.created_at.isoformat(),
+             "created_by": b.created_by, "results": b.results}
+            for r in store.list_audit_runs() if r.dataset_id == dataset.id
+            for b in store.list_batches(r.id)]
 
 
 def _register_and_retention(store: Store, system: str,
