@@ -48,7 +48,9 @@ def qualifications_section(store: Store, actor: Actor, reviewers: list[ReviewerR
         return
     with st.form(KEY):
         a, b, c = st.columns([2, 1, 3])
-        username = a.selectbox("Reviewer", [r.username for r in reviewers], key=f"{KEY}.user")
+        # Those without a current training first: they are who the form is for.
+        names = missing + sorted(r.username for r in reviewers if r.username not in missing)
+        username = a.selectbox("Reviewer", names, key=f"{KEY}.user")
         kind = b.selectbox("Kind", KINDS, key=f"{KEY}.kind")
         title = c.text_input("What it is", key=f"{KEY}.title",
                              placeholder="e.g. Fair lending review course")
