@@ -40,8 +40,8 @@ from audits.fairness.stored import AUDIT_KIND
 from audits.reports.stored import export_report
 from audits.roles import Actor, require_role
 from audits.store import AuditRunRecord, DatasetRecord, ReportRecord, Store
-from audits.store.checkpoints import export_lines
-from audits.store.log import canonical_json
+from audits.store.checkpoints import Checkpoint, export_lines
+from audits.store.log import LogVerification, canonical_json
 from audits.versions import __version__
 
 __all__ = ["MSG_BAD_RELEASE", "MSG_SCOPE", "EvidencePack", "assess_release",
@@ -111,60 +111,20 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
     report = progress or (lambda fraction, message: None)
     require_role(actor, "build an evidence pack")
     label = _check_release(release)
-    scope = _check_scope(out_of_scope)
-    when = now or datetime.now(UTC)
-    dataset = _version(store, system, version)
-    run, record = latest_audit(store, dataset)
-    report(0.05, "Reading the audit and its report")
-    files: dict[str, bytes] = {}
-    if record is not None:
-        report(0.1, "Rendering the report (HTML, PDF, JSON)")
-        for fmt in ("html", "pdf", "json"):
-            files[f"report/report.{fmt}"] = export_report(store, record.id, fmt)
-    if run is not None:
-        files["audit/config.json"] = _json({"audit_run_id": run.id, "config": run.config,
-                                            "query": (run.results or {}).get("aggregation")})
-    report(0.35, "Building the human-oversight record")
-    record_o = oversight_record(store, actor, run.id, progress=lambda f, m: report(
-        0.35 + 0.3 * f, m)) if run is not None else None
-    if record_o is not None:
-        files.update(_oversight_files(record_o))
-    batches = _batches(store, dataset)
-    if batches:
-        files["monitoring/batches.json"] = _json(batches)
-    report(0.7, "Log checkpoints, data card, sensitive-data register, retention")
-    verification = store.verify_log()
-    checkpoints = store.list_checkpoints()
-    files["log/checkpoints.jsonl"] = export_lines(checkpoints).encode("utf-8")
-    files["log/verification.json"] = _json({"ok": verification.ok,
-                                            "entries": verification.n_entries,
-                                            "first_bad_id": verification.first_bad_id,
-                                            "reason": verification.reason})
-    files["data/card.md"] = (dataset.card or "").encode("utf-8")
-    files["data/card.json"] = _json({"name": dataset.name, "version": dataset.version,
-                                     "sha256": dataset.sha256, "source": dataset.source,
-                                     "rows": dataset.n_rows, "card": dataset.card_data})
-    retention = retention_summary(store, now=when)
-    register = _sensitive_register(store, system, retention)
-    files["data/sensitive-register.json"] = _json(register)
-    files["retention/retention.json"] = _json(retention)
-    summary = _ll144(store, record, distribution_date)
-    if summary is not None:
-        report(0.8, "The Local Law 144 public summary")
-        files["ll144/summary.html"] = render_ll144_html(summary).encode("utf-8")
-        files["ll144/summary.pdf"] = render_ll144_pdf(summary)
-        files["ll144/summary.json"] = _json(summary.to_dict())
-    facts = _facts(store, system, dataset, run, record, record_o, summary, verification.ok,
-                   verification.reason, len(checkpoints), register, retention, scope, when)
-    findings = assess(facts)
-    files["crosswalk.json"] = _json({"system": system, "version": dataset.version,
+    gathered = _gather(store, actor, system, version, distribution_date, out_of_scope, now,
+                       lambda f, m: report(0.6 * f, m))
+    report(0.6, "Rendering the report and the Local Law 144 summary")
+    findings = assess(_facts(store, gathered))
+    files = _files(store, gathered)
+    files["crosswalk.json"] = _json({"system": system, "version": gathered.dataset.version,
                                      "release": label, "sources": SOURCES,
                                      "frameworks": FRAMEWORKS,
                                      "requirements": [f.to_dict() for f in findings]})
     files["crosswalk.md"] = _crosswalk_text(system, label, findings).encode("utf-8")
     files["iso42001-soa.json"] = _json(_soa(findings))
-    about = {"system": system, "version": dataset.version, "release": label,
-             "created_at": when.isoformat(), "created_by": actor.username,
+    run, record = gathered.run, gathered.record
+    about = {"system": system, "version": gathered.dataset.version, "release": label,
+             "created_at": gathered.when.isoformat(), "created_by": actor.username,
              "fairpanel_version": __version__,
              "audit_run_id": None if run is None else run.id,
              "report_id": None if record is None else record.id,
@@ -174,8 +134,9 @@ def build_evidence_pack(store: Store, actor: Actor, system: str, *, release: str
     path = _write_atomic(Path(out), data)
     digest = hashlib.sha256(data).hexdigest()
     pack = EvidencePack(path, digest, tuple(findings), about)
-    store.record_evidence_pack(actor, system, release=label, version=int(dataset.version or 0),
-                               sha256=digest, counts=pack.counts())
+    store.record_evidence_pack(actor, system, release=label,
+                               version=int(gathered.dataset.version or 0), sha256=digest,
+                               counts=pack.counts())
     report(1.0, f"Evidence pack written: {path}")
     return pack
 
@@ -190,20 +151,79 @@ def assess_release(store: Store, actor: Actor, system: str, *, version: int | No
     :func:`build_evidence_pack`."""
     report = progress or (lambda fraction, message: None)
     require_role(actor, "build an evidence pack")
+    gathered = _gather(store, actor, system, version, distribution_date, out_of_scope, now,
+                       report)
+    report(1.0, "Crosswalk ready")
+    return assess(_facts(store, gathered))
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    """What the store holds about one release: read once, for the facts and the files."""
+
+    system: str
+    dataset: DatasetRecord
+    run: AuditRunRecord | None
+    record: ReportRecord | None
+    oversight: OversightRecord | None
+    verification: LogVerification
+    checkpoints: list[Checkpoint]
+    retention: dict[str, Any]
+    register: dict[str, Any]
+    batches: list[dict[str, Any]]
+    summary: LL144Summary | None
+    scope: dict[str, str]
+    when: datetime
+
+
+def _gather(store: Store, actor: Actor, system: str, version: int | None,
+            distribution_date: date | None, out_of_scope: Mapping[str, str] | None,
+            now: datetime | None, report: Progress) -> _Gathered:
     scope = _check_scope(out_of_scope)
     when = now or datetime.now(UTC)
     dataset = _version(store, system, version)
     run, record = latest_audit(store, dataset)
-    record_o = None if run is None else oversight_record(
-        store, actor, run.id, n_boot=200, progress=lambda f, m: report(0.8 * f, m))
-    report(0.85, "Log, data, retention")
-    verification = store.verify_log()
-    facts = _facts(store, system, dataset, run, record, record_o,
-                   _ll144(store, record, distribution_date), verification.ok,
-                   verification.reason, len(store.list_checkpoints()),
-                   *_register_and_retention(store, system, when), scope, when)
-    report(1.0, "Crosswalk ready")
-    return assess(facts)
+    report(0.05, "Building the human-oversight record")
+    oversight = None if run is None else oversight_record(
+        store, actor, run.id, progress=lambda f, m: report(0.05 + 0.8 * f, m))
+    report(0.9, "Log checkpoints, data card, sensitive-data register, retention")
+    retention = retention_summary(store, now=when)
+    return _Gathered(system, dataset, run, record, oversight, store.verify_log(),
+                     store.list_checkpoints(), retention,
+                     _sensitive_register(store, system, retention), _batches(store, dataset),
+                     _ll144(store, record, distribution_date), scope, when)
+
+
+def _files(store: Store, g: _Gathered) -> dict[str, bytes]:
+    """Every file of the pack but the crosswalk's, by its path in the archive."""
+    files: dict[str, bytes] = {}
+    if g.record is not None:
+        for fmt in ("html", "pdf", "json"):
+            files[f"report/report.{fmt}"] = export_report(store, g.record.id, fmt)
+    if g.run is not None:
+        files["audit/config.json"] = _json({"audit_run_id": g.run.id, "config": g.run.config,
+                                            "query": (g.run.results or {}).get("aggregation")})
+    if g.oversight is not None:
+        files.update(_oversight_files(g.oversight))
+    if g.batches:
+        files["monitoring/batches.json"] = _json(g.batches)
+    v = g.verification
+    files["log/checkpoints.jsonl"] = export_lines(g.checkpoints).encode("utf-8")
+    files["log/verification.json"] = _json({"ok": v.ok, "entries": v.n_entries,
+                                            "first_bad_id": v.first_bad_id,
+                                            "reason": v.reason})
+    d = g.dataset
+    files["data/card.md"] = (d.card or "").encode("utf-8")
+    files["data/card.json"] = _json({"name": d.name, "version": d.version, "sha256": d.sha256,
+                                     "source": d.source, "rows": d.n_rows,
+                                     "card": d.card_data})
+    files["data/sensitive-register.json"] = _json(g.register)
+    files["retention/retention.json"] = _json(g.retention)
+    if g.summary is not None:
+        files["ll144/summary.html"] = render_ll144_html(g.summary).encode("utf-8")
+        files["ll144/summary.pdf"] = render_ll144_pdf(g.summary)
+        files["ll144/summary.json"] = _json(g.summary.to_dict())
+    return files
 
 
 def verify_evidence_pack(path: str | os.PathLike[str], *,
@@ -258,27 +278,26 @@ def _ll144(store: Store, record: ReportRecord | None,
         return None
 
 
-def _facts(store: Store, system: str, dataset: DatasetRecord, run: AuditRunRecord | None,
-           record: ReportRecord | None, oversight: OversightRecord | None,
-           summary: LL144Summary | None, log_ok: bool, log_detail: str, checkpoints: int,
-           register: dict[str, Any], retention: dict[str, Any], scope: dict[str, str],
-           now: datetime) -> Facts:
+def _facts(store: Store, g: _Gathered) -> Facts:
+    system, dataset, run, record, oversight = g.system, g.dataset, g.run, g.record, g.oversight
+    register, retention = g.register, g.retention
     results = (run.results or {}) if run is not None else {}
     failing = sum(1 for d in results.get("disparities", []) if d.get("verdict") == "fail")
     touches = oversight.touches if oversight is not None else pd.DataFrame()
     people = touches[touches["touch"] != "adjudication"] if len(touches) else touches
     schedule = next((s for s in retention["schedules"] if s["system"] == system), None)
     return Facts(
-        system=system, version=int(dataset.version or 0), now=now, has_audit=run is not None,
+        system=system, version=int(dataset.version or 0), now=g.when, has_audit=run is not None,
         report_status=None if record is None else record.status,
         approved_at=None if record is None else record.decided_at, failing=failing,
-        ll144=_ll144_facts(run, summary), sensitive_location=register["location"],
+        ll144=_ll144_facts(run, g.summary), sensitive_location=register["location"],
         sensitive_purged=bool(register["versions"]) and all(
             v["purged_at"] for v in register["versions"]),
         deletion=None if schedule is None else {
             "delete_at": datetime.fromisoformat(schedule["delete_at"]),
             "reason": schedule["reason"]},
-        log_ok=log_ok, log_detail=log_detail, checkpoints=checkpoints,
+        log_ok=g.verification.ok, log_detail=g.verification.reason,
+        checkpoints=len(g.checkpoints),
         retention_months=min(int(retention["policy"]["log_months"]),
                              int(retention["policy"]["oversight_months"])),
         retention_violations=tuple(f"{v['rule']}: {v['subject']}"
@@ -296,10 +315,10 @@ def _facts(store: Store, system: str, dataset: DatasetRecord, run: AuditRunRecor
         if oversight is not None and len(touches) else (),
         reviewers=int(people["username"].nunique()) if len(people) else 0,
         live=store.live_settings(system) is not None,
-        monitored=bool(_batches(store, dataset)),
+        monitored=bool(g.batches),
         card_quality=bool((dataset.card_data or {}).get("columns")),
         provenance=bool(dataset.sha256),
-        independence=_independence(run, record, people), out_of_scope=scope)
+        independence=_independence(run, record, people), out_of_scope=g.scope)
 
 
 def _ll144_facts(run: AuditRunRecord | None, summary: LL144Summary | None) -> dict[str, Any]:
@@ -350,12 +369,6 @@ def _batches(store: Store, dataset: DatasetRecord) -> list[dict[str, Any]]:
              "created_by": b.created_by, "results": b.results}
             for r in store.list_audit_runs() if r.dataset_id == dataset.id
             for b in store.list_batches(r.id)]
-
-
-def _register_and_retention(store: Store, system: str,
-                            when: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    retention = retention_summary(store, now=when)
-    return _sensitive_register(store, system, retention), retention
 
 
 def _sensitive_register(store: Store, system: str,
