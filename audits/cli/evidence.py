@@ -171,21 +171,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_oversight(args: argparse.Namespace) -> int:
     from audits.evidence.oversight import oversight_record
-    from audits.evidence.pack import latest_audit
+    from audits.evidence.pack import latest_audit, system_version
 
     with open_store() as store:
         actor = acting_user(store, args)
-        versions = store.system_versions(args.system) if store.get_system(args.system) \
-            else []
-        if not versions:
-            raise LookupError(f"no system named {args.system!r} with a version")
-        chosen = [v for v in versions if args.version in (None, v.version)]
-        if not chosen:
-            raise LookupError(f"system {args.system!r} has no version {args.version}")
-        run, _ = latest_audit(store, chosen[-1])
+        chosen = system_version(store, args.system, args.version)
+        run, _ = latest_audit(store, chosen)
         if run is None:
             raise LookupError(f"no fairness audit of {args.system!r} version "
-                              f"{chosen[-1].version} is stored")
+                              f"{chosen.version} is stored")
         record = oversight_record(store, actor, run.id)
     if args.json:
         print(json.dumps(record.to_dict(), indent=2))

@@ -45,7 +45,8 @@ from audits.store.log import LogVerification, canonical_json
 from audits.versions import __version__
 
 __all__ = ["MSG_BAD_RELEASE", "MSG_SCOPE", "EvidencePack", "assess_release",
-           "build_evidence_pack", "latest_audit", "verify_evidence_pack"]
+           "build_evidence_pack", "latest_audit", "system_version",
+           "verify_evidence_pack"]
 
 Progress = Callable[[float, str], None]
 MSG_BAD_RELEASE = ("release must be 1 to 100 characters of letters, digits, '.', '_' or '-'; "
@@ -181,7 +182,7 @@ def _gather(store: Store, actor: Actor, system: str, version: int | None,
             now: datetime | None, report: Progress) -> _Gathered:
     scope = _check_scope(out_of_scope)
     when = now or datetime.now(UTC)
-    dataset = _version(store, system, version)
+    dataset = system_version(store, system, version)
     run, record = latest_audit(store, dataset)
     report(0.05, "Building the human-oversight record")
     oversight = None if run is None else oversight_record(
@@ -256,7 +257,9 @@ def _check_release(value: object) -> str:
     return text
 
 
-def _version(store: Store, system: str, version: int | None) -> DatasetRecord:
+def system_version(store: Store, system: str, version: int | None) -> DatasetRecord:
+    """Return version ``version`` of ``system`` (None: the latest), or raise LookupError
+    naming the system or the version."""
     if store.get_system(system) is None:
         raise LookupError(MSG_UNKNOWN_SYSTEM.format(name=system))
     versions = store.system_versions(system)
